@@ -1,0 +1,128 @@
+"""Demo data that looks like a real community's moderation queue. ``seed_demo`` calls ``demo_seed``."""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from tokens.models import Mode, Organisation, Project, ScopedToken
+from tokens.services import token_create
+
+from .models import Case, Status
+from .services import attachment_create, case_create
+
+ORGANISATION = "Demo Community"
+PROJECTS = ("Demo Roleplay Server", "Demo Survival Server")
+
+TITLES = [
+    ("Aimbot suspected on player Vex_TTV", "Snapped onto three heads through smoke at B site.\nClip attached."),
+    ("Speed hack reported near the docks", "Player crossed the map in 12 seconds on foot."),
+    ("ESP / wallhack: tracked players through walls", "Pre-fired every corner for two rounds."),
+    ("Money exploit with the ATM duplication glitch", "Balance went from $2k to $4.1M within a minute."),
+    ("Harassment in global chat", "Repeated slurs aimed at a new player after they asked for help."),
+    ("Targeted harassment in voice chat", "Followed another player across three servers shouting at them."),
+    ("Ban appeal: 'I was lagging, not teleporting'", "Appeal for ban #4411. Says their router was failing."),
+    ("Ban appeal from DarkKnight77", "Banned for cheating last month, says an old friend used the account."),
+    ("Bug abuse: vehicle clipping into the bank vault", "Parked a truck against the wall and walked through."),
+    ("Bug abuse: infinite ammo through inventory swap", "Swapping weapons mid-reload keeps the magazine full."),
+    ("Griefing: burned down the spawn town", "Lava buckets placed around the church at 02:10 server time."),
+    ("Scam report: fake car sale", "Took $300k for a car they never handed over."),
+    ("Impersonating a staff member", "Told players in chat they were a moderator and asked for passwords."),
+    ("Advertising another server in chat", "Posted an invite link eleven times in ten minutes."),
+    ("Cheating: triggerbot in the arena", "Reaction times under 40 ms on every kill."),
+    ("Combat logging during a raid", "Disconnected every time they were about to lose a fight."),
+    ("RDM: random deathmatch at the hospital", "Shot four players waiting at the hospital without any roleplay."),
+    ("Ban appeal: shared PC with my brother", "Says the ban was for something their brother did."),
+    ("Bug abuse: duplicating rare items with the trade window", "Closing the window during the trade keeps both copies."),
+    ("Toxic behaviour after losing a match", "Spammed insults and threats in team chat."),
+    ("Macro use for auto-farming", "Character kept farming for nine hours straight without pausing."),
+    ("Exploiting a map hole under the prison", "Fell under the map and shot players from below."),
+    ("Ban appeal: VPN flagged as ban evasion", "Uses a VPN for work; never had a ban before."),
+    ("Offensive name and profile picture", "Profile name is a slur; picture is an extremist symbol."),
+    ("Cheat client detected by the anti-cheat", "Anti-cheat flagged a known injector signature."),
+    ("Stream sniping a content creator", "Joined every lobby the streamer joined and called out positions."),
+    ("Harassment by direct message", "Sent dozens of abusive messages after a trade went wrong."),
+    ("Server crash triggered with a malformed packet", "Server crashed three times right after this player joined."),
+    ("Ban appeal: account was stolen", "Email changed the day before the cheating reports started."),
+    ("Exploit: skipping the jail timer by relogging", "Logs out in jail and comes back free."),
+    ("Spawn camping new players", "Killed fresh spawns repeatedly for half an hour."),
+    ("Duplicate report of the ATM glitch", "Same glitch as the earlier report, different player."),
+    ("Fly hack seen at the airport", "Hovered above the control tower for a minute."),
+    ("Ban appeal: apologises for chat spam", "Promises to read the rules; first offence."),
+    ("Theft of a faction vehicle using an exploit", "Spawned a locked faction vehicle by abusing the garage menu."),
+    ("Doxxing threat in Discord", "Threatened to post another member's home address."),
+]
+STATUSES = [Status.OPEN] * 5 + [Status.CLOSED] * 3 + [Status.ARCHIVED] * 2
+COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    project: Project
+    token: ScopedToken
+    plaintext: str
+    cases_created: int
+
+
+def screenshot_png(seed: int, width: int = 160, height: int = 90) -> bytes:
+    """A small real PNG that looks like a marked-up screenshot: a sky, ground and a circled spot."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), rng.choice(COLOURS))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height * 2 // 3, width, height), fill=(60, 60, 60))
+    x, y = rng.randrange(20, width - 20), rng.randrange(15, height - 15)
+    draw.ellipse((x - 12, y - 12, x + 12, y + 12), outline=(255, 255, 255), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _seed_cases(project: Project, offset: int) -> int:
+    rng = random.Random(offset)
+    now = timezone.now()
+    created = 0
+    for index, (title, description) in enumerate(TITLES):
+        mode = Mode.TEST if index % 6 == 5 else Mode.LIVE
+        status = STATUSES[(index + offset) % len(STATUSES)]
+        case = case_create(project=project, mode=mode, title=title, description=description, status=status)
+        if index % 3 == 0:
+            for n in range(1 + index % 2):
+                attachment_create(
+                    case=case,
+                    content=io.BytesIO(screenshot_png(offset * 1000 + index * 10 + n)),
+                    original_name=f"screenshot-{index + 1}-{n + 1}.png",
+                    tags=["screenshot", "evidence"],
+                    folder="reports",
+                )
+        # Spread the queue over the last weeks, as a real one would be.
+        created_at = now - timedelta(days=len(TITLES) - index, hours=rng.randrange(24))
+        updated_at = created_at + timedelta(hours=rng.randrange(1, 48))
+        Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=min(updated_at, now))
+        created += 1
+    return created
+
+
+@transaction.atomic
+def demo_seed() -> DemoResult:
+    """Create the demo organisation, projects and cases once; every call issues a fresh demo token."""
+    organisation, _ = Organisation.objects.get_or_create(name=ORGANISATION)
+    created = 0
+    projects = []
+    for offset, name in enumerate(PROJECTS):
+        project, _ = Project.objects.get_or_create(organisation=organisation, name=name)
+        if not project.cases.exists():
+            created += _seed_cases(project, offset)
+        projects.append(project)
+    token, plaintext = token_create(
+        project=projects[0],
+        name=f"demo token {timezone.now():%Y-%m-%d %H:%M:%S}",
+        scopes=["cases:read", "cases:write"],
+        created_by="manage.py seed_demo",
+    )
+    return DemoResult(project=projects[0], token=token, plaintext=plaintext, cases_created=created)

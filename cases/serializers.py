@@ -1,0 +1,80 @@
+"""Shapes of the Case and File objects (§4) and the validation of what clients send."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from serverops.fields import StrictCharField, StrictChoiceField, TimestampField
+
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, Status
+from .validators import normalise_title, validate_description_characters, validate_title_characters
+
+
+class AttachmentSerializer(serializers.ModelSerializer[Attachment]):
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+
+    class Meta:
+        model = Attachment
+        fields = [
+            "id",
+            "url",
+            "key",
+            "size",
+            "content_type",
+            "sha256",
+            "original_name",
+            "tags",
+            "folder",
+            "abuse_status",
+            "visibility",
+            "storage_class",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseSerializer(serializers.ModelSerializer[Case]):
+    """Validates a create (all rules) or a PATCH (``partial=True``) and shapes a Case.
+
+    Nothing is silently ignored: a key that is unknown or read-only is a 400 naming it,
+    and so is a value of the wrong JSON type; ``{}`` is not a PATCH.
+    """
+
+    title = StrictCharField(
+        max_length=TITLE_MAX_LENGTH,
+        normalise=normalise_title,
+        validators=[validate_title_characters],
+    )
+    description = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[validate_description_characters],
+    )
+    status = StrictChoiceField(choices=Status.values, required=False)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["id", "title", "description", "status", "attachments", "created_at", "updated_at"]
+        read_only_fields = ["id"]
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError("request body must be a JSON object")
+        writable = [name for name, field in self.fields.items() if not field.read_only]
+        for key in data:
+            if key not in self.fields:
+                raise serializers.ValidationError({key: [f"unknown field; send only {', '.join(writable)}"]})
+            if key not in writable:
+                raise serializers.ValidationError({key: ["read-only field"]})
+        if self.partial and not data:
+            raise serializers.ValidationError(f"missing required field: send one or more of {', '.join(writable)}")
+        return super().to_internal_value(data)

@@ -1,0 +1,104 @@
+"""The Cases API (§5): one viewset, already narrowed to the caller's project and mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from serverops.api import ApiViewSet
+from serverops.errors import NotFound, PreconditionFailed
+from serverops.ids import id_regex
+from serverops.pagination import KeysetPagination
+from tokens.models import ScopedToken
+
+from . import services
+from .filters import CaseFilter
+from .models import Case
+from .serializers import CaseSerializer
+
+CASE_ID = id_regex("c")
+
+
+class CaseNotFound(NotFound):
+    default_detail = "case not found"
+
+
+class CasePagination(KeysetPagination):
+    results_key = "cases"
+    id_prefix = "c"
+
+
+class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    serializer_class = CaseSerializer
+    pagination_class = CasePagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CaseFilter
+    # The API serves these and nothing else; PUT and DELETE answer 405 with Allow.
+    http_method_names = ["get", "post", "patch", "head"]
+    required_scopes = {
+        "list": "cases:read",
+        "retrieve": "cases:read",
+        "create": "cases:write",
+        "partial_update": "cases:write",
+    }
+    # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
+    lookup_value_regex = "[^/]+"
+
+    @property
+    def token(self) -> ScopedToken:
+        token = self.request.auth
+        assert isinstance(token, ScopedToken)
+        return token
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode).prefetch_related(
+            "attachments"
+        )
+
+    def _case_id(self) -> str:
+        """The path's case id; refused before any query when it cannot be one (a NUL byte, 10,000 characters…)."""
+        case_id: str = self.kwargs["pk"]
+        if not CASE_ID.fullmatch(case_id):
+            raise CaseNotFound()
+        return case_id
+
+    def get_object(self) -> Case:
+        try:
+            return self.get_queryset().get(pk=self._case_id())
+        except Case.DoesNotExist:
+            raise CaseNotFound() from None
+
+    def _case_response(self, case: Case, status_code: int = status.HTTP_200_OK, **headers: str) -> Response:
+        return Response(self.get_serializer(case).data, status=status_code, headers={"ETag": case.etag, **headers})
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._case_response(self.get_object())
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = services.case_create(project=self.token.project, mode=self.token.mode, **serializer.validated_data)
+        return self._case_response(case, status.HTTP_201_CREATED, Location=f"/v1/cases/{case.pk}")
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        case_id = self._case_id()
+        serializer: BaseSerializer[Case] = self.get_serializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            case = services.case_update(
+                cases=self.get_queryset(),
+                case_id=case_id,
+                changes=serializer.validated_data,
+                if_match=request.headers.get("If-Match"),
+            )
+        except Case.DoesNotExist:
+            raise CaseNotFound() from None
+        except services.PreconditionFailed:
+            raise PreconditionFailed() from None
+        return self._case_response(case)

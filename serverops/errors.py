@@ -1,0 +1,79 @@
+"""The API's errors (§6): stable codes, one exception class per kind of refusal.
+
+Views and services raise these; ``serverops.exceptions.exception_handler`` shapes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_type",
+    429: "rate_limited",
+    500: "internal",
+}
+UNAUTHORIZED_MESSAGE = "missing or invalid authorization token"
+INTERNAL_MESSAGE = "an unexpected error occurred"
+
+
+class Unauthorized(exceptions.AuthenticationFailed):
+    """Every 401 cause of §2 gets the same answer, so callers learn nothing about the token."""
+
+    default_detail = UNAUTHORIZED_MESSAGE
+    default_code = "unauthorized"
+
+
+class MissingScope(exceptions.PermissionDenied):
+    default_detail = "token does not have the required scope"
+    default_code = "forbidden"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.headers = {"X-Accepted-Scopes": scope}
+
+
+class NotFound(exceptions.NotFound):
+    default_detail = "not found"
+    default_code = "not_found"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "the resource has changed since the given ETag; fetch it again"
+    default_code = "precondition_failed"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "request body is larger than 1 MiB"
+    default_code = "payload_too_large"
+
+
+def error_body(status_code: int, message: str, param: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": CODES.get(status_code, CODES[500]), "message": message}
+    if param is not None:
+        error["param"] = param
+    return {"error": error}
+
+
+def error_response(status_code: int, message: str) -> JsonResponse:
+    """The envelope as a plain Django response, for failures that never reach DRF."""
+    return JsonResponse(error_body(status_code, message), status=status_code, json_dumps_params={"separators": (",", ":")})

@@ -1,0 +1,60 @@
+"""Serializer fields that hold JSON input to its declared type instead of coercing it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rest_framework import serializers
+
+
+def rfc3339(value: datetime) -> str:
+    """``2026-11-27T17:41:32.123Z``: UTC, millisecond precision, ``Z``."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TimestampField(serializers.DateTimeField):
+    def to_representation(self, value: datetime) -> str:
+        return rfc3339(value)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: ``123`` or ``true`` is refused, not turned into ``"123"``."""
+
+    default_error_messages = {
+        "invalid": "must be a string",
+        "null": "must be a string, not null",
+        "blank": "must not be empty",
+        "max_length": "must be at most {max_length} characters",
+        "min_length": "must be at least {min_length} characters",
+    }
+
+    def __init__(self, *, normalise: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        self.normalise = normalise
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value: str = self.normalise(data) if self.normalise else data
+        if value == "" and not self.allow_blank:
+            self.fail("blank")
+        return value
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {
+        "invalid_choice": "must be one of {choices}",
+        "null": "must be one of {choices}, not null",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choices:
+            self.fail("invalid_choice", choices=", ".join(map(str, self.choices)))
+        return data
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data is None:
+            self.fail("null", choices=", ".join(map(str, self.choices)))
+        return super().run_validation(data)

@@ -1,0 +1,93 @@
+"""Keyset pagination, newest first by ``(created_at, id)``, with an opaque cursor (§5).
+
+A page is found by its position, not an offset: page 10,000 costs what page 1 costs,
+and rows inserted while a client pages can neither repeat nor hide a row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .ids import id_regex
+
+
+def encode_cursor(created_at: datetime, pk: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, id_prefix: str) -> tuple[datetime, str]:
+    """The position a cursor names; ``ValueError`` for anything this service did not issue."""
+    if len(cursor) > 200:
+        raise ValueError("cursor too long")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError("not base64") from None
+    created, _, pk = raw.partition("|")
+    if not id_regex(id_prefix).fullmatch(pk):
+        raise ValueError("bad id")
+    created_at = datetime.fromisoformat(created)
+    if created_at.tzinfo is None:
+        raise ValueError("naive timestamp")
+    return created_at, pk
+
+
+class KeysetPagination(BasePagination):
+    """Newest first. Subclasses name the list's key in the page and the id prefix of its rows."""
+
+    results_key = "results"
+    id_prefix = ""
+    ascending = False
+    default_limit = 50
+    max_limit = 100
+
+    def _limit(self, request: Request) -> int:
+        raw = request.query_params.get("limit")
+        if raw is None:
+            return self.default_limit
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_limit):
+            raise ValidationError({"limit": [f"must be a whole number from 1 to {self.max_limit}"]})
+        return int(raw)
+
+    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
+        limit = self._limit(request)
+        cursor = request.query_params.get("cursor")
+        direction = "" if self.ascending else "-"
+        queryset = queryset.order_by(f"{direction}created_at", f"{direction}id")
+        if cursor is not None:
+            try:
+                created_at, pk = decode_cursor(cursor, self.id_prefix)
+            except ValueError:
+                raise ValidationError({"cursor": ["invalid cursor; pass next_cursor from the previous page"]}) from None
+            op = "gt" if self.ascending else "lt"
+            bound = "gte" if self.ascending else "lte"
+            # The plain bound lets the database walk the index from the cursor on;
+            # the OR then settles ties on created_at by id.
+            queryset = queryset.filter(
+                Q(**{f"created_at__{bound}": created_at})
+                & (Q(**{f"created_at__{op}": created_at}) | Q(created_at=created_at, **{f"id__{op}": pk}))
+            )
+        rows = list(queryset[: limit + 1])
+        self.has_more = len(rows) > limit
+        self.page = rows[:limit]
+        return self.page
+
+    def next_cursor(self) -> str | None:
+        if not self.has_more:
+            return None
+        last: Model = self.page[-1]
+        return encode_cursor(last.created_at, last.pk)  # type: ignore[attr-defined]
+
+    def get_paginated_response(self, data: Sequence[Any]) -> Response:
+        return Response({self.results_key: data, "next_cursor": self.next_cursor(), "has_more": self.has_more})
+

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from . import api, views
+
+urlpatterns = [
+    path("v1/", include("cases.urls")),
+    re_path(r"^v1/", api.api_not_found),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

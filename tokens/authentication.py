@@ -1,0 +1,74 @@
+"""Bearer authentication with scoped tokens (§2), following DRF's authentication contract.
+
+``authenticate`` returns ``None`` when no credentials are offered (DRF then reports 401
+through ``authenticate_header``) and raises for every bad credential. A token that is
+malformed or fails its checksum is refused before any query; a well-formed one costs
+one indexed lookup by digest.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from serverops.errors import Unauthorized
+
+from . import crypto
+from .models import ScopedToken
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenUser:
+    """The caller behind a token, as ``request.user``; it is never a Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, token: ScopedToken) -> None:
+        self.token = token
+        self.pk = token.pk
+
+    def __str__(self) -> str:
+        return f"token {self.token.pk}"
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, ScopedToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        scheme, _, credential = header.strip().partition(" ")
+        if scheme.lower() != self.keyword:
+            # Another scheme is not ours to judge, but no other authenticator is configured,
+            # so the permission check will answer 401 for it like for a missing header.
+            return None
+        credential = credential.strip()
+        if crypto.parse(credential) is None:
+            raise Unauthorized()
+        try:
+            token = ScopedToken.objects.select_related("project").get(digest=crypto.digest(credential))
+        except ScopedToken.DoesNotExist:
+            raise Unauthorized() from None
+        now = timezone.now()
+        if not token.is_usable(now):
+            raise Unauthorized()
+        self._touch(token, now)
+        return TokenUser(token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+    @staticmethod
+    def _touch(token: ScopedToken, now: timezone.datetime) -> None:
+        """Record use at most once a minute per token, so reads stay free of writes."""
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ScopedToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
