@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from tests.factories import CaseFactory, ProjectFactory, TokenFactory
+from tokens.models import Project, ScopedToken
+
+Call = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit counters live in the cache; no test inherits another's budget."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def project(db: None) -> Project:
+    return ProjectFactory()
+
+
+@pytest.fixture
+def token(project: Project) -> ScopedToken:
+    """A live token of ``project`` with cases:read and cases:write."""
+    return TokenFactory(project=project)
+
+
+@pytest.fixture
+def call(client: Client, token: ScopedToken) -> Call:
+    """``call("PATCH", "/v1/cases/…", json={...})``, authenticated as ``token`` unless ``auth=`` says otherwise.
+
+    ``auth=None`` sends no Authorization header; ``auth="…"`` sends that header value as is;
+    ``body=b"…"`` sends raw bytes with ``content_type``.
+    """
+
+    def _call(
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | str | None = None,
+        content_type: str = "application/json",
+        auth: Any = ...,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Any:
+        sent_headers = dict(headers or {})
+        if auth is ...:
+            sent_headers["Authorization"] = f"Bearer {token.plaintext}"  # type: ignore[attr-defined]
+        elif auth is not None:
+            sent_headers["Authorization"] = auth
+        data: Any = body
+        if json_body is not None:
+            data = json.dumps(json_body)
+        kwargs: dict[str, Any] = {"headers": sent_headers, **extra}
+        if data is not None:
+            kwargs.update(data=data, content_type=content_type)
+        return client.generic(method, path, **kwargs)
+
+    return _call
+
+
+@pytest.fixture
+def case(project: Project) -> Any:
+    return CaseFactory(project=project)
