@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField
 
@@ -66,9 +67,13 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
         fields = ["id", "title", "description", "status", "attachments", "created_at", "updated_at"]
         read_only_fields = ["id"]
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # Before DRF's own empty-value handling, which would call a JSON null "this field".
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError("request body must be a JSON object")
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]})
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         writable = [name for name, field in self.fields.items() if not field.read_only]
         for key in data:
             if key not in self.fields:
@@ -76,5 +81,7 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
             if key not in writable:
                 raise serializers.ValidationError({key: ["read-only field"]})
         if self.partial and not data:
-            raise serializers.ValidationError(f"missing required field: send one or more of {', '.join(writable)}")
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: [f"missing required field: send one or more of {', '.join(writable)}"]}
+            )
         return super().to_internal_value(data)

@@ -3,6 +3,8 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"(\d{1,9})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Far beyond any useful lifetime, and far from datetime's limits when added to now.
+LONGEST = timedelta(days=100 * 365)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -11,7 +13,7 @@ def parse_duration(text: str) -> timedelta:
     if match is None:
         raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
     amount, unit = match.groups()
-    try:
-        return timedelta(**{_UNITS[unit]: int(amount)})
-    except OverflowError:
-        raise ValueError(f"{text!r} is too long a duration") from None
+    duration = timedelta(**{_UNITS[unit]: int(amount)})
+    if duration > LONGEST:
+        raise ValueError(f"{text!r} is longer than 100 years")
+    return duration

@@ -10,13 +10,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, error_body
+from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, PayloadTooLarge, error_body
 
 logger = logging.getLogger("serverops.errors")
 
@@ -53,6 +54,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, leaves in the envelope."""
     if isinstance(exc, Http404):
         exc = NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, checked when DRF reads the body.
+        exc = PayloadTooLarge()
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):
@@ -60,7 +64,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         logger.exception(
             "unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?")
         )
-        return Response(error_body(500, INTERNAL_MESSAGE), status=500)
+        response = Response(error_body(500, INTERNAL_MESSAGE), status=500)
+        # Logged above with the request id; Django's request logger would repeat it without.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
     param, message = _message(exc, getattr(request, "method", None))
     response.data = error_body(response.status_code, message, param)
     for name, value in getattr(exc, "headers", {}).items():

@@ -1,4 +1,8 @@
-"""The API's only parser: JSON, UTF-8, bounded in size and depth, never a 500."""
+"""The API's only parser: JSON, UTF-8, bounded in depth, never a 500.
+
+The size bound is Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``: DRF reads JSON bodies
+through ``request.body``, which enforces it, and the exception handler answers 413.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import IO, Any
 
-from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
-
-from .errors import PayloadTooLarge
 
 
 def _refuse_constant(name: str) -> None:
@@ -18,13 +19,8 @@ def _refuse_constant(name: str) -> None:
 
 
 class StrictJSONParser(JSONParser):
-    """Parses a JSON body of at most ``SERVEROPS["MAX_BODY_BYTES"]``.
-
-    Reads through the stream rather than ``request.body`` so the size check happens
-    while reading, whatever ``Content-Length`` claimed. Malformed JSON, bytes that are
-    not UTF-8, ``NaN``/``Infinity`` and nesting deep enough to exhaust the recursion
-    limit are all a 400.
-    """
+    """Malformed JSON, bytes that are not UTF-8, ``NaN``/``Infinity`` and nesting deep
+    enough to exhaust the recursion limit are all a 400."""
 
     def parse(
         self,
@@ -32,12 +28,8 @@ class StrictJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        limit: int = settings.SERVEROPS["MAX_BODY_BYTES"]
-        raw = stream.read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge()
         try:
-            text = raw.decode("utf-8")
+            text = stream.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("request body is not valid UTF-8") from None
         try:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import CaseFactory, ProjectFactory, TokenFactory
 from tokens.models import Project, ScopedToken
@@ -31,6 +32,13 @@ def project(db: None) -> Project:
 def token(project: Project) -> ScopedToken:
     """A live token of ``project`` with cases:read and cases:write."""
     return TokenFactory(project=project)
+
+
+@pytest.fixture
+def used_token(token: ScopedToken) -> ScopedToken:
+    """``token`` in steady use: its last use was just recorded, so a request does not write it again."""
+    ScopedToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
 
 
 @pytest.fixture

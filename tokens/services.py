@@ -42,6 +42,13 @@ def clean_scopes(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in SCOPES if scope in wanted]
 
 
+def clean_expiry(expires_at: datetime | None) -> datetime | None:
+    """The expiry as given; refuses one that is not in the future (``None`` means never)."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError("expiry must be in the future")
+    return expires_at
+
+
 @transaction.atomic
 def token_create(
     *,
@@ -58,8 +65,7 @@ def token_create(
         raise ValidationError("token name must not be empty")
     if mode not in Mode.values:
         raise ValidationError(f"mode must be one of {', '.join(Mode.values)}")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError("expiry must be in the future")
+    expires_at = clean_expiry(expires_at)
     plaintext = crypto.generate("test" if mode == Mode.TEST else "live")
     token = ScopedToken.objects.create(
         project=project,

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tokens",
     "cases",
 ]
@@ -116,8 +118,8 @@ STORAGES = {
 # Lets the development server and the test live server serve admin assets without collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 
-# The contract's 1 MiB body limit, enforced by Django for form bodies (admin) and by
-# the API's JSON parser for its own requests.
+# The contract's 1 MiB body limit: Django enforces it whenever a body is read whole,
+# which is how DRF reads JSON; the API answers 413 (serverops.exceptions).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -136,6 +138,33 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "UNICODE_JSON": True,
     "COMPACT_JSON": True,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document (issue 4). Its content lives in serverops/schema.py and cases/schema.py;
+# these settings only frame it. Paths are the real ones (/v1/cases), so no server entry is needed
+# and the committed copy reads the same wherever it is opened.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ServerOps Cases API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Moderation cases for game-server communities. Every operation needs a bearer token "
+        "(`Authorization: Bearer so_live_…` or `so_test_…`) holding the scope the operation names; "
+        "every error is `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The document and the docs page are public: no token is read, none is needed.
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads its scripts from this service, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "serverops.schema.add_shared_components",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
 }
 
 SERVEROPS = {
@@ -144,7 +173,6 @@ SERVEROPS = {
     "RATE_LIMIT_PER_MINUTE": env_int("RATE_LIMIT_PER_MINUTE", 1000),
     # A File's url is this base joined with its key.
     "MEDIA_BASE_URL": env_str("MEDIA_BASE_URL", "http://127.0.0.1:8000/media/"),
-    "MAX_BODY_BYTES": 1024 * 1024,
 }
 
 LOGGING = {

@@ -1,0 +1,63 @@
+"""Query counts of the hot paths, pinned (issue 2): never one query per row."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from cases.services import attachment_create
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+
+
+def statements(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+def _with_attachments(project, count: int) -> None:
+    for i in range(count):
+        case = CaseFactory(project=project)
+        for n in range(2):
+            attachment_create(case=case, content=io.BytesIO(b"evidence %d-%d" % (i, n)), original_name="e.txt")
+
+
+@pytest.mark.parametrize("page_size", [1, 10, 100])
+def test_list_is_three_queries_whatever_the_page_size(call, project, used_token, page_size, django_assert_num_queries):
+    _with_attachments(project, page_size + 1)
+    with django_assert_num_queries(3):  # token, cases page, attachments of the whole page
+        r = call("GET", f"/v1/cases?limit={page_size}")
+    assert r.status_code == 200, r.content
+    assert len(r.json()["cases"]) == page_size
+    assert all(len(c["attachments"]) == 2 for c in r.json()["cases"])
+
+
+def test_get_one_is_at_most_three_queries(call, project, used_token, django_assert_num_queries):
+    _with_attachments(project, 1)
+    case_id = project.cases.get().id
+    with django_assert_num_queries(3):  # token, case, its attachments
+        r = call("GET", f"/v1/cases/{case_id}")
+    assert r.status_code == 200, r.content
+
+
+def test_patch_is_at_most_four_statements_besides_transaction_control(
+    call, project, used_token, django_assert_num_queries
+):
+    _with_attachments(project, 1)
+    case_id = project.cases.get().id
+    with django_assert_num_queries(6) as captured:  # 4 statements + SAVEPOINT/RELEASE of the atomic block
+        r = call("PATCH", f"/v1/cases/{case_id}", json_body={"title": "new title", "status": "closed"})
+    assert r.status_code == 200, r.content
+    sql = statements(captured)
+    assert len(sql) == 4, sql  # token, SELECT … FOR UPDATE (a no-op clause on SQLite), attachments, UPDATE
+    assert sql[-1].startswith("UPDATE")
+
+
+def test_create_is_two_statements(call, used_token, django_assert_num_queries):
+    with django_assert_num_queries(4) as captured:  # + SAVEPOINT/RELEASE
+        r = call("POST", "/v1/cases", json_body={"title": "t"})
+    assert r.status_code == 201, r.content
+    assert len(statements(captured)) == 2  # token, INSERT

@@ -1,0 +1,178 @@
+"""Operator commands (§8): the result alone on stdout, people's text on stderr, non-zero and no change on failure."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from cases.models import Attachment, Case
+from tests.factories import CaseFactory, TokenFactory
+from tokens import crypto
+from tokens.models import Organisation, Project, ScopedToken
+from tokens.services import token_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def fails(*args: str, match: str) -> None:
+    with pytest.raises(CommandError, match=match):
+        run(*args)
+
+
+def test_create_project_prints_the_project_id_and_creates_the_organisation() -> None:
+    out, err = run("create_project", "EU Roleplay", "--org", "Nordic Gaming")
+    project = Project.objects.get()
+    assert out == f"{project.id}\n"
+    assert re.fullmatch(r"p_[0-9A-HJKMNP-TV-Z]{26}", project.id)
+    assert project.organisation.name == "Nordic Gaming"
+    assert "EU Roleplay" in err
+
+    out2, _ = run("create_project", "US Survival", "--org", "Nordic Gaming")
+    assert Organisation.objects.count() == 1
+    assert out2.strip() == Project.objects.get(name="US Survival").id
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [(("create_project", "   ", "--org", "Org"), "project name"), (("create_project", "P", "--org", " "), "organisation")],
+)
+def test_create_project_refuses_empty_names(args, match) -> None:
+    fails(*args, match=match)
+    assert not Project.objects.exists() and not Organisation.objects.exists()
+
+
+def test_create_project_refuses_a_duplicate(project) -> None:
+    fails("create_project", project.name, "--org", project.organisation.name, match="already has a project")
+    assert Project.objects.count() == 1
+
+
+def test_create_token_prints_the_token_once_and_stores_only_its_digest(project) -> None:
+    out, err = run("create_token", "--project", project.id, "--name", "EU-1", "--scope", "cases:read",
+                   "--scope", "cases:write", "--scope", "cases:read")
+    plaintext = out.strip()
+    assert out == plaintext + "\n"
+    assert crypto.parse(plaintext) == "live"
+    token = ScopedToken.objects.get()
+    assert token.digest == crypto.digest(plaintext)
+    assert token.scopes == ["cases:read", "cases:write"]
+    assert plaintext not in err and token.hint in err and "cannot be shown again" in err
+
+
+def test_create_token_test_mode_with_expiry(project) -> None:
+    out, _ = run("create_token", "--project", project.id, "--name", "staging", "--scope", "logs:read", "--test",
+                 "--expires-in", "90d")
+    assert out.startswith("so_test_")
+    token = ScopedToken.objects.get()
+    assert token.mode == "test"
+    assert abs(token.expires_at - (timezone.now() + timedelta(days=90))) < timedelta(seconds=10)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        pytest.param(["--scope", "cases:delete"], "unknown scope cases:delete", id="unknown-scope"),
+        pytest.param(["--scope", "cases:read", "--expires-in", "90"], "--expires-in", id="expiry-without-unit"),
+        pytest.param(["--scope", "cases:read", "--expires-in", "3w"], "--expires-in", id="expiry-bad-unit"),
+        pytest.param(["--scope", "cases:read", "--expires-in", "0s"], "future", id="expiry-zero"),
+        pytest.param(["--scope", "cases:read", "--expires-in", "999999999d"], "--expires-in", id="expiry-overflow"),
+    ],
+)
+def test_create_token_failures_change_nothing(project, extra, match) -> None:
+    fails("create_token", "--project", project.id, "--name", "x", *extra, match=match)
+    assert not ScopedToken.objects.exists()
+
+
+def test_create_token_for_an_unknown_project_fails(db) -> None:
+    fails("create_token", "--project", "p_nope", "--name", "x", "--scope", "cases:read", match="no project")
+    assert not ScopedToken.objects.exists()
+
+
+def test_list_tokens_shows_a_table_without_secrets(project) -> None:
+    active = TokenFactory(project=project, name="EU-1 server")
+    revoked = TokenFactory(project=project, name="old bot", mode="test")
+    token_revoke(token=revoked)
+    expired = TokenFactory(project=project, name="expired", expires_at=timezone.now() + timedelta(seconds=1))
+    ScopedToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    other = TokenFactory(name="elsewhere")
+
+    out, err = run("list_tokens", "--project", project.id)
+    lines = out.splitlines()
+    assert lines[0].split() == ["id", "name", "project", "mode", "scopes", "hint", "last", "used", "expires", "state"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {active.id, revoked.id, expired.id}
+    assert rows[active.id].endswith("active") and rows[revoked.id].endswith("revoked")
+    assert rows[expired.id].endswith("expired")
+    assert "cases:read,cases:write" in rows[active.id] and active.hint in rows[active.id]
+    for token in (active, revoked, expired, other):
+        assert token.plaintext not in out and token.digest not in out
+    assert "3 token(s)" in err
+
+    everything, _ = run("list_tokens")
+    assert other.id in everything
+
+
+def test_list_tokens_for_an_unknown_project_fails(db) -> None:
+    fails("list_tokens", "--project", "p_nope", match="no project")
+
+
+def test_revoke_token_prints_its_id_and_is_final(token) -> None:
+    out, err = run("revoke_token", token.id)
+    assert out == f"{token.id}\n"
+    token.refresh_from_db()
+    revoked_at = token.revoked_at
+    assert revoked_at is not None
+    fails("revoke_token", token.id, match="already revoked")
+    token.refresh_from_db()
+    assert token.revoked_at == revoked_at
+
+
+def test_revoke_unknown_token_fails(db) -> None:
+    fails("revoke_token", "tok_nope", match="no token")
+
+
+def test_seed_demo_is_idempotent_and_prints_a_fresh_working_token(client) -> None:
+    out1, err1 = run("seed_demo")
+    counts = (Organisation.objects.count(), Project.objects.count(), Case.objects.count(), Attachment.objects.count())
+    assert counts[2] >= 36 and counts[3] > 0
+    out2, _ = run("seed_demo")
+    assert (Organisation.objects.count(), Project.objects.count(), Case.objects.count(),
+            Attachment.objects.count()) == counts
+    first, second = out1.strip(), out2.strip()
+    assert first != second and crypto.parse(first) == "live"
+    assert {c.status for c in Case.objects.all()} == {"open", "closed", "archived"}
+    assert {c.mode for c in Case.objects.all()} == {"live", "test"}
+    r = client.get("/v1/cases", headers={"Authorization": f"Bearer {second}"})
+    assert r.status_code == 200 and r.json()["cases"]
+
+
+def test_archive_cases_archives_only_long_closed_cases(project) -> None:
+    old_closed, recent_closed, old_open = (CaseFactory(project=project, status=s) for s in ("closed", "closed", "open"))
+    Case.objects.filter(pk__in=[old_closed.pk, old_open.pk]).update(updated_at=timezone.now() - timedelta(days=31))
+
+    out, err = run("archive_cases", "--closed-for", "30d", "--dry-run")
+    assert out == "1\n" and "would archive" in err
+    assert Case.objects.get(pk=old_closed.pk).status == "closed"
+
+    out, _ = run("archive_cases", "--closed-for", "30d")
+    assert out == "1\n"
+    statuses = dict(Case.objects.values_list("id", "status"))
+    assert statuses == {old_closed.id: "archived", recent_closed.id: "closed", old_open.id: "open"}
+    assert Case.objects.get(pk=old_closed.pk).updated_at > timezone.now() - timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("value", ["30", "thirty days", "-5d", "30y"])
+def test_archive_cases_refuses_a_bad_duration(project, value) -> None:
+    CaseFactory(project=project, status="closed")
+    fails("archive_cases", "--closed-for", value, match="--closed-for")
+    assert Case.objects.get().status == "closed"
