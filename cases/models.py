@@ -137,3 +137,26 @@ class Attachment(models.Model):
     @property
     def url(self) -> str:
         return settings.SERVEROPS["MEDIA_BASE_URL"].rstrip("/") + "/" + quote(self.key)
+
+
+class IdempotentRequest(models.Model):
+    """The first response to a ``POST /v1/cases`` sent with an ``Idempotency-Key`` (§5).
+
+    Keyed by token and key: a retry with the same body within the retention period replays
+    ``status``/``body``/``headers``; a different body is a conflict. Recorded in the same
+    transaction as the case, so a key either has its case and response or nothing at all.
+    """
+
+    token = models.ForeignKey("tokens.ScopedToken", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_unique_per_token")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.token_id})"

@@ -17,9 +17,10 @@ from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import ScopedToken
 
-from . import services
+from . import idempotency, services
 from .filters import CaseFilter
 from .models import Case
+from .schema import case_schema
 from .serializers import CaseSerializer
 
 CASE_ID = id_regex("c")
@@ -34,6 +35,7 @@ class CasePagination(KeysetPagination):
     id_prefix = "c"
 
 
+@case_schema
 class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     serializer_class = CaseSerializer
     pagination_class = CasePagination
@@ -81,10 +83,17 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return self._case_response(self.get_object())
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = idempotency.key_from(request.headers)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        case = services.case_create(project=self.token.project, mode=self.token.mode, **serializer.validated_data)
-        return self._case_response(case, status.HTTP_201_CREATED, Location=f"/v1/cases/{case.pk}")
+
+        def respond() -> Response:
+            case = services.case_create(project=self.token.project, mode=self.token.mode, **serializer.validated_data)
+            return self._case_response(case, status.HTTP_201_CREATED, Location=f"/v1/cases/{case.pk}")
+
+        if key is None:
+            return respond()
+        return idempotency.respond_once(token=self.token, key=key, data=request.data, respond=respond)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         case_id = self._case_id()

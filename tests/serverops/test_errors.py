@@ -179,3 +179,10 @@ def test_crash_is_500_envelope_logged_with_the_request_id(call, monkeypatch, cap
     [record] = [rec for rec in caplog.records if rec.name == "serverops.errors"]
     assert record.request_id == "trace-500"
     assert record.exc_info is not None and "database on fire" in str(record.exc_info[1])
+
+
+def test_idempotency_key_reused_with_another_body_is_409(call) -> None:
+    headers = {"Idempotency-Key": "same-key"}
+    assert call("POST", "/v1/cases", json_body={"title": "first"}, headers=headers).status_code == 201
+    assert_envelope(call("POST", "/v1/cases", json_body={"title": "second"}, headers=headers), 409, "conflict")
+    assert list(Case.objects.values_list("title", flat=True)) == ["first"]
