@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "serverops.middleware.RequestIdMiddleware",
+    "serverops.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,7 +139,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "UNICODE_JSON": True,
     "COMPACT_JSON": True,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "serverops.schema.AutoSchema",
 }
 
 # The OpenAPI document (issue 4). Its content lives in serverops/schema.py and cases/schema.py;
@@ -161,6 +162,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["serverops.schema.canonical_paths"],
     "POSTPROCESSING_HOOKS": [
         "serverops.schema.add_shared_components",
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -1,0 +1,69 @@
+"""Secure defaults: DEBUG off unless asked for, production refuses to start without real secrets,
+and ``check --deploy`` is clean under production settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "cases.example.com"}
+
+
+def manage(*args: str, settings: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": settings, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", settings="serverops.settings.production",
+                    **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_a_secret_or_hosts(missing) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", settings="serverops.settings.production", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set in production" in result.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "False"), ("0", "False"), ("true", "True"), ("1", "True")])
+def test_debug_is_off_unless_asked_for(value, expected) -> None:
+    env = {} if value is None else {"DEBUG": value}
+    result = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
+                    settings="serverops.settings.base", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_production_ignores_a_debug_request() -> None:
+    result = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
+                    settings="serverops.settings.production", DEBUG="1", **PRODUCTION)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None:
+    code = ("from django.conf import settings; print(settings.CACHES['default']['BACKEND']); "
+            "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE'])")
+    result = manage("shell", "--no-imports", "-c", code, settings="serverops.settings.base", REDIS_URL="redis://127.0.0.1:6379/3",
+                    DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    assert result.stdout.split("\n")[:2] == [
+        "django.core.cache.backends.redis.RedisCache",
+        "django.db.backends.postgresql 600",
+    ], result.stderr
