@@ -39,7 +39,10 @@ TITLES = [
     ("Combat logging during a raid", "Disconnected every time they were about to lose a fight."),
     ("RDM: random deathmatch at the hospital", "Shot four players waiting at the hospital without any roleplay."),
     ("Ban appeal: shared PC with my brother", "Says the ban was for something their brother did."),
-    ("Bug abuse: duplicating rare items with the trade window", "Closing the window during the trade keeps both copies."),
+    (
+        "Bug abuse: duplicating rare items with the trade window",
+        "Closing the window during the trade keeps both copies.",
+    ),
     ("Toxic behaviour after losing a match", "Spammed insults and threats in team chat."),
     ("Macro use for auto-farming", "Character kept farming for nine hours straight without pausing."),
     ("Exploiting a map hole under the prison", "Fell under the map and shot players from below."),

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from django.conf import settings
 from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
+from serverops.conf import serverops_setting
 from serverops.ids import new_case_id, new_file_id
 from tokens.models import Mode, Project
 
 from .validators import validate_description_characters, validate_title_characters
+
+if TYPE_CHECKING:
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
@@ -46,7 +50,7 @@ class Case(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    attachments: models.Manager[Attachment]
+    attachments: RelatedManager[Attachment]
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -136,7 +140,8 @@ class Attachment(models.Model):
 
     @property
     def url(self) -> str:
-        return settings.SERVEROPS["MEDIA_BASE_URL"].rstrip("/") + "/" + quote(self.key)
+        base: str = serverops_setting("MEDIA_BASE_URL")
+        return base.rstrip("/") + "/" + quote(self.key)
 
 
 class IdempotentRequest(models.Model):

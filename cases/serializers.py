@@ -70,7 +70,9 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
     def run_validation(self, data: Any = serializers.empty) -> Any:
         # Before DRF's own empty-value handling, which would call a JSON null "this field".
         if not isinstance(data, Mapping):
-            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]})
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
+            )
         return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -82,6 +84,11 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
                 raise serializers.ValidationError({key: ["read-only field"]})
         if self.partial and not data:
             raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: [f"missing required field: send one or more of {', '.join(writable)}"]}
+                {
+                    api_settings.NON_FIELD_ERRORS_KEY: [
+                        f"missing required field: send one or more of {', '.join(writable)}"
+                    ]
+                }
             )
-        return super().to_internal_value(data)
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated

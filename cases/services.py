@@ -17,8 +17,8 @@ from django.utils.http import parse_etags
 
 from tokens.models import Mode, Project
 
-from .validators import normalise_title
 from .models import Attachment, Case, Status, Visibility
+from .validators import normalise_title
 
 EDITABLE_FIELDS = ("title", "description", "status")
 
@@ -119,7 +119,9 @@ def attachment_create(
 ) -> Attachment:
     """Store a file for ``case``. Size, SHA-256 and type are read from the bytes, never trusted."""
     original_name = os.path.basename(original_name.replace("\\", "/")) or "file"
-    attachment = Attachment(case=case, original_name=original_name, tags=list(tags), folder=folder, visibility=visibility)
+    attachment = Attachment(
+        case=case, original_name=original_name, tags=list(tags), folder=folder, visibility=visibility
+    )
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -136,6 +138,6 @@ def attachment_create(
     attachment.key = f"{case.project_id}/{attachment.id}/{original_name}"
     attachment.file.save(attachment.key, File(content), save=False)
     # The storage may rename to avoid a clash; the key must name what was stored.
-    attachment.key = attachment.file.name
+    attachment.key = str(attachment.file.name)
     attachment.save(force_insert=True)
     return attachment

@@ -28,9 +28,9 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method this path does not serve is a 405 for everyone, before any token or
         # scope check; DRF would otherwise only notice after the permission check.
-        method = request.method.lower()
-        if method not in self.http_method_names or not hasattr(self, method):
-            raise MethodNotAllowed(request.method)
+        method = str(request.method)
+        if method.lower() not in self.http_method_names or not hasattr(self, method.lower()):
+            raise MethodNotAllowed(method)
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:

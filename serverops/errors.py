@@ -76,4 +76,6 @@ def error_body(status_code: int, message: str, param: str | None = None) -> dict
 
 def error_response(status_code: int, message: str) -> JsonResponse:
     """The envelope as a plain Django response, for failures that never reach DRF."""
-    return JsonResponse(error_body(status_code, message), status=status_code, json_dumps_params={"separators": (",", ":")})
+    return JsonResponse(
+        error_body(status_code, message), status=status_code, json_dumps_params={"separators": (",", ":")}
+    )

@@ -61,9 +61,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):
         set_rollback()
-        logger.exception(
-            "unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?")
-        )
+        logger.exception("unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
         response = Response(error_body(500, INTERNAL_MESSAGE), status=500)
         # Logged above with the request id; Django's request logger would repeat it without.
         response._has_been_logged = True  # type: ignore[attr-defined]

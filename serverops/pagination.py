@@ -59,7 +59,10 @@ class KeysetPagination(BasePagination):
             raise ValidationError({"limit": [f"must be a whole number from 1 to {self.max_limit}"]})
         return int(raw)
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        assert isinstance(queryset, QuerySet), "keyset pagination needs a queryset"
         limit = self._limit(request)
         cursor = request.query_params.get("cursor")
         direction = "" if self.ascending else "-"
@@ -90,4 +93,3 @@ class KeysetPagination(BasePagination):
 
     def get_paginated_response(self, data: Sequence[Any]) -> Response:
         return Response({self.results_key: data, "next_cursor": self.next_cursor(), "has_more": self.has_more})
-

@@ -45,11 +45,15 @@ def test_create_project_prints_the_project_id_and_creates_the_organisation() -> 
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [(("create_project", "   ", "--org", "Org"), "project name"), (("create_project", "P", "--org", " "), "organisation")],
+    [
+        (("create_project", "   ", "--org", "Org"), "project name"),
+        (("create_project", "P", "--org", " "), "organisation"),
+    ],
 )
 def test_create_project_refuses_empty_names(args, match) -> None:
     fails(*args, match=match)
-    assert not Project.objects.exists() and not Organisation.objects.exists()
+    assert not Project.objects.exists()
+    assert not Organisation.objects.exists()
 
 
 def test_create_project_refuses_a_duplicate(project) -> None:
@@ -58,20 +62,43 @@ def test_create_project_refuses_a_duplicate(project) -> None:
 
 
 def test_create_token_prints_the_token_once_and_stores_only_its_digest(project) -> None:
-    out, err = run("create_token", "--project", project.id, "--name", "EU-1", "--scope", "cases:read",
-                   "--scope", "cases:write", "--scope", "cases:read")
+    out, err = run(
+        "create_token",
+        "--project",
+        project.id,
+        "--name",
+        "EU-1",
+        "--scope",
+        "cases:read",
+        "--scope",
+        "cases:write",
+        "--scope",
+        "cases:read",
+    )
     plaintext = out.strip()
     assert out == plaintext + "\n"
     assert crypto.parse(plaintext) == "live"
     token = ScopedToken.objects.get()
     assert token.digest == crypto.digest(plaintext)
     assert token.scopes == ["cases:read", "cases:write"]
-    assert plaintext not in err and token.hint in err and "cannot be shown again" in err
+    assert plaintext not in err
+    assert token.hint in err
+    assert "cannot be shown again" in err
 
 
 def test_create_token_test_mode_with_expiry(project) -> None:
-    out, _ = run("create_token", "--project", project.id, "--name", "staging", "--scope", "logs:read", "--test",
-                 "--expires-in", "90d")
+    out, _ = run(
+        "create_token",
+        "--project",
+        project.id,
+        "--name",
+        "staging",
+        "--scope",
+        "logs:read",
+        "--test",
+        "--expires-in",
+        "90d",
+    )
     assert out.startswith("so_test_")
     token = ScopedToken.objects.get()
     assert token.mode == "test"
@@ -111,11 +138,14 @@ def test_list_tokens_shows_a_table_without_secrets(project) -> None:
     assert lines[0].split() == ["id", "name", "project", "mode", "scopes", "hint", "last", "used", "expires", "state"]
     rows = {line.split()[0]: line for line in lines[1:]}
     assert set(rows) == {active.id, revoked.id, expired.id}
-    assert rows[active.id].endswith("active") and rows[revoked.id].endswith("revoked")
+    assert rows[active.id].endswith("active")
+    assert rows[revoked.id].endswith("revoked")
     assert rows[expired.id].endswith("expired")
-    assert "cases:read,cases:write" in rows[active.id] and active.hint in rows[active.id]
+    assert "cases:read,cases:write" in rows[active.id]
+    assert active.hint in rows[active.id]
     for token in (active, revoked, expired, other):
-        assert token.plaintext not in out and token.digest not in out
+        assert token.plaintext not in out
+        assert token.digest not in out
     assert "3 token(s)" in err
 
     everything, _ = run("list_tokens")
@@ -127,7 +157,7 @@ def test_list_tokens_for_an_unknown_project_fails(db) -> None:
 
 
 def test_revoke_token_prints_its_id_and_is_final(token) -> None:
-    out, err = run("revoke_token", token.id)
+    out, _err = run("revoke_token", token.id)
     assert out == f"{token.id}\n"
     token.refresh_from_db()
     revoked_at = token.revoked_at
@@ -142,18 +172,25 @@ def test_revoke_unknown_token_fails(db) -> None:
 
 
 def test_seed_demo_is_idempotent_and_prints_a_fresh_working_token(client) -> None:
-    out1, err1 = run("seed_demo")
+    out1, _err1 = run("seed_demo")
     counts = (Organisation.objects.count(), Project.objects.count(), Case.objects.count(), Attachment.objects.count())
-    assert counts[2] >= 36 and counts[3] > 0
+    assert counts[2] >= 36
+    assert counts[3] > 0
     out2, _ = run("seed_demo")
-    assert (Organisation.objects.count(), Project.objects.count(), Case.objects.count(),
-            Attachment.objects.count()) == counts
+    assert (
+        Organisation.objects.count(),
+        Project.objects.count(),
+        Case.objects.count(),
+        Attachment.objects.count(),
+    ) == counts
     first, second = out1.strip(), out2.strip()
-    assert first != second and crypto.parse(first) == "live"
+    assert first != second
+    assert crypto.parse(first) == "live"
     assert {c.status for c in Case.objects.all()} == {"open", "closed", "archived"}
     assert {c.mode for c in Case.objects.all()} == {"live", "test"}
     r = client.get("/v1/cases", headers={"Authorization": f"Bearer {second}"})
-    assert r.status_code == 200 and r.json()["cases"]
+    assert r.status_code == 200
+    assert r.json()["cases"]
 
 
 def test_archive_cases_archives_only_long_closed_cases(project) -> None:
@@ -161,7 +198,8 @@ def test_archive_cases_archives_only_long_closed_cases(project) -> None:
     Case.objects.filter(pk__in=[old_closed.pk, old_open.pk]).update(updated_at=timezone.now() - timedelta(days=31))
 
     out, err = run("archive_cases", "--closed-for", "30d", "--dry-run")
-    assert out == "1\n" and "would archive" in err
+    assert out == "1\n"
+    assert "would archive" in err
     assert Case.objects.get(pk=old_closed.pk).status == "closed"
 
     out, _ = run("archive_cases", "--closed-for", "30d")

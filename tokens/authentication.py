@@ -8,7 +8,7 @@ one indexed lookup by digest.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
@@ -67,7 +67,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return "Bearer"
 
     @staticmethod
-    def _touch(token: ScopedToken, now: timezone.datetime) -> None:
+    def _touch(token: ScopedToken, now: datetime) -> None:
         """Record use at most once a minute per token, so reads stay free of writes."""
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ScopedToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from serverops.ids import new_organisation_id, new_project_id, new_token_id
 
 if TYPE_CHECKING:
-    from django.db.models.manager import RelatedManager
+    from django.db.models.fields.related_descriptors import RelatedManager
 
     from cases.models import Case
 

@@ -13,10 +13,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+from serverops.conf import serverops_setting
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,10 @@ def _charge(token_id: str, limit: int, seconds: int, now: float) -> Window:
 
 def charge(token_id: str) -> RateLimitState:
     """Count one request against the token's budgets; raises ``RateLimited`` when over either."""
-    config = settings.SERVEROPS
     now = time.time()
     state = RateLimitState(
-        per_second=_charge(token_id, config["RATE_LIMIT_PER_SECOND"], 1, now),
-        per_minute=_charge(token_id, config["RATE_LIMIT_PER_MINUTE"], 60, now),
+        per_second=_charge(token_id, serverops_setting("RATE_LIMIT_PER_SECOND"), 1, now),
+        per_minute=_charge(token_id, serverops_setting("RATE_LIMIT_PER_MINUTE"), 60, now),
     )
     if state.per_second.exhausted or state.per_minute.exhausted:
         raise RateLimited(state, now)

@@ -8,6 +8,7 @@ adds what only makes sense behind TLS and refuses to start without real secrets.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -101,7 +102,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATIC_ROOT: Path | None = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
@@ -151,7 +152,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Moderation cases for game-server communities. Every operation needs a bearer token "
         "(`Authorization: Bearer so_live_…` or `so_test_…`) holding the scope the operation names; "
-        "every error is `{\"error\": {\"code\", \"message\"}}`."
+        'every error is `{"error": {"code", "message"}}`.'
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     # The document and the docs page are public: no token is read, none is needed.
@@ -169,7 +170,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-SERVEROPS = {
+SERVEROPS: dict[str, Any] = {
     # Per-token budgets of §7, each counted in a fixed window.
     "RATE_LIMIT_PER_SECOND": env_int("RATE_LIMIT_PER_SECOND", 60),
     "RATE_LIMIT_PER_MINUTE": env_int("RATE_LIMIT_PER_MINUTE", 1000),

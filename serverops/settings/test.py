@@ -1,12 +1,13 @@
 """Test settings: base, with what makes tests fast and self-contained."""
 
 import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import STORAGES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = tempfile.mkdtemp(prefix="serverops-test-media-")
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="serverops-test-media-"))
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # nothing is collected in tests; whitenoise serves from the finders

@@ -35,8 +35,9 @@ def test_concurrent_patches_of_different_fields_lose_nothing(settings) -> None:
         start.wait()
         try:
             for n in range(ROUNDS):
-                r = client.patch(f"/v1/cases/{case.id}", {field: f"{field} {n}"}, content_type="application/json",
-                                 headers=auth)
+                r = client.patch(
+                    f"/v1/cases/{case.id}", {field: f"{field} {n}"}, content_type="application/json", headers=auth
+                )
                 if r.status_code != 200:
                     failures.append(f"{field} {n}: {r.status_code} {r.content!r}")
         finally:
@@ -57,8 +58,12 @@ def test_patch_takes_a_row_lock(client) -> None:
     case = CaseFactory()
     token = TokenFactory(project=case.project)
     with CaptureQueriesContext(connection) as captured:
-        r = client.patch(f"/v1/cases/{case.id}", {"status": "closed"}, content_type="application/json",
-                         headers={"Authorization": f"Bearer {token.plaintext}"})
+        r = client.patch(
+            f"/v1/cases/{case.id}",
+            {"status": "closed"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token.plaintext}"},
+        )
     assert r.status_code == 200, r.content
     assert any(q["sql"].endswith('FOR UPDATE OF "cases_case"') for q in captured.captured_queries)
 
@@ -83,5 +88,10 @@ def test_requests_racing_with_one_idempotency_key_create_one_case(settings) -> N
     for thread in threads:
         thread.join(timeout=60)
     assert Case.objects.filter(project=token.project).count() == 1
-    assert sorted((code, replayed or "") for code, replayed, _ in statuses) == [(201, ""), (201, "true"), (201, "true"), (201, "true")]
+    assert sorted((code, replayed or "") for code, replayed, _ in statuses) == [
+        (201, ""),
+        (201, "true"),
+        (201, "true"),
+        (201, "true"),
+    ]
     assert len({s[2] for s in statuses}) == 1

@@ -23,7 +23,8 @@ def test_create_returns_201_case_with_location_and_etag(call, project) -> None:
     assert body["description"] == "line 1\nline 2\tend"
     assert body["status"] == "open"
     assert body["attachments"] == []
-    assert RFC3339_MS.fullmatch(body["created_at"]) and RFC3339_MS.fullmatch(body["updated_at"])
+    assert RFC3339_MS.fullmatch(body["created_at"])
+    assert RFC3339_MS.fullmatch(body["updated_at"])
     assert r["Location"] == f"/v1/cases/{body['id']}"
     assert re.fullmatch(r'"[0-9a-f]{32}"', r["ETag"])
 

@@ -39,7 +39,8 @@ def test_empty_list(call) -> None:
 def test_default_limit_is_50_newest_first(call, project) -> None:
     _make_cases(project, 60)
     body = _page(call, "")
-    assert len(body["cases"]) == 50 and body["has_more"]
+    assert len(body["cases"]) == 50
+    assert body["has_more"]
     stamps = [(c["created_at"], c["id"]) for c in body["cases"]]
     assert stamps == sorted(stamps, reverse=True)
 
@@ -80,7 +81,8 @@ def test_ties_on_created_at_are_ordered_by_id_and_paged_without_loss(call, proje
 def test_last_full_page_has_no_next_cursor(call, project) -> None:
     _make_cases(project, 6)
     first = _page(call, "limit=3")
-    assert first["has_more"] and first["next_cursor"]
+    assert first["has_more"]
+    assert first["next_cursor"]
     second = _page(call, f"limit=3&cursor={first['next_cursor']}")
     assert len(second["cases"]) == 3
     assert second == {**second, "has_more": False, "next_cursor": None}
@@ -113,13 +115,29 @@ def test_list_embeds_attachments_oldest_first(call, project) -> None:
     from cases.services import attachment_create
 
     case = CaseFactory(project=project)
-    names = [attachment_create(case=case, content=io.BytesIO(b"log line %d" % i), original_name=f"log{i}.txt").original_name
-             for i in range(3)]
+    names = [
+        attachment_create(case=case, content=io.BytesIO(b"log line %d" % i), original_name=f"log{i}.txt").original_name
+        for i in range(3)
+    ]
     [listed] = _page(call, "")["cases"]
     assert [a["original_name"] for a in listed["attachments"]] == names
     first = listed["attachments"][0]
-    assert set(first) == {"id", "url", "key", "size", "content_type", "sha256", "original_name", "tags", "folder",
-                          "abuse_status", "visibility", "storage_class", "created_at", "updated_at"}
+    assert set(first) == {
+        "id",
+        "url",
+        "key",
+        "size",
+        "content_type",
+        "sha256",
+        "original_name",
+        "tags",
+        "folder",
+        "abuse_status",
+        "visibility",
+        "storage_class",
+        "created_at",
+        "updated_at",
+    }
     assert first["key"] == f"{project.id}/{first['id']}/log0.txt"
     assert first["url"].endswith("/" + first["key"])
     assert first["content_type"] == "text/plain"

@@ -26,8 +26,12 @@ def _state(case: Case) -> dict:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"title": "Renamed"}, {"description": "More detail"}, {"status": "closed"},
-     {"title": "All", "description": "three", "status": "archived"}],
+    [
+        {"title": "Renamed"},
+        {"description": "More detail"},
+        {"status": "closed"},
+        {"title": "All", "description": "three", "status": "archived"},
+    ],
 )
 def test_patch_writes_the_sent_fields_and_bumps_updated_at(call, case, changes) -> None:
     before = _state(_age(case))
@@ -45,8 +49,10 @@ def test_patch_only_writes_the_sent_fields(call, case, used_token, django_assert
         r = call("PATCH", f"/v1/cases/{case.id}", json_body={"status": "closed"})
     assert r.status_code == 200, r.content
     [update] = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
-    assert '"status"' in update and '"updated_at"' in update
-    assert '"title"' not in update.split("WHERE")[0] and '"description"' not in update.split("WHERE")[0]
+    assert '"status"' in update
+    assert '"updated_at"' in update
+    assert '"title"' not in update.split("WHERE")[0]
+    assert '"description"' not in update.split("WHERE")[0]
 
 
 def test_noop_patch_returns_200_and_writes_nothing(call, case, used_token, django_assert_num_queries) -> None:
@@ -96,7 +102,8 @@ def test_a_bad_field_refuses_the_whole_patch(call, case) -> None:
 def test_every_case_response_carries_a_strong_etag_that_follows_changes(call, case) -> None:
     first = call("GET", f"/v1/cases/{case.id}")
     etag = first["ETag"]
-    assert etag.startswith('"') and not etag.startswith("W/")
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
     assert call("GET", f"/v1/cases/{case.id}")["ETag"] == etag
     assert call("PATCH", f"/v1/cases/{case.id}", json_body={"title": case.title})["ETag"] == etag
     changed = call("PATCH", f"/v1/cases/{case.id}", json_body={"title": "changed"})
@@ -104,11 +111,15 @@ def test_every_case_response_carries_a_strong_etag_that_follows_changes(call, ca
     assert call("GET", f"/v1/cases/{case.id}")["ETag"] == changed["ETag"]
 
 
-@pytest.mark.parametrize("header", ["{current}", "*", '"other", {current}', "{current}, W/\"x\""])
+@pytest.mark.parametrize("header", ["{current}", "*", '"other", {current}', '{current}, W/"x"'])
 def test_if_match_with_a_current_tag_is_applied(call, case, header) -> None:
     current = call("GET", f"/v1/cases/{case.id}")["ETag"]
-    r = call("PATCH", f"/v1/cases/{case.id}", json_body={"status": "closed"},
-             headers={"If-Match": header.format(current=current)})
+    r = call(
+        "PATCH",
+        f"/v1/cases/{case.id}",
+        json_body={"status": "closed"},
+        headers={"If-Match": header.format(current=current)},
+    )
     assert r.status_code == 200, r.content
     case.refresh_from_db()
     assert case.status == "closed"
@@ -118,8 +129,12 @@ def test_if_match_with_a_current_tag_is_applied(call, case, header) -> None:
 def test_if_match_without_a_current_strong_tag_is_412(call, case, header) -> None:
     current = call("GET", f"/v1/cases/{case.id}")["ETag"]
     before = _state(case)
-    r = call("PATCH", f"/v1/cases/{case.id}", json_body={"status": "closed"},
-             headers={"If-Match": header.format(current=current)})
+    r = call(
+        "PATCH",
+        f"/v1/cases/{case.id}",
+        json_body={"status": "closed"},
+        headers={"If-Match": header.format(current=current)},
+    )
     assert r.status_code == 412, r.content
     assert r.json()["error"]["code"] == "precondition_failed"
     assert _state(case) == before

@@ -50,9 +50,19 @@ def test_unparseable_or_non_object_body_is_400(call, case, method, body, content
 
 @pytest.mark.parametrize(
     ("query", "param"),
-    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=-1", "limit"),
-     ("limit=1.5", "limit"), ("limit=", "limit"), ("status=deleted", "status"), ("status=OPEN", "status"),
-     ("cursor=!!!", "cursor"), ("cursor=YWJj", "cursor"), ("cursor=" + "A" * 5000, "cursor")],
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=1.5", "limit"),
+        ("limit=", "limit"),
+        ("status=deleted", "status"),
+        ("status=OPEN", "status"),
+        ("cursor=!!!", "cursor"),
+        ("cursor=YWJj", "cursor"),
+        ("cursor=" + "A" * 5000, "cursor"),
+    ],
 )
 def test_bad_query_parameter_is_400_naming_it(call, query, param) -> None:
     error = assert_envelope(call("GET", f"/v1/cases?{query}"), 400, "bad_request")
@@ -178,7 +188,8 @@ def test_crash_is_500_envelope_logged_with_the_request_id(call, monkeypatch, cap
     assert r["X-Request-Id"] == "trace-500"
     [record] = [rec for rec in caplog.records if rec.name == "serverops.errors"]
     assert record.request_id == "trace-500"
-    assert record.exc_info is not None and "database on fire" in str(record.exc_info[1])
+    assert record.exc_info is not None
+    assert "database on fire" in str(record.exc_info[1])
 
 
 def test_idempotency_key_reused_with_another_body_is_409(call) -> None:

@@ -24,8 +24,13 @@ def test_a_malformed_client_id_is_replaced(call, offered) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "auth"),
-    [("GET", "/v1/cases", ...), ("GET", "/v1/cases", None), ("GET", "/v1/nowhere", ...), ("PUT", "/v1/cases", ...),
-     ("GET", "/admin/login/", None)],
+    [
+        ("GET", "/v1/cases", ...),
+        ("GET", "/v1/cases", None),
+        ("GET", "/v1/nowhere", ...),
+        ("PUT", "/v1/cases", ...),
+        ("GET", "/admin/login/", None),
+    ],
 )
 def test_every_response_carries_a_request_id(call, method, path, auth) -> None:
     assert GENERATED.fullmatch(call(method, path, auth=auth)["X-Request-Id"])
@@ -42,5 +47,7 @@ def test_one_log_line_per_request_with_id_token_and_no_secret(call, token, caplo
     line = record.getMessage()
     assert record.request_id == "trace-me"
     assert "method=GET path=/v1/cases status=200" in line
-    assert f"token={token.id}" in line and re.search(r"queries=\d+ ", line)
-    assert token.plaintext not in line and token.digest not in line
+    assert f"token={token.id}" in line
+    assert re.search(r"queries=\d+ ", line)
+    assert token.plaintext not in line
+    assert token.digest not in line

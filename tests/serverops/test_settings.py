@@ -29,8 +29,9 @@ def manage(*args: str, settings: str, **env: str) -> subprocess.CompletedProcess
 
 
 def test_check_deploy_is_clean_under_production_settings() -> None:
-    result = manage("check", "--deploy", "--fail-level", "WARNING", settings="serverops.settings.production",
-                    **PRODUCTION)
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", settings="serverops.settings.production", **PRODUCTION
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -46,23 +47,45 @@ def test_production_refuses_to_start_without_a_secret_or_hosts(missing) -> None:
 @pytest.mark.parametrize(("value", "expected"), [(None, "False"), ("0", "False"), ("true", "True"), ("1", "True")])
 def test_debug_is_off_unless_asked_for(value, expected) -> None:
     env = {} if value is None else {"DEBUG": value}
-    result = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
-                    settings="serverops.settings.base", **env)
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        settings="serverops.settings.base",
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
 
 
 def test_production_ignores_a_debug_request() -> None:
-    result = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)",
-                    settings="serverops.settings.production", DEBUG="1", **PRODUCTION)
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        settings="serverops.settings.production",
+        DEBUG="1",
+        **PRODUCTION,
+    )
     assert result.stdout.strip() == "False", result.stderr
 
 
 def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None:
-    code = ("from django.conf import settings; print(settings.CACHES['default']['BACKEND']); "
-            "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE'])")
-    result = manage("shell", "--no-imports", "-c", code, settings="serverops.settings.base", REDIS_URL="redis://127.0.0.1:6379/3",
-                    DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    code = (
+        "from django.conf import settings; print(settings.CACHES['default']['BACKEND']); "
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE'])"
+    )
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        settings="serverops.settings.base",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+    )
     assert result.stdout.split("\n")[:2] == [
         "django.core.cache.backends.redis.RedisCache",
         "django.db.backends.postgresql 600",

@@ -117,7 +117,8 @@ def test_last_used_at_is_written_at_most_once_a_minute(call, token, django_asser
 
 def test_token_format_has_a_verifiable_checksum() -> None:
     token = crypto.generate("test")
-    assert token.startswith("so_test_") and len(token) == len("so_test_") + 28
+    assert token.startswith("so_test_")
+    assert len(token) == len("so_test_") + 28
     assert crypto.parse(token) == "test"
     assert crypto.parse(_with_bad_checksum(token)) is None
 
@@ -141,4 +142,5 @@ def test_only_the_digest_is_stored(token) -> None:
     values = [str(getattr(stored, f.attname)) for f in stored._meta.fields]
     assert all(token.plaintext not in v for v in values)
     assert stored.digest == crypto.digest(token.plaintext)
-    assert stored.hint.startswith(token.plaintext[:11]) and stored.hint.endswith(token.plaintext[-4:])
+    assert stored.hint.startswith(token.plaintext[:11])
+    assert stored.hint.endswith(token.plaintext[-4:])

@@ -51,7 +51,6 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stderr.write(
-            f"Created token {token.pk} ({token.hint}) for {project}. "
-            "Store it now: it cannot be shown again."
+            f"Created token {token.pk} ({token.hint}) for {project}. Store it now: it cannot be shown again."
         )
         self.stdout.write(plaintext)
