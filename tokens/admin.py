@@ -1,0 +1,298 @@
+"""Staff side of tokens, organisations and projects.
+
+Tokens are created and revoked only through ``tokens.services``; the plaintext of a new
+token is rendered once, as the response to the add form's POST, and kept nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html_join
+
+from cases.models import Case
+
+from .models import Mode, Organisation, Project, ScopedToken
+from .scopes import SCOPE_CHOICES
+from .services import clean_expiry, clean_scopes, project_create, token_create, token_revoke
+
+SHOWN_ONCE_TEMPLATE = "admin/tokens/scopedtoken/shown_once.html"
+
+# The plaintext travels from save_model to response_add within one request, in memory only;
+# the entry goes with the request object.
+_plaintexts: WeakKeyDictionary[HttpRequest, str] = WeakKeyDictionary()
+
+
+def adopt_saved(target: Model, saved: Model) -> None:
+    """Make ``target`` (the admin's form instance) the row a service saved as ``saved``.
+
+    The admin goes on with its own instance after ``save_model`` (inlines, history,
+    redirect), so that instance must carry the stored values and primary key.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+class ProjectChoiceFilter(admin.RelatedFieldListFilter):
+    """The project filter with each project's organisation in one query (a project's name shows it)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[Any]:
+        return [(project.pk, str(project)) for project in Project.objects.select_related("organisation")]
+
+
+def _count_of(model: type[Model], fk: str) -> Coalesce:
+    """How many ``model`` rows point at the outer row through ``fk``, as one correlated subquery.
+
+    Two ``Count`` joins in one query would multiply each other's rows.
+    """
+    counted = model._default_manager.filter(**{fk: OuterRef("pk")}).order_by().values(fk).annotate(n=Count("pk"))
+    return Coalesce(Subquery(counted.values("n"), output_field=IntegerField()), 0)
+
+
+class ProjectInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Project
+    fields = ("name", "id", "created_at")
+    readonly_fields = ("id", "created_at")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "id", "project_count", "created_at")
+    search_fields = ("name", "=id")
+    readonly_fields = ("id", "created_at")
+    inlines = (ProjectInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
+        organisations: QuerySet[Organisation] = super().get_queryset(request)
+        return organisations.annotate(project_count=Count("projects"))
+
+    @admin.display(description="projects", ordering="project_count")
+    def project_count(self, obj: Organisation) -> int:
+        return obj.project_count  # type: ignore[attr-defined, no-any-return]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "id", "organisation", "case_count", "token_count", "created_at")
+    list_select_related = ("organisation",)
+    list_filter = ("organisation",)
+    search_fields = ("name", "=id", "organisation__name")
+    readonly_fields = ("id", "case_count", "token_count", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        projects: QuerySet[Project] = super().get_queryset(request)
+        return projects.annotate(case_count=_count_of(Case, "project"), token_count=_count_of(ScopedToken, "project"))
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        adopt_saved(obj, project_create(name=obj.name, organisation_name=obj.organisation.name))
+
+    @admin.display(description="cases", ordering="case_count")
+    def case_count(self, obj: Project) -> int:
+        return obj.case_count  # type: ignore[attr-defined, no-any-return]
+
+    @admin.display(description="tokens", ordering="token_count")
+    def token_count(self, obj: Project) -> int:
+        return obj.token_count  # type: ignore[attr-defined, no-any-return]
+
+
+class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    """What a new token needs; the rules are the services' (``clean_scopes``, ``clean_expiry``)."""
+
+    mode = forms.ChoiceField(
+        choices=Mode.choices,
+        initial=Mode.LIVE,
+        widget=forms.RadioSelect,
+        help_text="A test token (so_test_…) sees only test-mode cases; a live one only live cases.",
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Scopes do not imply each other: cases:write does not grant reading cases.",
+    )
+
+    class Meta:
+        model = ScopedToken
+        fields = ("project", "name", "mode", "scopes", "expires_at")
+        help_texts = {"expires_at": "Leave empty for a token that does not expire."}
+
+    def clean_scopes(self) -> list[str]:
+        return clean_scopes(self.cleaned_data["scopes"])
+
+    def clean_expires_at(self) -> Any:
+        return clean_expiry(self.cleaned_data["expires_at"])
+
+
+class TokenChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An active token may be renamed or revoked; nothing else about it changes."""
+
+    revoke = forms.BooleanField(
+        required=False,
+        label="Revoked",
+        help_text="Tick and save to revoke: requests with this token are refused from then on. This cannot be undone.",
+    )
+
+    class Meta:
+        model = ScopedToken
+        fields = ("name",)
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+        return queryset
+
+
+@admin.register(ScopedToken)
+class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Tokens are never deleted (revoke instead) and their digest is never shown."""
+
+    list_display = ("name", "hint", "project", "mode", "scope_list", "last_used_at", "expires_at", "state")
+    list_select_related = ("project__organisation",)
+    list_filter = (TokenStateFilter, "mode", ("project", ProjectChoiceFilter))
+    search_fields = ("=id", "name", "hint")
+    ordering = ("-created_at",)
+    actions = ("revoke_tokens",)
+    add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at")}),)
+    readonly_fields = (
+        "id",
+        "project",
+        "mode",
+        "scope_list",
+        "hint",
+        "state",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    def get_fieldsets(self, request: HttpRequest, obj: ScopedToken | None = None) -> Any:
+        if obj is None:
+            return self.add_fieldsets
+        editable = ("name", "revoke") if self.has_change_permission(request, obj) else ("name",)
+        return (
+            (None, {"fields": (*editable, "id", "project", "mode", "scope_list", "hint", "state")}),
+            ("Dates", {"fields": ("created_at", "created_by", "expires_at", "last_used_at", "revoked_at")}),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ScopedToken | None = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_form(
+        self, request: HttpRequest, obj: ScopedToken | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["form"] = TokenAddForm if obj is None else TokenChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "project":
+            kwargs["queryset"] = Project.objects.select_related("organisation")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: ScopedToken | None = None) -> bool:
+        # A revoked token's page is view-only: revocation cannot be undone.
+        if obj is not None and obj.is_revoked:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ScopedToken | None = None) -> bool:
+        return False
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        # After the one save the response is the shown-once page, never another form.
+        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
+        return super().add_view(request, form_url, context)
+
+    def save_model(self, request: HttpRequest, obj: ScopedToken, form: Any, change: bool) -> None:
+        if not change:
+            data = form.cleaned_data
+            token, plaintext = token_create(
+                project=data["project"],
+                name=data["name"],
+                scopes=data["scopes"],
+                mode=data["mode"],
+                expires_at=data["expires_at"],
+                created_by=request.user.get_username(),
+            )
+            adopt_saved(obj, token)
+            _plaintexts[request] = plaintext
+            return
+        if "name" in form.changed_data:
+            obj.save(update_fields=["name"])
+        if form.cleaned_data.get("revoke"):
+            try:
+                adopt_saved(obj, token_revoke(token=obj))
+            except ValidationError:
+                # Someone revoked it a moment ago: the state this save asked for.
+                obj.refresh_from_db()
+
+    def response_add(
+        self, request: HttpRequest, obj: ScopedToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """The shown-once page, as the response to the POST that created the token.
+
+        Reloading it re-submits the form (a new token) or, as a GET, shows the empty form:
+        this token's plaintext is never rendered again.
+        """
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy your new token",
+            "opts": self.opts,
+            "token": obj,
+            "plaintext": _plaintexts.pop(request),
+        }
+        response = TemplateResponse(request, SHOWN_ONCE_TEMPLATE, context)
+        add_never_cache_headers(response)
+        return response
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ScopedToken]) -> None:
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            try:
+                token = token_revoke(token=token)
+            except ValidationError:
+                continue  # revoked by someone else meanwhile
+            self.log_change(request, token, [{"changed": {"fields": ["Revoked"]}}])
+            revoked += 1
+        skipped = queryset.count() - revoked
+        note = f"; {skipped} already revoked" if skipped else ""
+        self.message_user(request, f"Revoked {revoked} token(s){note}.", messages.SUCCESS)
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ScopedToken) -> str:
+        return format_html_join(" ", "<code>{}</code>", ((scope,) for scope in obj.scopes))
+
+    @admin.display(description="state")
+    def state(self, obj: ScopedToken) -> str:
+        return obj.state()
