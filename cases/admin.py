@@ -1,0 +1,322 @@
+"""Staff side of cases: the moderation queue, the case page with its files, and bulk status changes.
+
+Every write goes through ``cases.services`` (the API's rules, row lock, ``updated_at``
+and ETag), and every save and bulk action leaves an entry in the admin history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from tokens.admin import ProjectChoiceFilter, adopt_saved
+from tokens.models import Project
+
+from .models import Attachment, Case, Status
+from .services import EDITABLE_FIELDS, attachment_create, case_create, case_update
+from .validators import normalise_title
+
+# Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
+# file never runs as a page of the admin's origin.
+INLINE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
+IMAGE_CONTENT_TYPES = INLINE_CONTENT_TYPES - {"text/plain"}
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+class TitleField(forms.CharField):
+    """The title as the API takes it: surrounding spaces trimmed (only spaces), then the length rules."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Django's default strip would also drop tabs and newlines, which the title rule refuses.
+        super().__init__(**{**kwargs, "strip": False})
+
+    def to_python(self, value: Any) -> str:
+        return normalise_title(super().to_python(value) or "")
+
+
+class DescriptionField(forms.CharField):
+    """The description exactly as typed, except that browsers send a textarea's line breaks as CRLF.
+
+    An untouched description compares equal whatever its line breaks, so saving the page
+    for another field neither rewrites it nor records it as changed.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "strip": False})
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return _lf(initial or "") != _lf(self.to_python(data) or "")
+
+
+class TagsField(forms.Field):
+    """The contract's ``tags`` (a list of strings), typed as comma-separated words."""
+
+    widget = forms.TextInput(attrs={"class": "vTextField", "placeholder": "screenshot, evidence"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return [str(tag) for tag in value]
+        words = (word.strip() for word in str(value or "").split(","))
+        return list(dict.fromkeys(word for word in words if word))
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial) != self.to_python(data)
+
+
+class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Field rules are the model's validators (``cases.validators``), run by the form's model validation."""
+
+    class Meta:
+        model = Case
+        fields = ("project", "mode", "title", "description", "status")
+        field_classes = {"title": TitleField, "description": DescriptionField}
+
+    def clean_description(self) -> str:
+        value: str = self.cleaned_data["description"]
+        if self.instance.pk is not None and "description" not in self.changed_data:
+            original: str = self.instance.description
+            return original
+        return _lf(value)
+
+
+class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
+    tags = TagsField(required=False, label="Tags", help_text="Separated by commas.")
+
+    class Meta:
+        model = Attachment
+        fields = ("tags", "folder", "visibility", "abuse_status")
+
+
+class AttachmentUploadForm(forms.ModelForm):  # type: ignore[type-arg]
+    tags = TagsField(required=False, label="Tags", help_text="Separated by commas.")
+
+    class Meta:
+        model = Attachment
+        fields = ("file", "tags", "folder", "visibility")
+
+
+class AttachmentUploadFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """New files are stored by ``attachment_create``, which reads size, SHA-256 and type from the bytes."""
+
+    def save_new(self, form: forms.ModelForm[Any], commit: bool = True) -> Attachment:
+        data = form.cleaned_data
+        upload = data["file"]
+        return attachment_create(
+            case=self.instance,
+            content=upload,
+            original_name=upload.name,
+            tags=data["tags"],
+            folder=data["folder"],
+            visibility=data["visibility"],
+        )
+
+
+def attachment_url(attachment: Attachment) -> str:
+    return reverse("admin:cases_case_attachment", args=[attachment.case_id, attachment.pk])
+
+
+class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The case's files: what the server computed, read-only; the moderation fields, editable."""
+
+    model = Attachment
+    form = AttachmentForm
+    fields = (
+        "open_file",
+        "content_type",
+        "file_size",
+        "sha256_display",
+        "tags",
+        "folder",
+        "visibility",
+        "abuse_status",
+        "created_at",
+    )
+    readonly_fields = ("open_file", "content_type", "file_size", "sha256_display", "created_at")
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "files"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # uploads go through UploadInline
+
+    @admin.display(description="file")
+    def open_file(self, obj: Attachment) -> SafeString:
+        url = attachment_url(obj)
+        preview = (
+            format_html('<img src="{}" alt="" style="display:block;max-height:72px;max-width:128px">', url)
+            if obj.content_type in IMAGE_CONTENT_TYPES
+            else ""
+        )
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}{}</a><div class="help">{}</div>',
+            url,
+            preview,
+            obj.original_name,
+            obj.key,
+        )
+
+    @admin.display(description="size")
+    def file_size(self, obj: Attachment) -> str:
+        return f"{filesizeformat(obj.size)} ({obj.size:,} bytes)"
+
+    @admin.display(description="SHA-256")
+    def sha256_display(self, obj: Attachment) -> SafeString:
+        return format_html('<code style="word-break:break-all">{}</code>', obj.sha256)
+
+
+class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Blank rows for new files only; the server fills everything the bytes determine."""
+
+    model = Attachment
+    form = AttachmentUploadForm
+    formset = AttachmentUploadFormSet
+    fields = ("file", "tags", "folder", "visibility")
+    extra = 1
+    can_delete = False
+    verbose_name = "new file"
+    verbose_name_plural = "upload files"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
+        return super().get_queryset(request).none()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # existing files are edited in AttachmentInline
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The moderation queue. Cases are archived, not deleted: the API has no delete either."""
+
+    form = CaseForm
+    list_display = ("id", "title", "status", "project", "mode", "attachment_count", "updated_at")
+    list_display_links = ("id", "title")
+    list_select_related = ("project__organisation",)
+    list_filter = ("status", ("project", ProjectChoiceFilter), "mode", "created_at", "updated_at")
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "title", "description")
+    ordering = ("-created_at", "-id")
+    list_per_page = 50
+    actions = ("close_cases", "archive_cases", "reopen_cases")
+    inlines = (AttachmentInline, UploadInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
+        cases: QuerySet[Case] = super().get_queryset(request)
+        return cases.annotate(attachment_count=Count("attachments"))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Case | None = None) -> Any:
+        if obj is None:
+            return ((None, {"fields": ("project", "mode", "title", "description", "status")}),)
+        return (
+            (None, {"fields": ("title", "description", "status")}),
+            ("Case", {"fields": ("id", "project", "mode", "created_at", "updated_at")}),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Case | None = None) -> Any:
+        # A case belongs to one project and one mode and never moves.
+        return () if obj is None else ("id", "project", "mode", "created_at", "updated_at")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "project":
+            kwargs["queryset"] = Project.objects.select_related("organisation")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Case | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Case, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            changes = {field: data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
+            saved = case_update(cases=Case.objects.all(), case_id=obj.pk, changes=changes)
+        else:
+            saved = case_create(
+                project=data["project"],
+                mode=data["mode"],
+                title=data["title"],
+                description=data["description"],
+                status=data["status"],
+            )
+        adopt_saved(obj, saved)
+
+    def get_urls(self) -> list[URLPattern]:
+        # Before the defaults: their "<path:object_id>/" would swallow this path.
+        file_view = path(
+            "<path:object_id>/attachments/<str:attachment_id>/",
+            self.admin_site.admin_view(self.attachment_view),
+            name="cases_case_attachment",
+        )
+        return [file_view, *super().get_urls()]
+
+    def attachment_view(self, request: HttpRequest, object_id: str, attachment_id: str) -> FileResponse:
+        """Stream an attachment from storage to staff who may view the case and its files.
+
+        Works with any storage backend (nothing is served from MEDIA_URL). Types outside
+        ``INLINE_CONTENT_TYPES`` are sent as downloads, and every response is sandboxed.
+        """
+        found = get_object_or_404(
+            Attachment.objects.select_related("case"), pk=attachment_id, case_id=unquote(object_id)
+        )
+        user = request.user
+        may_view_files = user.has_perm("cases.view_attachment") or user.has_perm("cases.change_attachment")
+        if not (self.has_view_permission(request, found.case) and may_view_files):
+            raise PermissionDenied
+        try:
+            content = found.file.open("rb")
+        except FileNotFoundError:
+            raise Http404("the file is missing from storage") from None
+        inline = found.content_type in INLINE_CONTENT_TYPES
+        response = FileResponse(
+            content,
+            as_attachment=not inline,
+            filename=found.original_name,
+            content_type=found.content_type if inline else "application/octet-stream",
+        )
+        response["Content-Security-Policy"] = "sandbox"
+        return response
+
+    @admin.display(description="files", ordering="attachment_count")
+    def attachment_count(self, obj: Case) -> int:
+        return obj.attachment_count  # type: ignore[attr-defined, no-any-return]
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Case], status: Status, verb: str) -> None:
+        """Each selected case through ``case_update``, as the API would; history only for real changes."""
+        changed = 0
+        selected = list(queryset.values_list("pk", "status"))
+        for case_id, before in selected:
+            case = case_update(cases=Case.objects.all(), case_id=case_id, changes={"status": status})
+            if before != status:
+                self.log_change(request, case, [{"changed": {"fields": ["Status"]}}])
+                changed += 1
+        unchanged = len(selected) - changed
+        note = f"; {unchanged} already {status.label.lower()}" if unchanged else ""
+        self.message_user(request, f"{verb} {changed} case(s){note}.", messages.SUCCESS)
+
+    @admin.action(description="Close the selected cases", permissions=["change"])
+    def close_cases(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        self._set_status(request, queryset, Status.CLOSED, "Closed")
+
+    @admin.action(description="Archive the selected cases", permissions=["change"])
+    def archive_cases(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        self._set_status(request, queryset, Status.ARCHIVED, "Archived")
+
+    @admin.action(description="Reopen the selected cases", permissions=["change"])
+    def reopen_cases(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        self._set_status(request, queryset, Status.OPEN, "Reopened")

@@ -1,0 +1,441 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.demo import screenshot_png
+from cases.models import AbuseStatus, Attachment, Case, Status
+from cases.services import attachment_create
+from tests.admin.conftest import admin_errors, untouched_form_data
+from tests.factories import CaseFactory, ProjectFactory
+from tokens.models import Mode
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:cases_case_changelist")
+
+
+def change_url(case: Case) -> str:
+    return reverse("admin:cases_case_change", args=[case.pk])
+
+
+def backdate(case: Case, days: int = 1) -> Case:
+    """Move ``updated_at`` into the past, so that a write is visible as a newer ``updated_at``."""
+    past = timezone.now() - timedelta(days=days)
+    Case.objects.filter(pk=case.pk).update(updated_at=past, created_at=past)
+    case.refresh_from_db()
+    return case
+
+
+def save_case_page(client: Client, case: Case, **changes: Any) -> Any:
+    data = untouched_form_data(client.get(change_url(case)))
+    data.update(changes)
+    return client.post(change_url(case), data)
+
+
+# The list
+
+
+def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
+    case = CaseFactory(title="Aimbot near the docks", status=Status.CLOSED, mode=Mode.TEST)
+    attachment_create(case=case, content=_png_file(), original_name="a.png")
+    attachment_create(case=case, content=_png_file(), original_name="b.png")
+
+    r = admin_client.get(CHANGELIST)
+
+    assert r.status_code == 200, r.content
+    row = r.context["cl"].result_list[0]
+    assert row.attachment_count == 2
+    body = r.content.decode()
+    for text in (case.pk, "Aimbot near the docks", "Closed", str(case.project), "Test"):
+        assert text in body
+    headers = [h["text"] for h in r.context["result_headers"]][1:]
+    assert headers == ["id", "title", "status", "project", "mode", "files", "updated at"]
+
+
+def test_case_list_is_newest_first(admin_client: Client) -> None:
+    older = backdate(CaseFactory(), days=2)
+    newer = CaseFactory()
+
+    r = admin_client.get(CHANGELIST)
+
+    assert [case.pk for case in r.context["cl"].result_list] == [newer.pk, older.pk]
+
+
+def test_case_list_query_count_does_not_grow_with_page_size(admin_client: Client) -> None:
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            r = admin_client.get(CHANGELIST)
+        assert r.status_code == 200, r.content
+        return len(captured)
+
+    project = ProjectFactory()
+    for n in range(5):
+        attachment_create(case=CaseFactory(project=project), content=_png_file(), original_name=f"{n}.png")
+    with_5 = queries_for_list()
+    for n in range(45):
+        attachment_create(case=CaseFactory(project=ProjectFactory()), content=_png_file(), original_name=f"{n}.png")
+    with_50 = queries_for_list()
+
+    assert len(admin_client.get(CHANGELIST).context["cl"].result_list) == 50
+    assert with_50 == with_5
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param("{id}", "target", id="by-id"),
+        pytest.param("wallhack", "target", id="by-title"),
+        pytest.param("pre-fired", "target", id="by-description"),
+        pytest.param("nothing-matches-this", None, id="no-match"),
+    ],
+)
+def test_case_list_search(admin_client: Client, query: str, expected: str | None) -> None:
+    target = CaseFactory(title="ESP / wallhack suspected", description="Pre-fired every corner.")
+    CaseFactory(title="Chat spam", description="Advertising another server.")
+
+    r = admin_client.get(CHANGELIST, {"q": query.format(id=target.pk)})
+
+    found = [case.pk for case in r.context["cl"].result_list]
+    assert found == ([target.pk] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"status__exact": "closed"}, "closed", id="status"),
+        pytest.param({"mode__exact": "test"}, "test", id="mode"),
+        pytest.param({"project__id__exact": "{project}"}, "other-project", id="project"),
+        pytest.param({"created_at__gte": "{yesterday}"}, "recent", id="created-date"),
+        pytest.param({"updated_at__gte": "{yesterday}"}, "recent", id="updated-date"),
+    ],
+)
+def test_case_list_filters(admin_client: Client, params: dict[str, str], expected: str) -> None:
+    project = ProjectFactory()
+    cases = {
+        "closed": backdate(CaseFactory(status=Status.CLOSED), days=5),
+        "test": backdate(CaseFactory(mode=Mode.TEST), days=5),
+        "other-project": backdate(CaseFactory(project=project), days=5),
+        "recent": CaseFactory(),
+    }
+    yesterday = str(timezone.now() - timedelta(days=1))
+    query = {key: value.format(project=project.pk, yesterday=yesterday) for key, value in params.items()}
+
+    r = admin_client.get(CHANGELIST, query)
+
+    assert r.status_code == 200, r.content
+    assert [case.pk for case in r.context["cl"].result_list] == [cases[expected].pk]
+
+
+def test_case_list_has_no_delete(admin_client: Client) -> None:
+    case = CaseFactory()
+
+    r = admin_client.get(CHANGELIST)
+
+    assert "delete_selected" not in r.context["action_form"].fields["action"].choices.__repr__()
+    assert admin_client.post(reverse("admin:cases_case_delete", args=[case.pk]), {"post": "yes"}).status_code == 403
+    assert Case.objects.filter(pk=case.pk).exists()
+
+
+# Bulk actions
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after"),
+    [
+        pytest.param("close_cases", Status.OPEN, Status.CLOSED, id="close"),
+        pytest.param("archive_cases", Status.CLOSED, Status.ARCHIVED, id="archive"),
+        pytest.param("reopen_cases", Status.ARCHIVED, Status.OPEN, id="reopen"),
+    ],
+)
+def test_bulk_action_changes_status_updated_at_and_etag(
+    admin_client: Client, action: str, before: Status, after: Status
+) -> None:
+    cases = [backdate(CaseFactory(status=before)) for _ in range(3)]
+    untouched = backdate(CaseFactory(status=before))
+    etags = {case.pk: case.etag for case in cases}
+
+    r = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [case.pk for case in cases]})
+
+    assert r.status_code == 302, r.content
+    for case in cases:
+        stored = Case.objects.get(pk=case.pk)
+        assert stored.status == after
+        assert stored.updated_at > case.updated_at
+        assert stored.etag != etags[case.pk]
+        entry = LogEntry.objects.get(object_id=case.pk)
+        assert entry.action_flag == CHANGE
+        assert json.loads(entry.change_message) == [{"changed": {"fields": ["Status"]}}]
+    assert Case.objects.get(pk=untouched.pk).updated_at == untouched.updated_at
+
+
+def test_bulk_action_leaves_a_case_already_in_that_status_unchanged(admin_client: Client) -> None:
+    closed = backdate(CaseFactory(status=Status.CLOSED))
+    open_case = backdate(CaseFactory(status=Status.OPEN))
+
+    r = admin_client.post(
+        CHANGELIST, {"action": "close_cases", "_selected_action": [closed.pk, open_case.pk]}, follow=True
+    )
+
+    assert "Closed 1 case(s); 1 already closed." in [str(m) for m in r.context["messages"]]
+    assert Case.objects.get(pk=closed.pk).updated_at == closed.updated_at
+    assert not LogEntry.objects.filter(object_id=closed.pk).exists()
+    assert Case.objects.get(pk=open_case.pk).status == Status.CLOSED
+
+
+# The case page
+
+
+def test_case_page_save_goes_through_the_service(admin_client: Client) -> None:
+    case = backdate(CaseFactory(title="Old title"))
+    etag = case.etag
+
+    r = save_case_page(admin_client, case, title="  New title  ", status=Status.CLOSED)
+
+    assert r.status_code == 302, admin_errors(r) if r.status_code == 200 else r.content
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.title, stored.status) == ("New title", Status.CLOSED)
+    assert stored.updated_at > case.updated_at
+    assert stored.etag != etag
+
+
+def test_case_page_records_the_changed_fields_in_history(admin_client: Client) -> None:
+    case = CaseFactory(description="Line one\nLine two")
+
+    # Browsers send a textarea's line breaks as CRLF; an untouched description is no change.
+    save_case_page(admin_client, case, title="Renamed", status=Status.ARCHIVED, description="Line one\r\nLine two")
+
+    entry = LogEntry.objects.get(object_id=case.pk)
+    assert entry.user.get_username() == "admin"
+    assert json.loads(entry.change_message) == [{"changed": {"fields": ["Title", "Status"]}}]
+    assert Case.objects.get(pk=case.pk).description == "Line one\nLine two"
+    history = admin_client.get(reverse("admin:cases_case_history", args=[case.pk]))
+    assert "Changed Title and Status." in history.content.decode()
+
+
+def test_case_page_saved_unchanged_writes_nothing(admin_client: Client) -> None:
+    case = backdate(CaseFactory(description="a\nb"))
+
+    save_case_page(admin_client, case, description="a\r\nb")
+
+    assert Case.objects.get(pk=case.pk).updated_at == case.updated_at
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param("title", "x" * 201, "at most 200 characters", id="title-201-chars"),
+        pytest.param("title", "NUL\x00byte", "Null characters are not allowed", id="title-nul"),
+        pytest.param("title", "tab\there", "control characters", id="title-tab"),
+        pytest.param("title", "bell\x07", "control characters", id="title-bell"),
+        pytest.param("title", "del\x7f", "control characters", id="title-del"),
+        pytest.param("title", "   ", "This field is required", id="title-only-spaces"),
+        pytest.param("description", "NUL\x00byte", "Null characters are not allowed", id="description-nul"),
+        pytest.param("description", "escape\x1b[31m", "control characters", id="description-escape"),
+        pytest.param("description", "x" * 10_001, "at most 10000 characters", id="description-10001-chars"),
+        pytest.param("status", "deleted", "Select a valid choice", id="status-unknown"),
+    ],
+)
+def test_case_page_refuses_values_the_api_refuses(admin_client: Client, field: str, value: str, message: str) -> None:
+    case = backdate(CaseFactory(title="Kept", description="Kept too"))
+
+    r = save_case_page(admin_client, case, **{field: value})
+
+    assert r.status_code == 200, r.content
+    errors = admin_errors(r)
+    assert list(errors) == [field]
+    assert message in errors[field][0]
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.title, stored.description, stored.updated_at) == ("Kept", "Kept too", case.updated_at)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stored"),
+    [
+        pytest.param("title", "x" * 200, "x" * 200, id="title-200-chars"),
+        pytest.param("title", "  " + "x" * 200 + "  ", "x" * 200, id="title-trimmed-to-200"),
+        pytest.param("title", "Ünïcödé ✓ 🎮", "Ünïcödé ✓ 🎮", id="title-unicode"),
+        pytest.param("description", "a\tb\nc\r", "a\tb\nc\r", id="description-tab-newline-cr"),
+        pytest.param("description", "", "", id="description-empty"),
+        pytest.param("description", "  padded  ", "  padded  ", id="description-kept-as-typed"),
+    ],
+)
+def test_case_page_accepts_values_the_api_accepts(admin_client: Client, field: str, value: str, stored: str) -> None:
+    case = CaseFactory(description="something")
+
+    r = save_case_page(admin_client, case, **{field: value})
+
+    assert r.status_code == 302, admin_errors(r) if r.status_code == 200 else r.content
+    assert getattr(Case.objects.get(pk=case.pk), field) == stored
+
+
+def test_case_page_keeps_project_and_mode(admin_client: Client) -> None:
+    case = CaseFactory(mode=Mode.LIVE)
+
+    save_case_page(admin_client, case, project=ProjectFactory().pk, mode=Mode.TEST)
+
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.project_id, stored.mode) == (case.project_id, Mode.LIVE)
+
+
+def test_add_case_goes_through_the_service(admin_client: Client) -> None:
+    project = ProjectFactory()
+
+    r = admin_client.post(
+        reverse("admin:cases_case_add"),
+        {
+            "project": project.pk,
+            "mode": Mode.TEST,
+            "title": "  Report from Discord  ",
+            "description": "Sent by a player",
+            "status": Status.OPEN,
+            "attachments-TOTAL_FORMS": "0",
+            "attachments-INITIAL_FORMS": "0",
+            "attachments-2-TOTAL_FORMS": "1",
+            "attachments-2-INITIAL_FORMS": "0",
+            "attachments-2-0-file": SimpleUploadedFile("proof.png", screenshot_png(3)),
+            "attachments-2-0-visibility": "private",
+        },
+    )
+
+    assert r.status_code == 302, admin_errors(r) if r.status_code == 200 else r.content
+    case = Case.objects.get()
+    assert (case.project_id, case.mode, case.title) == (project.pk, Mode.TEST, "Report from Discord")
+    assert case.pk.startswith("c_")
+    assert [a.original_name for a in case.attachments.all()] == ["proof.png"]
+
+
+# Attachments
+
+
+def _png_file(name: str = "evidence.png", seed: int = 7) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, screenshot_png(seed), content_type="text/plain")
+
+
+def upload(client: Client, case: Case, file: SimpleUploadedFile, **fields: str) -> Any:
+    data = untouched_form_data(client.get(change_url(case)))
+    data["attachments-2-0-file"] = file
+    data.update({f"attachments-2-0-{name}": value for name, value in fields.items()})
+    return client.post(change_url(case), data)
+
+
+def test_upload_stores_what_the_bytes_say(admin_client: Client) -> None:
+    case = CaseFactory()
+    content = screenshot_png(11)
+
+    # A PNG named .txt and announced as text/plain by the browser is still a PNG.
+    r = upload(
+        admin_client,
+        case,
+        SimpleUploadedFile("notes.txt", content, content_type="text/plain"),
+        tags="cheating, evidence, cheating",
+        folder="reports",
+    )
+
+    assert r.status_code == 302, admin_errors(r) if r.status_code == 200 else r.content
+    attachment = Attachment.objects.get(case=case)
+    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+    assert attachment.size == len(content)
+    assert attachment.content_type == "image/png"
+    assert attachment.original_name == "notes.txt"
+    assert attachment.key == f"{case.project_id}/{attachment.pk}/notes.txt"
+    assert (attachment.tags, attachment.folder) == (["cheating", "evidence"], "reports")
+    with attachment.file.open("rb") as stored:
+        assert stored.read() == content
+    entry = LogEntry.objects.get(object_id=case.pk)
+    assert json.loads(entry.change_message) == [{"added": {"name": "attachment", "object": "notes.txt"}}]
+
+
+def test_attachment_fields_are_editable_and_logged(admin_client: Client) -> None:
+    case = CaseFactory()
+    attachment = attachment_create(case=case, content=_png_file(), original_name="a.png", tags=["old"])
+    data = untouched_form_data(admin_client.get(change_url(case)))
+    data.update(
+        {
+            "attachments-0-tags": "aimbot, clip",
+            "attachments-0-folder": "appeals",
+            "attachments-0-visibility": "public",
+            "attachments-0-abuse_status": AbuseStatus.FLAGGED,
+        }
+    )
+
+    r = admin_client.post(change_url(case), data)
+
+    assert r.status_code == 302, r.content
+    stored = Attachment.objects.get(pk=attachment.pk)
+    assert (stored.tags, stored.folder, stored.visibility, stored.abuse_status) == (
+        ["aimbot", "clip"],
+        "appeals",
+        "public",
+        "flagged",
+    )
+    # The content facts are the server's: the form has no field for them.
+    assert (stored.sha256, stored.size, stored.key) == (attachment.sha256, attachment.size, attachment.key)
+    message = json.loads(LogEntry.objects.get(object_id=case.pk).change_message)
+    assert message == [
+        {
+            "changed": {
+                "name": "attachment",
+                "object": "a.png",
+                "fields": ["Tags", "Folder", "Visibility", "Abuse status"],
+            }
+        }
+    ]
+
+
+def test_case_page_shows_computed_file_facts_and_a_link(admin_client: Client) -> None:
+    case = CaseFactory()
+    attachment = attachment_create(case=case, content=_png_file(), original_name="clip.png")
+
+    body = admin_client.get(change_url(case)).content.decode()
+
+    for text in (attachment.sha256, attachment.key, "image/png", f"{attachment.size:,} bytes"):
+        assert text in body
+    assert reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]) in body
+    assert 'name="attachments-0-sha256"' not in body
+
+
+def test_file_link_streams_the_stored_bytes(admin_client: Client) -> None:
+    case = CaseFactory()
+    content = screenshot_png(5)
+    attachment = attachment_create(case=case, content=SimpleUploadedFile("s.png", content), original_name="s.png")
+
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+
+    assert r.status_code == 200
+    assert b"".join(r.streaming_content) == content
+    assert r["Content-Type"] == "image/png"
+    assert r["Content-Disposition"].startswith("inline")
+    assert r["Content-Security-Policy"] == "sandbox"
+
+
+def test_file_link_downloads_what_a_browser_could_run(admin_client: Client) -> None:
+    case = CaseFactory()
+    attachment = attachment_create(
+        case=case, content=SimpleUploadedFile("x.bin", b"\x00\x01<script>"), original_name="page.html"
+    )
+
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+
+    assert r.status_code == 200
+    assert r["Content-Type"] == "application/octet-stream"
+    assert r["Content-Disposition"].startswith("attachment")
+
+
+def test_file_link_of_another_case_is_not_found(admin_client: Client) -> None:
+    attachment = attachment_create(case=CaseFactory(), content=_png_file(), original_name="a.png")
+
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[CaseFactory().pk, attachment.pk]))
+
+    assert r.status_code == 404
