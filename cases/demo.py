@@ -15,7 +15,7 @@ from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create
 
 from .models import Case, Status
-from .services import attachment_create, case_create
+from .services import Actor, attachment_create, case_create
 
 ORGANISATION = "Demo Community"
 PROJECTS = ("Demo Roleplay Server", "Demo Survival Server")
@@ -62,6 +62,7 @@ TITLES = [
     ("Doxxing threat in Discord", "Threatened to post another member's home address."),
 ]
 STATUSES = [Status.OPEN] * 5 + [Status.CLOSED] * 3 + [Status.ARCHIVED] * 2
+SEEDER = Actor.system("seed_demo")
 COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
 
 
@@ -93,7 +94,9 @@ def _seed_cases(project: Project, offset: int) -> int:
     for index, (title, description) in enumerate(TITLES):
         mode = Mode.TEST if index % 6 == 5 else Mode.LIVE
         status = STATUSES[(index + offset) % len(STATUSES)]
-        case = case_create(project=project, mode=mode, title=title, description=description, status=status)
+        case = case_create(
+            project=project, mode=mode, title=title, description=description, status=status, actor=SEEDER
+        )
         if index % 3 == 0:
             for n in range(1 + index % 2):
                 attachment_create(

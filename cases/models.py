@@ -13,7 +13,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
 from serverops.conf import serverops_setting
-from serverops.ids import new_case_id, new_file_id
+from serverops.ids import new_case_id, new_event_id, new_file_id
 from tokens.models import Mode, Project
 
 from .validators import validate_description_characters, validate_title_characters
@@ -51,6 +51,7 @@ class Case(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     attachments: RelatedManager[Attachment]
+    events: RelatedManager[CaseEvent]
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -165,3 +166,34 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.token_id})"
+
+
+class ActorType(models.TextChoices):
+    TOKEN = "token", "API token"
+    STAFF = "staff", "Staff user"
+    SYSTEM = "system", "System"
+
+
+class CaseEvent(models.Model):
+    """One change to a case, written in the same transaction as the change itself.
+
+    ``changes`` maps each changed field to ``{"from": old, "to": new}``; a case's first
+    event has every field, from ``None``. Events are never edited or deleted.
+    """
+
+    id = models.CharField(primary_key=True, max_length=29, default=new_event_id, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor_type = models.CharField(max_length=6, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=150)
+    actor_name = models.CharField(max_length=200)
+    request_id = models.CharField(max_length=128, blank=True)
+    changes = models.JSONField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at", "id"], name="case_event_order")]
+        constraints = [models.CheckConstraint(condition=Q(actor_type__in=ActorType.values), name="event_actor_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.id} on {self.case_id}"

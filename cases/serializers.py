@@ -10,7 +10,7 @@ from rest_framework.settings import api_settings
 
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, Status
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, CaseEvent, Status
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
 
@@ -92,3 +92,22 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
             )
         validated: dict[str, Any] = super().to_internal_value(data)
         return validated
+
+
+class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
+    """A CaseEvent (§5): who changed which fields of a case, when, in which request."""
+
+    created_at = TimestampField(read_only=True)
+    actor = serializers.SerializerMethodField()
+    request_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "created_at", "actor", "request_id", "changes"]
+        read_only_fields = fields
+
+    def get_actor(self, event: CaseEvent) -> dict[str, str]:
+        return {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name}
+
+    def get_request_id(self, event: CaseEvent) -> str | None:
+        return event.request_id or None

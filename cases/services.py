@@ -5,22 +5,59 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
 import filetype
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.http import parse_etags
 
-from tokens.models import Mode, Project
+from tokens.models import Mode, Project, ScopedToken
 
-from .models import Attachment, Case, Status, Visibility
+from serverops.logging import request_id_var
+
+from .models import ActorType, Attachment, Case, CaseEvent, Status, Visibility
 from .validators import normalise_title
 
 EDITABLE_FIELDS = ("title", "description", "status")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, as the case history records it."""
+
+    type: ActorType
+    id: str
+    name: str
+
+    @classmethod
+    def for_token(cls, token: ScopedToken) -> Actor:
+        return cls(ActorType.TOKEN, token.pk, token.name)
+
+    @classmethod
+    def for_staff(cls, user: AbstractBaseUser) -> Actor:
+        return cls(ActorType.STAFF, str(user.pk), user.get_username())
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(ActorType.SYSTEM, name, name)
+
+
+def _event(case: Case, actor: Actor, changes: dict[str, dict[str, Any]]) -> CaseEvent:
+    request_id = request_id_var.get()
+    return CaseEvent(
+        case=case,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        request_id="" if request_id == "-" else request_id,
+        changes=changes,
+    )
 
 
 class PreconditionFailed(Exception):
@@ -41,11 +78,16 @@ def case_create(
     title: str,
     description: str = "",
     status: str = Status.OPEN,
+    actor: Actor,
 ) -> Case:
+    """Create a case and its first history event, which holds every field's first value."""
     case = Case(project=project, mode=mode, title=normalise_title(title), description=description, status=status)
     # Field rules only: the project is given by the caller, and uniqueness is the database's job.
     case.clean_fields(exclude=["project"])
     case.save(force_insert=True)
+    _event(case, actor, {field: {"from": None, "to": getattr(case, field)} for field in EDITABLE_FIELDS}).save(
+        force_insert=True
+    )
     # A new case has no attachments; saying so spares the response a query.
     case._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
     return case
@@ -57,12 +99,14 @@ def case_update(
     cases: QuerySet[Case],
     case_id: str,
     changes: Mapping[str, Any],
+    actor: Actor,
     if_match: str | None = None,
 ) -> Case:
     """Apply ``changes`` to the case ``case_id`` among ``cases`` under a row lock.
 
-    Only the fields that really change are written, with ``updated_at``; a change that
-    changes nothing writes nothing. Two writers of different fields never lose each
+    Only the fields that really change are written, with ``updated_at`` and one history
+    event naming each changed field's old and new value; a change that changes nothing
+    writes nothing. Two writers of different fields never lose each
     other's change. Raises ``Case.DoesNotExist`` when the case is not in ``cases`` and
     ``PreconditionFailed`` when ``if_match`` is stale.
     """
@@ -77,20 +121,35 @@ def case_update(
     changed = [field for field, value in changes.items() if getattr(case, field) != value]
     if not changed:
         return case
+    history = {field: {"from": getattr(case, field), "to": changes[field]} for field in changed}
     for field in changed:
         setattr(case, field, changes[field])
     case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in changed])
     case.save(update_fields=[*changed, "updated_at"])
+    _event(case, actor, history).save(force_insert=True)
     return case
 
 
-def case_archive_closed(*, closed_for: timedelta, dry_run: bool = False) -> int:
-    """Archive the closed cases not updated for ``closed_for``; returns how many (would be) archived."""
+ARCHIVER = Actor.system("archive_cases")
+
+
+@transaction.atomic
+def case_archive_closed(*, closed_for: timedelta, dry_run: bool = False, actor: Actor = ARCHIVER) -> int:
+    """Archive the closed cases not updated for ``closed_for``; returns how many (would be) archived.
+
+    One UPDATE for all of them, and one history event each, in the same transaction.
+    """
     cutoff = timezone.now() - closed_for
     stale = Case.objects.filter(status=Status.CLOSED, updated_at__lt=cutoff)
     if dry_run:
         return stale.count()
-    return stale.update(status=Status.ARCHIVED, updated_at=timezone.now())
+    ids = list(stale.select_for_update().values_list("id", flat=True))
+    if not ids:
+        return 0
+    archived = Case.objects.filter(pk__in=ids).update(status=Status.ARCHIVED, updated_at=timezone.now())
+    change = {"status": {"from": Status.CLOSED.value, "to": Status.ARCHIVED.value}}
+    CaseEvent.objects.bulk_create(_event(Case(pk=case_id), actor, change) for case_id in ids)
+    return archived
 
 
 def _detect_content_type(head: bytes) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -19,9 +20,9 @@ from tokens.models import ScopedToken
 
 from . import idempotency, services
 from .filters import CaseFilter
-from .models import Case
+from .models import Case, CaseEvent
 from .schema import case_schema
-from .serializers import CaseSerializer
+from .serializers import CaseEventSerializer, CaseSerializer
 
 CASE_ID = id_regex("c")
 
@@ -33,6 +34,12 @@ class CaseNotFound(NotFound):
 class CasePagination(KeysetPagination):
     results_key = "cases"
     id_prefix = "c"
+
+
+class EventPagination(KeysetPagination):
+    results_key = "events"
+    id_prefix = "ev"
+    ascending = True
 
 
 @case_schema
@@ -48,6 +55,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         "retrieve": "cases:read",
         "create": "cases:write",
         "partial_update": "cases:write",
+        "events": "cases:read",
     }
     # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
     lookup_value_regex = "[^/]+"
@@ -57,6 +65,10 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         token = self.request.auth
         assert isinstance(token, ScopedToken)
         return token
+
+    @property
+    def actor(self) -> services.Actor:
+        return services.Actor.for_token(self.token)
 
     def get_queryset(self) -> QuerySet[Case]:
         return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode).prefetch_related(
@@ -88,7 +100,9 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
 
         def respond() -> Response:
-            case = services.case_create(project=self.token.project, mode=self.token.mode, **serializer.validated_data)
+            case = services.case_create(
+                project=self.token.project, mode=self.token.mode, actor=self.actor, **serializer.validated_data
+            )
             return self._case_response(case, status.HTTP_201_CREATED, Location=f"/v1/cases/{case.pk}")
 
         if key is None:
@@ -104,6 +118,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
                 cases=self.get_queryset(),
                 case_id=case_id,
                 changes=serializer.validated_data,
+                actor=self.actor,
                 if_match=request.headers.get("If-Match"),
             )
         except Case.DoesNotExist:
@@ -111,3 +126,13 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         except services.PreconditionFailed:
             raise PreconditionFailed() from None
         return self._case_response(case)
+
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The case's history, oldest first, paged like the list."""
+        case_id = self._case_id()
+        if not Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode, pk=case_id).exists():
+            raise CaseNotFound()
+        paginator = EventPagination()
+        page = paginator.paginate_queryset(CaseEvent.objects.filter(case_id=case_id), request, view=self)
+        return paginator.get_paginated_response(CaseEventSerializer(page, many=True).data)

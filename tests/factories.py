@@ -7,7 +7,7 @@ from typing import Any
 import factory
 
 from cases.models import Case, Status
-from cases.services import case_create
+from cases.services import Actor, case_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create
 
@@ -58,4 +58,5 @@ class CaseFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: type[Case], *args: Any, **kwargs: Any) -> Case:
+        kwargs.setdefault("actor", Actor.system("tests"))
         return case_create(**kwargs)
