@@ -25,7 +25,7 @@ from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Project
 
 from .models import Attachment, Case, Status
-from .services import EDITABLE_FIELDS, attachment_create, case_create, case_update
+from .services import EDITABLE_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
 
 # Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
@@ -245,7 +245,9 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         data = form.cleaned_data
         if change:
             changes = {field: data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
-            saved = case_update(cases=Case.objects.all(), case_id=obj.pk, changes=changes)
+            saved = case_update(
+                cases=Case.objects.all(), case_id=obj.pk, changes=changes, actor=Actor.for_staff(request.user)
+            )
         else:
             saved = case_create(
                 project=data["project"],
@@ -253,6 +255,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 title=data["title"],
                 description=data["description"],
                 status=data["status"],
+                actor=Actor.for_staff(request.user),
             )
         adopt_saved(obj, saved)
 
@@ -301,7 +304,12 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         changed = 0
         selected = list(queryset.values_list("pk", "status"))
         for case_id, before in selected:
-            case = case_update(cases=Case.objects.all(), case_id=case_id, changes={"status": status})
+            case = case_update(
+                cases=Case.objects.all(),
+                case_id=case_id,
+                changes={"status": status},
+                actor=Actor.for_staff(request.user),
+            )
             if before != status:
                 self.log_change(request, case, [{"changed": {"fields": ["Status"]}}])
                 changed += 1

@@ -11,15 +11,15 @@ from typing import IO, Any
 
 import filetype
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.http import parse_etags
 
-from tokens.models import Mode, Project, ScopedToken
-
 from serverops.logging import request_id_var
+from tokens.models import Mode, Project, ScopedToken
 
 from .models import ActorType, Attachment, Case, CaseEvent, Status, Visibility
 from .validators import normalise_title
@@ -40,7 +40,7 @@ class Actor:
         return cls(ActorType.TOKEN, token.pk, token.name)
 
     @classmethod
-    def for_staff(cls, user: AbstractBaseUser) -> Actor:
+    def for_staff(cls, user: AbstractBaseUser | AnonymousUser) -> Actor:
         return cls(ActorType.STAFF, str(user.pk), user.get_username())
 
     @classmethod

@@ -91,5 +91,5 @@ class KeysetPagination(BasePagination):
         last: Model = self.page[-1]
         return encode_cursor(last.created_at, last.pk)  # type: ignore[attr-defined]
 
-    def get_paginated_response(self, data: Sequence[Any]) -> Response:
+    def get_paginated_response(self, data: Any) -> Response:
         return Response({self.results_key: data, "next_cursor": self.next_cursor(), "has_more": self.has_more})

@@ -62,11 +62,13 @@ def test_a_refused_patch_records_nothing(call, case) -> None:
 
 
 def test_the_event_shares_the_changes_transaction(case) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        case_update(
-            cases=Case.objects.all(), case_id=case.id, changes={"status": "closed"}, actor=Actor.system("tests")
-        )
+    @transaction.atomic
+    def change_then_fail() -> None:
+        case_update(cases=Case.objects.all(), case_id=case.id, changes={"status": "closed"}, actor=Actor.system("t"))
         raise RuntimeError("the caller's transaction fails after the change")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
     case.refresh_from_db()
     assert case.status == "open"
     assert CaseEvent.objects.filter(case=case).count() == 1  # only the create event
