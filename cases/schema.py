@@ -1,0 +1,327 @@
+"""The Cases API in the OpenAPI document: its objects (§4) and operations (§5), exactly.
+
+The component schemas are written out rather than introspected from the serializers, because
+the contract says more than a serializer can express (patterns, ``additionalProperties: false``,
+``minProperties``). They are built from the same constants the models and validators use, and
+the schemathesis run in ``tests/openapi`` holds the service to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiRequest,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+
+from serverops.ids import ULID_PATTERN
+from serverops.schema import Schema, component, error_responses, header, response_headers
+
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, AbuseStatus, Status, StorageClass, Visibility
+
+T = TypeVar("T")
+
+
+def _id(prefix: str) -> Schema:
+    return {
+        "type": "string",
+        "pattern": f"^{prefix}_{ULID_PATTERN}$",
+        "example": f"{prefix}_01JD3Z8W6V4M2Q9T7K5X1B0N3R",
+    }
+
+
+TIMESTAMP: Schema = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+    "description": "RFC 3339, UTC, milliseconds, `Z`.",
+    "example": "2026-11-27T17:41:32.123Z",
+}
+
+# The control characters cases.validators refuses: all of Unicode's Cc in a title, all but
+# tab, newline and carriage return in a description.
+_TITLE_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+_DESCRIPTION_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_TITLE_EDGE = rf"[^{_TITLE_CONTROLS} ]"
+_TITLE_INNER = rf"[^{_TITLE_CONTROLS}]"
+STORED_TITLE = rf"^{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_TITLE_EDGE})?$"
+# A title as sent: surrounding spaces are trimmed before the length rule applies, so a JSON
+# Schema maxLength on the raw string would refuse titles the service accepts; the pattern
+# states the rule exactly instead.
+SENT_TITLE = rf"^ *{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_TITLE_EDGE})? *$"
+DESCRIPTION_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]*$"
+STATUS: Schema = {"type": "string", "enum": list(Status.values)}
+
+FILE = component(
+    "File",
+    {
+        "type": "object",
+        "description": "A file attached to a case.",
+        "additionalProperties": False,
+        "required": [
+            "id",
+            "url",
+            "key",
+            "size",
+            "content_type",
+            "sha256",
+            "original_name",
+            "tags",
+            "folder",
+            "abuse_status",
+            "visibility",
+            "storage_class",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "id": _id("f"),
+            "url": {"type": "string", "format": "uri", "description": "The media base URL joined with `key`."},
+            "key": {
+                "type": "string",
+                "pattern": f"^p_{ULID_PATTERN}/f_{ULID_PATTERN}/[^/]+$",
+                "description": "`<project id>/<file id>/<original name>`.",
+            },
+            "size": {"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes."},
+            "content_type": {"type": "string", "description": "Detected from the content.", "example": "image/png"},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Of the content."},
+            "original_name": {"type": "string", "example": "screenshot.png"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "folder": {"type": "string", "description": "May be empty."},
+            "abuse_status": {"type": "string", "enum": list(AbuseStatus.values)},
+            "visibility": {"type": "string", "enum": list(Visibility.values)},
+            "storage_class": {"type": "string", "enum": list(StorageClass.values)},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    },
+)
+
+CASE = component(
+    "Case",
+    {
+        "type": "object",
+        "description": "A moderation case.",
+        "additionalProperties": False,
+        "required": ["id", "title", "description", "status", "attachments", "created_at", "updated_at"],
+        "properties": {
+            "id": _id("c"),
+            "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX_LENGTH, "pattern": STORED_TITLE},
+            "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH, "pattern": DESCRIPTION_PATTERN},
+            "status": STATUS,
+            "attachments": {
+                "type": "array",
+                "items": FILE,
+                "description": "Oldest first.",
+            },
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    },
+)
+
+_WRITABLE: dict[str, Schema] = {
+    "title": {
+        "type": "string",
+        "minLength": 1,
+        "pattern": SENT_TITLE,
+        "description": (
+            f"1–{TITLE_MAX_LENGTH} characters once surrounding spaces are trimmed (they are not stored); "
+            "no control characters at all (tab, newline and DEL included)."
+        ),
+    },
+    "description": {
+        "type": "string",
+        "maxLength": DESCRIPTION_MAX_LENGTH,
+        "pattern": DESCRIPTION_PATTERN,
+        "description": f"0–{DESCRIPTION_MAX_LENGTH:,} characters; tab, newline and carriage return are the only "
+        "control characters allowed.",
+    },
+    "status": STATUS,
+}
+
+CASE_CREATE = component(
+    "CaseCreate",
+    {
+        "type": "object",
+        "description": "A new case. Any other key, `null` or a value of the wrong type is a 400 naming it.",
+        "additionalProperties": False,
+        "required": ["title"],
+        "properties": {
+            **_WRITABLE,
+            "description": {**_WRITABLE["description"], "default": ""},
+            "status": {**STATUS, "default": Status.OPEN.value},
+        },
+    },
+)
+
+CASE_UPDATE = component(
+    "CaseUpdate",
+    {
+        "type": "object",
+        "description": (
+            "Any non-empty subset of the writable fields; only those are written. `{}`, any other key, "
+            "`null` or a value of the wrong type is a 400."
+        ),
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": _WRITABLE,
+    },
+)
+
+
+def _case_headers(status: int) -> list[OpenApiParameter]:
+    """``ETag`` on a response carrying a Case, and ``Location`` too when it was just created."""
+    headers = header(
+        "ETag",
+        {"type": "string", "pattern": '^"[0-9a-f]{32}"$'},
+        "A strong validator of this Case; send it in `If-Match` to update only what you read.",
+        [status],
+    )
+    if status == 201:
+        headers += header(
+            "Location",
+            {"type": "string", "pattern": f"^/v1/cases/c_{ULID_PATTERN}$"},
+            "The new case's path.",
+            [status],
+        )
+    return headers
+
+
+def _operation(
+    scope: str,
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    success: dict[int, OpenApiResponse],
+    errors: list[int],
+    parameters: list[OpenApiParameter] | None = None,
+    request: OpenApiRequest | None = None,
+) -> Any:
+    """One operation: its scope (in the description and as ``x-required-scope``), every status
+    it can answer with the envelope for the errors, and the headers of each."""
+    statuses = [*success, *errors]
+    case_headers = [
+        h for status, response in success.items() if response.response is CASE for h in _case_headers(status)
+    ]
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=f"{description}\n\nNeeds a token with the `{scope}` scope.",
+        tags=["cases"],
+        # The filter's parameter is stated below; introspecting it would build a queryset without a token.
+        filters=False,
+        extensions={"x-required-scope": scope},
+        parameters=[*(parameters or []), *response_headers(statuses, scope=scope), *case_headers],
+        request=request,
+        responses={**success, **error_responses(errors)},
+    )
+
+
+CASE_ID = OpenApiParameter(
+    "id",
+    type=_id("c"),
+    location=OpenApiParameter.PATH,
+    description="The case's id. Any other string, or a case outside the token's project and mode, is a 404.",
+)
+
+
+def _case_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=CASE, description=description)
+
+
+def case_schema(viewset: type[T]) -> type[T]:
+    """Decorates ``CaseViewSet`` with its operations; each scope is read from its ``required_scopes``."""
+    scopes: dict[str, str] = viewset.required_scopes  # type: ignore[attr-defined]
+    pagination = viewset.pagination_class  # type: ignore[attr-defined]
+    case_list = component(
+        "CaseList",
+        {
+            "type": "object",
+            "description": "One page of cases, newest first.",
+            "additionalProperties": False,
+            "required": [pagination.results_key, "next_cursor", "has_more"],
+            "properties": {
+                pagination.results_key: {"type": "array", "items": CASE},
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Pass as `cursor` for the next page; null exactly when `has_more` is false.",
+                },
+                "has_more": {"type": "boolean"},
+            },
+        },
+    )
+    list_parameters = [
+        OpenApiParameter(
+            "limit",
+            type={
+                "type": "integer",
+                "minimum": 1,
+                "maximum": pagination.max_limit,
+                "default": pagination.default_limit,
+            },
+            description="Cases per page.",
+        ),
+        OpenApiParameter(
+            "cursor",
+            type={"type": "string", "format": "serverops-cursor"},
+            description="The opaque `next_cursor` of the previous page; anything else is a 400.",
+        ),
+        OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
+    ]
+    if_match = OpenApiParameter(
+        "If-Match",
+        type={"type": "string"},
+        location=OpenApiParameter.HEADER,
+        description="An `ETag` of the case; when none is current, nothing is written and the answer is 412.",
+    )
+    title_example = OpenApiExample("case", value={"title": "Griefing at spawn", "description": "Reported in-game."})
+    return extend_schema_view(
+        list=_operation(
+            scopes["list"],
+            operation_id="listCases",
+            summary="List cases",
+            description="The token's cases, newest first, one page at a time (keyset pagination).",
+            parameters=list_parameters,
+            success={200: OpenApiResponse(response=case_list, description="A page of cases.")},
+            errors=[400, 401, 403, 406, 429, 500],
+        ),
+        create=_operation(
+            scopes["create"],
+            operation_id="createCase",
+            summary="Create a case",
+            description='`title` is required; `description` defaults to `""` and `status` to `open`.',
+            request=OpenApiRequest(CASE_CREATE, examples=[title_example]),
+            success={201: _case_response("The new case; `Location` names it.")},
+            errors=[400, 401, 403, 406, 413, 415, 429, 500],
+        ),
+        retrieve=_operation(
+            scopes["retrieve"],
+            operation_id="getCase",
+            summary="Get a case",
+            description="One case with its attachments.",
+            parameters=[CASE_ID],
+            success={200: _case_response("The case.")},
+            errors=[401, 403, 404, 406, 429, 500],
+        ),
+        partial_update=_operation(
+            scopes["partial_update"],
+            operation_id="updateCase",
+            summary="Update a case",
+            description=(
+                "Writes only the fields sent, under a row lock. A PATCH that changes nothing answers 200 "
+                "and leaves `updated_at` as it was."
+            ),
+            parameters=[CASE_ID, if_match],
+            request=OpenApiRequest(CASE_UPDATE, examples=[OpenApiExample("close", value={"status": "closed"})]),
+            success={200: _case_response("The case as it is now.")},
+            errors=[400, 401, 403, 404, 406, 412, 413, 415, 429, 500],
+        ),
+    )(viewset)

@@ -1,0 +1,218 @@
+"""What every operation of the OpenAPI document shares: the bearer scheme, the §6 error
+envelope and the response headers of §1, §2, §5 and §7.
+
+drf-spectacular introspects the views; this module states what introspection cannot see.
+Each piece is built from the code that produces it at run time (the error codes from
+``serverops.errors``, the request-id rule from the middleware), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from .errors import CODES, INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, error_body
+from .middleware import CLIENT_REQUEST_ID
+
+Schema = dict[str, Any]
+
+_COMPONENTS: dict[str, Schema] = {}
+
+
+def component(name: str, schema: Schema) -> Schema:
+    """Registers ``schema`` as ``#/components/schemas/<name>`` and returns a reference to it."""
+    if _COMPONENTS.setdefault(name, schema) is not schema:
+        raise ValueError(f"two schemas named {name}")
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR_SCHEMA: Schema = {
+    "type": "object",
+    "description": "The body of every non-2xx response under /v1/. Clients branch on `code`; `message` may change.",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "enum": sorted(set(CODES.values()))},
+                "message": {"type": "string", "description": "For people; it may change between releases."},
+                "param": {
+                    "type": "string",
+                    "description": "On a 400: the body field or query parameter at fault.",
+                },
+            },
+        }
+    },
+}
+
+
+ERROR = component("Error", ERROR_SCHEMA)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular is untyped
+    """``tokens.authentication.BearerTokenAuthentication`` as the ``bearerAuth`` scheme (§2)."""
+
+    target_class = "tokens.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: openapi.AutoSchema) -> Schema:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "`Authorization: Bearer <token>`. A token is `so_live_` or `so_test_` and 28 characters "
+                "of `[A-Za-z0-9]`; it reads and writes only its own project's data of its own mode."
+            ),
+        }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, for operations that state their bodies in full.
+
+    A list action's response is not wrapped in an array (a page here is an object,
+    ``{"cases": [...], "next_cursor", "has_more"}``), and every request body is required.
+    """
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+    def _get_request_body(self, direction: str = "request") -> Schema | None:
+        body: Schema | None = super()._get_request_body(direction)  # type: ignore[no-untyped-call]
+        if body is not None:
+            # drf-spectacular cannot tell from a raw schema; here a create or update without a body is a 400.
+            body["required"] = True
+        return body
+
+
+def canonical_paths(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
+    """drf-spectacular preprocessing hook: each path under its canonical name, without the
+    trailing slash the router also accepts (§1)."""
+    return [(path.rstrip("/") or "/", regex, method, view) for path, regex, method, view in endpoints]
+
+
+def add_shared_components(result: Schema, generator: Any, request: Any, public: bool) -> Schema:
+    """drf-spectacular postprocessing hook: adds the registered components.
+
+    They go into the generator's registry, as its own components do, so that the enum hook
+    after this one names their enums and the document lists every component in one order.
+    """
+    for name, schema in _COMPONENTS.items():
+        generator.registry.register_on_missing(
+            # A copy: the enum hook rewrites schemas in place, and the document is built per request.
+            ResolvedComponent(  # type: ignore[no-untyped-call]
+                name=name, type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(schema), object=name
+            )
+        )
+    result["components"] = generator.registry.build(spectacular_settings.APPEND_COMPONENTS)
+    return result
+
+
+# What each status means for every operation that can return it; the message is a realistic
+# example of what the service sends (the code follows from the status).
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("A malformed body or query parameter; `param` names it.", "title: must be at most 200 characters"),
+    401: ("The token is missing, malformed, unknown, revoked or expired.", UNAUTHORIZED_MESSAGE),
+    403: ("The token lacks the scope this operation needs.", "token does not have the required scope"),
+    404: ("No such case in the token's project and mode.", "case not found"),
+    406: ("`Accept` excludes application/json.", "this API only responds with application/json"),
+    412: (
+        "`If-Match` names a representation that is no longer current; nothing was written.",
+        "the resource has changed since the given ETag; fetch it again",
+    ),
+    413: ("The request body is larger than 1 MiB.", "request body is larger than 1 MiB"),
+    415: (
+        "The body was not sent as `Content-Type: application/json`.",
+        "request body must be sent as application/json",
+    ),
+    429: (
+        "Over the token's rate limit; retry after `Retry-After` seconds.",
+        "rate limit exceeded; retry in 12 seconds",
+    ),
+    500: ("An unexpected error, logged with the request id.", INTERNAL_MESSAGE),
+}
+_PARAMS = {400: "title"}
+
+
+def error_responses(statuses: Iterable[int]) -> dict[int, OpenApiResponse]:
+    """The Error envelope, with a description and an example, for each of ``statuses``."""
+    responses = {}
+    for status in statuses:
+        description, message = _ERRORS[status]
+        example = OpenApiExample(CODES[status], value=error_body(status, message, _PARAMS.get(status)))
+        responses[status] = OpenApiResponse(response=ERROR, description=description, examples=[example])
+    return responses
+
+
+def header(name: str, schema: Schema, description: str, statuses: Iterable[int]) -> list[OpenApiParameter]:
+    """A response header always present on ``statuses`` (none when there are none)."""
+    statuses = sorted(statuses)
+    if not statuses:
+        # An empty list would make drf-spectacular take the header for a request parameter.
+        return []
+    return [
+        OpenApiParameter(
+            name,
+            type=schema,
+            location=OpenApiParameter.HEADER,
+            required=True,
+            description=description,
+            response=statuses,
+        )
+    ]
+
+
+# Statuses answered before the token is read (DRF negotiates content first) or for want of a
+# usable token, and crashes that may happen anywhere: none can promise the rate-limit state.
+UNCHARGED = frozenset({401, 406, 500})
+_COUNT = {"type": "string", "pattern": "^[0-9]+$"}
+
+
+def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiParameter]:
+    """The response headers every operation that needs ``scope`` sends on ``statuses``.
+
+    ``X-Request-Id`` is on every response (§1), the rate-limit headers on every response
+    to a request whose token was charged (§7), the others on the refusals that explain
+    themselves with a header (§2, §7).
+    """
+    statuses = sorted(statuses)
+    charged = [s for s in statuses if s not in UNCHARGED]
+    return [
+        *header(
+            "X-Request-Id",
+            {"type": "string", "pattern": f"^{CLIENT_REQUEST_ID.pattern}$"},
+            "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._-]`, otherwise one "
+            "the service made. Server logs carry the same id.",
+            statuses,
+        ),
+        *header("X-RateLimit-Limit", _COUNT, "Requests the token may make in the current minute.", charged),
+        *header("X-RateLimit-Remaining", _COUNT, "Requests the token has left in the current minute.", charged),
+        *header("X-RateLimit-Reset", _COUNT, "When the current minute ends, in Unix seconds.", charged),
+        *header(
+            "Retry-After",
+            _COUNT,
+            "Whole seconds until the exhausted rate-limit window ends.",
+            [s for s in statuses if s == 429],
+        ),
+        *header(
+            "WWW-Authenticate",
+            {"type": "string", "enum": ["Bearer"]},
+            "The authentication scheme to use.",
+            [s for s in statuses if s == 401],
+        ),
+        *header(
+            "X-Accepted-Scopes",
+            {"type": "string", "enum": [scope]},
+            "The scope that would grant this operation.",
+            [s for s in statuses if s == 403],
+        ),
+    ]
