@@ -1,0 +1,178 @@
+"""The baseline: plain Django function views doing the API's work with no framework.
+
+Mounted only by ``bench.urls``. Each view hand-parses what it needs and runs the same
+SQL as the API: the token lookup by digest (after the offline checksum), the same
+rate-limit charge, for PATCH the same row lock and an update of only the changed fields
+plus ``updated_at``, the attachments, and a ``JsonResponse`` of the same Case shape with
+the same ETag and rate-limit headers. Error handling is the bare minimum: the benchmark
+only sends good requests, and any other answer fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, Status
+from cases.validators import validate_description_characters, validate_title_characters
+from serverops.fields import rfc3339
+from serverops.pagination import encode_cursor
+from tokens import crypto
+from tokens.authentication import LAST_USED_RESOLUTION
+from tokens.models import ScopedToken
+from tokens.ratelimit import RateLimited, RateLimitState, charge
+
+COMPACT = {"separators": (",", ":")}
+
+
+def _fail(status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": str(status), "message": "baseline refused"}}, status=status)
+
+
+def _token(request: HttpRequest, scope: str) -> ScopedToken | JsonResponse:
+    scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or crypto.parse(credential) is None:
+        return _fail(401)
+    token = ScopedToken.objects.select_related("project").filter(digest=crypto.digest(credential)).first()
+    now = timezone.now()
+    if token is None or not token.is_usable(now):
+        return _fail(401)
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ScopedToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if scope not in token.scopes:
+        return _fail(403)
+    return token
+
+
+def _file(attachment: Attachment, base: str) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "url": base + quote(attachment.key),
+        "key": attachment.key,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "sha256": attachment.sha256,
+        "original_name": attachment.original_name,
+        "tags": attachment.tags,
+        "folder": attachment.folder,
+        "abuse_status": attachment.abuse_status,
+        "visibility": attachment.visibility,
+        "storage_class": attachment.storage_class,
+        "created_at": rfc3339(attachment.created_at),
+        "updated_at": rfc3339(attachment.updated_at),
+    }
+
+
+def _case(case: Case, base: str) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "description": case.description,
+        "status": case.status,
+        "attachments": [_file(a, base) for a in case.attachments.all()],
+        "created_at": rfc3339(case.created_at),
+        "updated_at": rfc3339(case.updated_at),
+    }
+
+
+def _respond(body: dict[str, Any], state: RateLimitState, etag: str | None = None) -> JsonResponse:
+    response = JsonResponse(body, json_dumps_params=COMPACT)
+    for name, value in state.headers().items():
+        response[name] = value
+    if etag is not None:
+        response["ETag"] = etag
+    return response
+
+
+def _media_base() -> str:
+    return str(settings.SERVEROPS["MEDIA_BASE_URL"]).rstrip("/") + "/"
+
+
+def _validated(body: bytes) -> dict[str, str] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data or not set(data) <= {"title", "description", "status"}:
+        return None
+    if any(not isinstance(value, str) for value in data.values()):
+        return None
+    if "title" in data:
+        data["title"] = data["title"].strip(" ")
+        if not 1 <= len(data["title"]) <= TITLE_MAX_LENGTH:
+            return None
+        validate_title_characters(data["title"])
+    if "description" in data:
+        if len(data["description"]) > DESCRIPTION_MAX_LENGTH:
+            return None
+        validate_description_characters(data["description"])
+    if "status" in data and data["status"] not in Status.values:
+        return None
+    return data
+
+
+@csrf_exempt
+def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
+    token = _token(request, "cases:write" if request.method == "PATCH" else "cases:read")
+    if isinstance(token, JsonResponse):
+        return token
+    try:
+        state = charge(token.pk)
+    except RateLimited:
+        return _fail(429)
+    cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related("attachments")
+    if request.method == "GET":
+        case = cases.filter(pk=case_id).first()
+        if case is None:
+            return _fail(404)
+        return _respond(_case(case, _media_base()), state, case.etag)
+    if request.method != "PATCH":
+        return _fail(405)
+    changes = _validated(request.body)
+    if changes is None:
+        return _fail(400)
+    with transaction.atomic():
+        case = cases.select_for_update(of=("self",)).filter(pk=case_id).first()
+        if case is None:
+            return _fail(404)
+        changed = [field for field, value in changes.items() if getattr(case, field) != value]
+        if changed:
+            for field in changed:
+                setattr(case, field, changes[field])
+            case.save(update_fields=[*changed, "updated_at"])
+    return _respond(_case(case, _media_base()), state, case.etag)
+
+
+@csrf_exempt
+def case_list(request: HttpRequest) -> HttpResponse:
+    token = _token(request, "cases:read")
+    if isinstance(token, JsonResponse):
+        return token
+    try:
+        state = charge(token.pk)
+    except RateLimited:
+        return _fail(429)
+    limit = int(request.GET.get("limit", "50"))
+    rows = list(
+        Case.objects.filter(project_id=token.project_id, mode=token.mode)
+        .order_by("-created_at", "-id")
+        .prefetch_related("attachments")[: limit + 1]
+    )
+    page, has_more = rows[:limit], len(rows) > limit
+    base = _media_base()
+    return _respond(
+        {
+            "cases": [_case(case, base) for case in page],
+            "next_cursor": encode_cursor(page[-1].created_at, page[-1].pk) if has_more else None,
+            "has_more": has_more,
+        },
+        state,
+    )

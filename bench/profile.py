@@ -1,0 +1,133 @@
+"""Profile the three benchmark operations in process, and time them against the baseline.
+
+``python -m bench.profile [--op patch|get|list] [-n 300] [--cprofile]`` seeds the benchmark
+database (project ``profile``), then drives Django's WSGI handler directly (the full
+middleware stack, as under gunicorn, without the network) and prints, per operation:
+
+- the mean time per request of the API and of the baseline, and their ratio, which is the
+  quick in-process counterpart of ``bench/run.sh``;
+- pyinstrument's call tree of the API requests (top lines),
+  or with ``--cprofile`` the standard library's profile sorted by own time (top entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bench.run import DEFAULT_DATABASE_URL, ensure_database, quiet_request_log, setup_django
+
+Environ = dict[str, Any]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--op", choices=["patch", "get", "list"], action="append", help="default: all three")
+    parser.add_argument("-n", type=int, default=300, help="requests per operation and side (default 300)")
+    parser.add_argument("--cprofile", action="store_true", help="cProfile instead of pyinstrument")
+    parser.add_argument("--top", type=int, default=25, help="profile entries to print (default 25)")
+    args = parser.parse_args()
+    ensure_database(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from bench.seed import seed
+
+    call_command("migrate", verbosity=0, interactive=False)
+    seeded = seed(cases=1000, name="profile")
+    # The request log line is part of the measured work; only its destination changes.
+    quiet_request_log()
+    handler = WSGIHandler()
+    rng = random.Random(6)  # noqa: S311 (request mix, not secrets)
+
+    def environ(method: str, path: str, body: bytes = b"") -> Environ:
+        path, _, query = path.partition("?")
+        return {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Bearer {seeded.plaintext}",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+        }
+
+    def requests(op: str, prefix: str, n: int) -> Iterable[Environ]:
+        for _ in range(n):
+            if op == "list":
+                yield environ("GET", f"{prefix}/cases?limit=50")
+                continue
+            path = f"{prefix}/cases/{rng.choice(seeded.case_ids)}"
+            if op == "get":
+                yield environ("GET", path)
+                continue
+            field = rng.choice(["title", "description", "status"])
+            value = rng.choice(["open", "closed", "archived"]) if field == "status" else f"Bench {rng.randrange(10**6)}"
+            yield environ("PATCH", path, json.dumps({field: value}).encode())
+
+    def drive(environs: list[Environ]) -> None:
+        statuses: list[str] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+            statuses.append(status)
+
+        for env in environs:
+            body = b"".join(handler(env, start_response))
+            if not statuses[-1].startswith("2"):
+                raise SystemExit(f"{env['REQUEST_METHOD']} {env['PATH_INFO']}: {statuses[-1]} {body[:300]!r}")
+
+    def timed(run: Callable[[], None], count: int) -> float:
+        started = time.perf_counter()
+        run()
+        return (time.perf_counter() - started) / count * 1e6
+
+    budgets = {**settings.SERVEROPS, "RATE_LIMIT_TOKEN_BUDGETS": {seeded.token_id: (10**9, 10**9)}}
+    with override_settings(SERVEROPS=budgets):
+        for op in args.op or ["patch", "get", "list"]:
+            drive(list(requests(op, "/v1", 30)) + list(requests(op, "/bench/baseline/v1", 30)))  # warm up
+            real = list(requests(op, "/v1", args.n))
+            base = list(requests(op, "/bench/baseline/v1", args.n))
+            base_us = timed(lambda base=base: drive(base), args.n)  # type: ignore[misc]
+            real_us = timed(lambda real=real: drive(real), args.n)  # type: ignore[misc]
+            print(
+                f"\n== {op}: API {real_us:.0f} µs/request, baseline {base_us:.0f} µs/request, "
+                f"baseline/API time (≈ throughput ratio) {base_us / real_us:.3f}"
+            )
+            profiled = list(requests(op, "/v1", args.n))
+            if args.cprofile:
+                profile = cProfile.Profile()
+                profile.runcall(drive, profiled)
+                out = io.StringIO()
+                pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+                print(out.getvalue())
+            else:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0002)
+                profiler.start()
+                drive(profiled)
+                profiler.stop()
+                text = profiler.output_text(short_mode=True, time="percent_of_total")
+                print("\n".join(text.splitlines()[: args.top + 8]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

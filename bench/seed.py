@@ -1,0 +1,69 @@
+"""Benchmark data: a fresh organisation, project and token, and cases with attachments."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from cases.models import Attachment, Case, Status
+from tokens.models import Mode, Organisation, Project, ScopedToken
+from tokens.services import token_create
+
+ORGANISATION = "ServerOps benchmark"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    token_id: str
+    plaintext: str
+    case_ids: list[str]
+
+
+def _drop(name: str) -> None:
+    """Remove what an earlier run of the same name left, so every run starts alike."""
+    projects = Project.objects.filter(organisation__name=ORGANISATION, name=name)
+    Case.objects.filter(project__in=projects).delete()
+    ScopedToken.objects.filter(project__in=projects).delete()
+    projects.delete()
+
+
+@transaction.atomic
+def seed(*, cases: int, name: str = "bench", seed: int = 6) -> Seeded:
+    """``cases`` live cases (0–3 attachments each) in a new project, and a live read/write token."""
+    rng = random.Random(seed)  # noqa: S311 (repeatable test data, not secrets)
+    _drop(name)
+    organisation, _ = Organisation.objects.get_or_create(name=ORGANISATION)
+    project = Project.objects.create(organisation=organisation, name=name)
+    token, plaintext = token_create(
+        project=project, name="benchmark", scopes=["cases:read", "cases:write"], mode=Mode.LIVE
+    )
+    rows = Case.objects.bulk_create(
+        Case(
+            project=project,
+            mode=Mode.LIVE,
+            title=f"Player report #{n}: speed hack near the docks",
+            description="Reported from the in-game /report command.\nClip attached.",
+            status=rng.choice(Status.values),
+        )
+        for n in range(cases)
+    )
+    attachments = []
+    for case in rows:
+        for n in range(rng.randint(0, 3)):
+            attachment = Attachment(
+                case=case,
+                size=rng.randint(1_000, 5_000_000),
+                content_type="image/png",
+                sha256=hashlib.sha256(f"{case.id}{n}".encode()).hexdigest(),
+                original_name=f"screenshot {n}.png",
+                tags=["evidence", "screenshot"],
+                folder="reports",
+            )
+            attachment.key = f"{project.id}/{attachment.id}/{attachment.original_name}"
+            attachment.file.name = attachment.key
+            attachments.append(attachment)
+    Attachment.objects.bulk_create(attachments)
+    return Seeded(token_id=token.pk, plaintext=plaintext, case_ids=[case.id for case in rows])
