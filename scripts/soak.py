@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Soak test: gunicorn (2 workers) on PostgreSQL under concurrent clients for a while.
+
+Clients mix creates (with Idempotency-Keys, some retried, some retried by another client at
+the same time), PATCHes of different fields and reads. Each (case, field) pair has exactly
+one writer, so the final rows are known. The run fails (exit 1) on any response >= 500, on
+a retried key that made a second case, or on an accepted change missing from the final rows
+or from the case history.
+
+    .venv/bin/python scripts/soak.py --duration 30 --clients 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FIELDS = ("title", "description")
+
+
+@dataclass
+class Shared:
+    token: str
+    port: int
+    deadline: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    statuses: Counter[int] = field(default_factory=Counter)
+    operations: Counter[str] = field(default_factory=Counter)
+    created: dict[str, str] = field(default_factory=dict)  # idempotency key -> case id
+    bodies: dict[str, dict[str, str]] = field(default_factory=dict)  # idempotency key -> body
+    cases: list[str] = field(default_factory=list)
+    last_written: dict[tuple[str, str], str] = field(default_factory=dict)  # (case, field) -> value
+    accepted_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def request(
+    shared: Shared,
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    sent = {"Authorization": f"Bearer {shared.token}", **(headers or {})}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    conn.request(method, path, body=payload, headers=sent)
+    response = conn.getresponse()
+    raw = response.read()
+    with shared.lock:
+        shared.statuses[response.status] += 1
+        shared.operations[method] += 1
+    if response.status >= 500:
+        with shared.lock:
+            shared.problems.append(f"{method} {path} -> {response.status} {raw[:200]!r}")
+    return response.status, json.loads(raw) if raw else None, dict(response.getheaders())
+
+
+def create(shared: Shared, conn: http.client.HTTPConnection, client: int, n: int) -> None:
+    key = f"client-{client}-create-{n}"
+    body = {"title": f"Soak case {key}", "description": "filed by the soak test"}
+    with shared.lock:
+        shared.bodies[key] = body
+    first_id = None
+    for _attempt in range(random.choice([1, 1, 2, 3])):  # a retry after a "network hiccup"
+        status, data, _ = request(shared, conn, "POST", "/v1/cases", body, {"Idempotency-Key": key})
+        if status != 201:
+            shared.problems.append(f"create {key}: {status} {data}")
+            return
+        if first_id is not None and data["id"] != first_id:
+            shared.problems.append(f"retry of {key} answered {data['id']}, first answer was {first_id}")
+        first_id = data["id"]
+    with shared.lock:
+        shared.created[key] = first_id
+        shared.cases.append(first_id)
+
+
+def retry_someone_elses_create(shared: Shared, conn: http.client.HTTPConnection) -> None:
+    with shared.lock:
+        if not shared.created:
+            return
+        key = random.choice(list(shared.created))
+        body, expected = shared.bodies[key], shared.created[key]
+    status, data, headers = request(shared, conn, "POST", "/v1/cases", body, {"Idempotency-Key": key})
+    if status != 201 or data["id"] != expected or headers.get("Idempotent-Replayed") != "true":
+        shared.problems.append(f"replay of {key}: {status} {data} {headers.get('Idempotent-Replayed')}")
+
+
+def patch(shared: Shared, conn: http.client.HTTPConnection, client: int, clients: int, n: int) -> None:
+    # Client c writes field FIELDS[c % 2] of the cases whose index is c // 2 modulo clients // 2,
+    # so every (case, field) has one writer and two writers share each case.
+    writers = max(1, clients // 2)
+    with shared.lock:
+        mine = [case for index, case in enumerate(shared.cases) if index % writers == (client // 2) % writers]
+    if not mine:
+        return
+    case_id = random.choice(mine)
+    name = FIELDS[client % 2]
+    value = f"{name} from client {client}, write {n}"
+    status, data, _ = request(shared, conn, "PATCH", f"/v1/cases/{case_id}", {name: value})
+    if status == 200:
+        with shared.lock:
+            shared.last_written[(case_id, name)] = value
+            shared.accepted_changes.append((case_id, name, value))
+    else:
+        shared.problems.append(f"patch {case_id} {name}: {status} {data}")
+
+
+def read(shared: Shared, conn: http.client.HTTPConnection) -> None:
+    with shared.lock:
+        case_id = random.choice(shared.cases) if shared.cases else None
+    if case_id and random.random() < 0.5:
+        status, _, _ = request(shared, conn, "GET", f"/v1/cases/{case_id}")
+    else:
+        status, _, _ = request(shared, conn, "GET", "/v1/cases?limit=20")
+    if status != 200:
+        shared.problems.append(f"read: {status}")
+
+
+def client_loop(shared: Shared, client: int, clients: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=30)
+    n = 0
+    while time.monotonic() < shared.deadline:
+        n += 1
+        roll = random.random()
+        try:
+            if roll < 0.25:
+                create(shared, conn, client, n)
+            elif roll < 0.35:
+                retry_someone_elses_create(shared, conn)
+            elif roll < 0.75:
+                patch(shared, conn, client, clients, n)
+            else:
+                read(shared, conn)
+        except (OSError, http.client.HTTPException) as exc:
+            shared.problems.append(f"client {client}: {exc!r}")
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=30)
+    conn.close()
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def verify(shared: Shared, dsn: str) -> None:
+    with psycopg.connect(dsn) as db:
+        events = list(db.execute("SELECT case_id, changes FROM cases_caseevent"))
+        # Titles change under PATCH; the create event keeps each case's first title.
+        first_titles = Counter(
+            changes["title"]["to"] for _, changes in events if "title" in changes and changes["title"]["from"] is None
+        )
+        for key, body in shared.bodies.items():
+            if key in shared.created and first_titles[body["title"]] != 1:
+                shared.problems.append(f"key {key}: {first_titles[body['title']]} cases created with its title")
+        rows = {
+            row[0]: {"title": row[1], "description": row[2]}
+            for row in db.execute("SELECT id, title, description FROM cases_case")
+        }
+        for (case_id, name), value in shared.last_written.items():
+            if rows[case_id][name] != value:
+                shared.problems.append(f"{case_id}.{name} is {rows[case_id][name]!r}, last accepted {value!r}")
+        history: set[tuple[str, str, str]] = set()
+        for case_id, changes in events:
+            for name, change in changes.items():
+                history.add((case_id, name, change["to"]))
+        missing = [change for change in shared.accepted_changes if change not in history]
+        if missing:
+            shared.problems.append(f"{len(missing)} accepted change(s) missing from the history, e.g. {missing[0]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="serverops_soak")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+
+    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
+        name = sql.Identifier(args.database)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    scratch = Path(tempfile.mkdtemp(prefix="serverops-soak-"))
+    dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
+        "DATABASE_URL": dsn,
+        "REDIS_URL": args.redis_url,
+        "RATE_LIMIT_PER_SECOND": "100000",
+        "RATE_LIMIT_PER_MINUTE": "10000000",
+        "LOG_LEVEL": "WARNING",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "STATIC_ROOT": str(scratch / "static"),
+    }
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
+    project = manage(env, "create_project", "Soak", "--org", "Soak test")
+    token = manage(
+        env, "create_token", "--project", project, "--name", "soak", "--scope", "cases:read", "--scope", "cases:write"
+    )
+    subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
+
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "serverops.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/v1/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        shared = Shared(token=token, port=args.port, deadline=time.monotonic() + args.duration)
+        threads = [threading.Thread(target=client_loop, args=(shared, n, args.clients)) for n in range(args.clients)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    verify(shared, dsn)
+    total = sum(shared.statuses.values())
+    print(f"soak: {args.clients} clients, {elapsed:.1f} s, {total} requests ({total / elapsed:.0f}/s)")
+    print(f"soak: by method {dict(shared.operations)}; by status {dict(sorted(shared.statuses.items()))}")
+    print(
+        f"soak: {len(shared.created)} idempotent creates, {len(shared.accepted_changes)} accepted PATCHes, "
+        f"{len(shared.last_written)} (case, field) pairs checked against the rows and the history"
+    )
+    errors = sum(count for status, count in shared.statuses.items() if status >= 500)
+    print(f"soak: {errors} responses >= 500, {len(shared.problems)} problem(s)")
+    for problem in shared.problems[:20]:
+        print(f"  - {problem}")
+    return 1 if shared.problems or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
