@@ -70,10 +70,12 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     def actor(self) -> services.Actor:
         return services.Actor.for_token(self.token)
 
+    def _visible_cases(self) -> QuerySet[Case]:
+        """All the token may see: its own project's cases of its own mode (§3)."""
+        return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
+
     def get_queryset(self) -> QuerySet[Case]:
-        return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode).prefetch_related(
-            "attachments"
-        )
+        return self._visible_cases().prefetch_related("attachments")
 
     def _case_id(self) -> str:
         """The path's case id; refused before any query when it cannot be one (a NUL byte, 10,000 characters…)."""
@@ -131,7 +133,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     def events(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The case's history, oldest first, paged like the list."""
         case_id = self._case_id()
-        if not Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode, pk=case_id).exists():
+        if not self._visible_cases().filter(pk=case_id).exists():
             raise CaseNotFound()
         paginator = EventPagination()
         page = paginator.paginate_queryset(CaseEvent.objects.filter(case_id=case_id), request, view=self)
