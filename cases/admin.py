@@ -138,18 +138,8 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     model = Attachment
     form = AttachmentForm
-    fields = (
-        "open_file",
-        "content_type",
-        "file_size",
-        "sha256_display",
-        "tags",
-        "folder",
-        "visibility",
-        "abuse_status",
-        "created_at",
-    )
-    readonly_fields = ("open_file", "content_type", "file_size", "sha256_display", "created_at")
+    fields = ("open_file", "stored", "tags", "folder", "visibility", "abuse_status", "created_at")
+    readonly_fields = ("open_file", "stored", "created_at")
     extra = 0
     can_delete = False
     verbose_name_plural = "files"
@@ -161,25 +151,24 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
     def open_file(self, obj: Attachment) -> SafeString:
         url = attachment_url(obj)
         preview = (
-            format_html('<img src="{}" alt="" style="display:block;max-height:72px;max-width:128px">', url)
+            format_html('<img src="{}" alt="" class="file-preview">', url)
             if obj.content_type in IMAGE_CONTENT_TYPES
             else ""
         )
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}{}</a>', url, preview, obj.original_name)
+
+    @admin.display(description="stored as")
+    def stored(self, obj: Attachment) -> SafeString:
+        """What the server read from the bytes: type, size, key and SHA-256."""
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener">{}{}</a><div class="help">{}</div>',
-            url,
-            preview,
-            obj.original_name,
+            '<div class="file-facts">{} · {} ({} bytes)'
+            "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd></dl></div>",
+            obj.content_type,
+            filesizeformat(obj.size),
+            f"{obj.size:,}",
             obj.key,
+            obj.sha256,
         )
-
-    @admin.display(description="size")
-    def file_size(self, obj: Attachment) -> str:
-        return f"{filesizeformat(obj.size)} ({obj.size:,} bytes)"
-
-    @admin.display(description="SHA-256")
-    def sha256_display(self, obj: Attachment) -> SafeString:
-        return format_html('<code style="word-break:break-all">{}</code>', obj.sha256)
 
 
 class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -191,7 +180,7 @@ class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
     fields = ("file", "tags", "folder", "visibility")
     extra = 1
     can_delete = False
-    verbose_name = "new file"
+    verbose_name = "file to upload"
     verbose_name_plural = "upload files"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
@@ -206,7 +195,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The moderation queue. Cases are archived, not deleted: the API has no delete either."""
 
     form = CaseForm
-    list_display = ("id", "title", "status", "project", "mode", "attachment_count", "updated_at")
+    list_display = ("id", "title", "status_badge", "project_name", "mode", "attachment_count", "updated_at")
     list_display_links = ("id", "title")
     list_select_related = ("project__organisation",)
     list_filter = ("status", ("project", ProjectChoiceFilter), "mode", "created_at", "updated_at")
@@ -216,6 +205,9 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
     actions = ("close_cases", "archive_cases", "reopen_cases")
     inlines = (AttachmentInline, UploadInline)
+
+    class Media:
+        css = {"all": ("cases/admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         cases: QuerySet[Case] = super().get_queryset(request)
@@ -294,6 +286,15 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         response["Content-Security-Policy"] = "sandbox"
         return response
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Case) -> SafeString:
+        return format_html('<span class="case-status case-status-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: Case) -> SafeString:
+        # The organisation is in the tooltip and the filter: the column stays narrow.
+        return format_html('<span title="{}">{}</span>', obj.project, obj.project.name)
 
     @admin.display(description="files", ordering="attachment_count")
     def attachment_count(self, obj: Case) -> int:

@@ -91,7 +91,9 @@ def _seed_cases(project: Project, offset: int) -> int:
     rng = random.Random(offset)
     now = timezone.now()
     created = 0
-    for index, (title, description) in enumerate(TITLES):
+    # Each project starts the list elsewhere, so the two queues interleave different reports.
+    start = offset * 13 % len(TITLES)
+    for index, (title, description) in enumerate(TITLES[start:] + TITLES[:start]):
         mode = Mode.TEST if index % 6 == 5 else Mode.LIVE
         status = STATUSES[(index + offset) % len(STATUSES)]
         case = case_create(
