@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.demo import screenshot_png
-from cases.models import AbuseStatus, Attachment, Case, Status
+from cases.models import AbuseStatus, Attachment, Case, CaseEvent, Status
 from cases.services import attachment_create
 from tests.admin.conftest import admin_errors, untouched_form_data
 from tests.factories import CaseFactory, ProjectFactory
@@ -439,3 +439,20 @@ def test_file_link_of_another_case_is_not_found(admin_client: Client) -> None:
     r = admin_client.get(reverse("admin:cases_case_attachment", args=[CaseFactory().pk, attachment.pk]))
 
     assert r.status_code == 404
+
+
+def test_admin_writes_record_the_staff_member_in_the_case_events(admin_client: Client, admin_user: Any) -> None:
+    case = CaseFactory(status=Status.OPEN)
+
+    save_case_page(admin_client, case, title="Renamed by staff")
+    admin_client.post(CHANGELIST, {"action": "close_cases", "_selected_action": [case.pk]})
+
+    events = list(CaseEvent.objects.filter(case=case).order_by("created_at", "id"))[1:]
+    assert [(e.actor_type, e.actor_id, e.actor_name) for e in events] == [
+        ("staff", str(admin_user.pk), "admin"),
+        ("staff", str(admin_user.pk), "admin"),
+    ]
+    assert [e.changes for e in events] == [
+        {"title": {"from": case.title, "to": "Renamed by staff"}},
+        {"status": {"from": "open", "to": "closed"}},
+    ]
