@@ -20,9 +20,11 @@ from drf_spectacular.utils import (
 )
 
 from serverops.ids import ULID_PATTERN
+from serverops.pagination import KeysetPagination
 from serverops.schema import Schema, component, error_responses, header, response_headers
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, AbuseStatus, Status, StorageClass, Visibility
+from .idempotency import HEADER as IDEMPOTENCY_KEY
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, AbuseStatus, ActorType, Status, StorageClass, Visibility
 
 T = TypeVar("T")
 
@@ -175,22 +177,89 @@ CASE_UPDATE = component(
 )
 
 
-def _case_headers(status: int) -> list[OpenApiParameter]:
-    """``ETag`` on a response carrying a Case, and ``Location`` too when it was just created."""
-    headers = header(
-        "ETag",
-        {"type": "string", "pattern": '^"[0-9a-f]{32}"$'},
-        "A strong validator of this Case; send it in `If-Match` to update only what you read.",
-        [status],
+CASE_EVENT = component(
+    "CaseEvent",
+    {
+        "type": "object",
+        "description": "One change to a case.",
+        "additionalProperties": False,
+        "required": ["id", "created_at", "actor", "request_id", "changes"],
+        "properties": {
+            "id": _id("ev"),
+            "created_at": TIMESTAMP,
+            "actor": {
+                "type": "object",
+                "description": "Who made the change: an API token, a staff user in the admin, or the system.",
+                "additionalProperties": False,
+                "required": ["type", "id", "name"],
+                "properties": {
+                    "type": {"type": "string", "enum": list(ActorType.values)},
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                },
+            },
+            "request_id": {
+                "type": "string",
+                "nullable": True,
+                "description": "The `X-Request-Id` of the request that made the change; null outside a request.",
+            },
+            "changes": {
+                "type": "object",
+                "description": "Each changed field, from its old value to its new one; the first event has every "
+                "field, from null.",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["from", "to"],
+                    "properties": {"from": {"nullable": True}, "to": {"nullable": True}},
+                },
+            },
+        },
+    },
+)
+
+
+def _page(name: str, description: str, results_key: str, item: Schema) -> Schema:
+    return component(
+        name,
+        {
+            "type": "object",
+            "description": description,
+            "additionalProperties": False,
+            "required": [results_key, "next_cursor", "has_more"],
+            "properties": {
+                results_key: {"type": "array", "items": item},
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Pass as `cursor` for the next page; null exactly when `has_more` is false.",
+                },
+                "has_more": {"type": "boolean"},
+            },
+        },
     )
-    if status == 201:
-        headers += header(
-            "Location",
-            {"type": "string", "pattern": f"^/v1/cases/c_{ULID_PATTERN}$"},
-            "The new case's path.",
-            [status],
-        )
-    return headers
+
+
+def _page_parameters(pagination: type[KeysetPagination], cursor_format: str) -> list[OpenApiParameter]:
+    """``limit`` and ``cursor``. The cursor's format names what kind of position it holds; to a
+    client it is opaque (any value the service did not issue is a 400)."""
+    return [
+        OpenApiParameter(
+            "limit",
+            type={
+                "type": "integer",
+                "minimum": 1,
+                "maximum": pagination.max_limit,
+                "default": pagination.default_limit,
+            },
+            description="Items per page.",
+        ),
+        OpenApiParameter(
+            "cursor",
+            type={"type": "string", "format": cursor_format},
+            description="The `next_cursor` of the previous page; anything else is a 400.",
+        ),
+    ]
 
 
 def _operation(
@@ -203,13 +272,10 @@ def _operation(
     errors: list[int],
     parameters: list[OpenApiParameter] | None = None,
     request: OpenApiRequest | None = None,
+    headers: list[OpenApiParameter] | None = None,
 ) -> Any:
     """One operation: its scope (in the description and as ``x-required-scope``), every status
-    it can answer with the envelope for the errors, and the headers of each."""
-    statuses = [*success, *errors]
-    case_headers = [
-        h for status, response in success.items() if response.response is CASE for h in _case_headers(status)
-    ]
+    it can answer, the envelope for each error, and the headers of each response."""
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
@@ -218,7 +284,7 @@ def _operation(
         # The filter's parameter is stated below; introspecting it would build a queryset without a token.
         filters=False,
         extensions={"x-required-scope": scope},
-        parameters=[*(parameters or []), *response_headers(statuses, scope=scope), *case_headers],
+        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scope), *(headers or [])],
         request=request,
         responses={**success, **error_responses(errors)},
     )
@@ -230,66 +296,58 @@ CASE_ID = OpenApiParameter(
     location=OpenApiParameter.PATH,
     description="The case's id. Any other string, or a case outside the token's project and mode, is a 404.",
 )
+ETAG = {"type": "string", "pattern": '^"[0-9a-f]{32}"$'}
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    type={"type": "string"},
+    location=OpenApiParameter.HEADER,
+    description="An `ETag` of the case (or `*`); when it is not current, nothing is written and the answer is 412.",
+)
+IDEMPOTENCY = OpenApiParameter(
+    IDEMPOTENCY_KEY,
+    type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]{1,255}$"},
+    location=OpenApiParameter.HEADER,
+    description=(
+        "1–255 printable ASCII characters. The same key and body from the same token within 24 hours "
+        "creates nothing and replays the first response, with `Idempotent-Replayed: true`; the same key "
+        "with another body is a 409."
+    ),
+)
 
 
-def _case_response(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=CASE, description=description)
+def _case_headers(status: int, *, created: bool = False) -> list[OpenApiParameter]:
+    """``ETag`` on a response carrying a Case; ``Location`` and the replay marker when it was created."""
+    headers = header("ETag", ETAG, "A strong validator of this Case; send it in `If-Match` to update it.", [status])
+    if created:
+        headers += header(
+            "Location", {"type": "string", "pattern": f"^/v1/cases/c_{ULID_PATTERN}$"}, "The new case.", [status]
+        )
+        headers += header(
+            "Idempotent-Replayed",
+            {"type": "string", "enum": ["true"]},
+            f"Present when this response replays the first one sent for the `{IDEMPOTENCY_KEY}`.",
+            [status],
+            always=False,
+        )
+    return headers
 
 
 def case_schema(viewset: type[T]) -> type[T]:
     """Decorates ``CaseViewSet`` with its operations; each scope is read from its ``required_scopes``."""
     scopes: dict[str, str] = viewset.required_scopes  # type: ignore[attr-defined]
-    pagination = viewset.pagination_class  # type: ignore[attr-defined]
-    case_list = component(
-        "CaseList",
-        {
-            "type": "object",
-            "description": "One page of cases, newest first.",
-            "additionalProperties": False,
-            "required": [pagination.results_key, "next_cursor", "has_more"],
-            "properties": {
-                pagination.results_key: {"type": "array", "items": CASE},
-                "next_cursor": {
-                    "type": "string",
-                    "nullable": True,
-                    "description": "Pass as `cursor` for the next page; null exactly when `has_more` is false.",
-                },
-                "has_more": {"type": "boolean"},
-            },
-        },
-    )
-    list_parameters = [
-        OpenApiParameter(
-            "limit",
-            type={
-                "type": "integer",
-                "minimum": 1,
-                "maximum": pagination.max_limit,
-                "default": pagination.default_limit,
-            },
-            description="Cases per page.",
-        ),
-        OpenApiParameter(
-            "cursor",
-            type={"type": "string", "format": "serverops-cursor"},
-            description="The opaque `next_cursor` of the previous page; anything else is a 400.",
-        ),
-        OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
-    ]
-    if_match = OpenApiParameter(
-        "If-Match",
-        type={"type": "string"},
-        location=OpenApiParameter.HEADER,
-        description="An `ETag` of the case; when none is current, nothing is written and the answer is 412.",
-    )
-    title_example = OpenApiExample("case", value={"title": "Griefing at spawn", "description": "Reported in-game."})
+    cases: type[KeysetPagination] = viewset.pagination_class  # type: ignore[attr-defined]
+    case_list = _page("CaseList", "One page of cases, newest first.", cases.results_key, CASE)
+    event_list = _page("CaseEventList", "One page of a case's history, oldest first.", "events", CASE_EVENT)
     return extend_schema_view(
         list=_operation(
             scopes["list"],
             operation_id="listCases",
             summary="List cases",
             description="The token's cases, newest first, one page at a time (keyset pagination).",
-            parameters=list_parameters,
+            parameters=[
+                *_page_parameters(cases, "case-cursor"),
+                OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
+            ],
             success={200: OpenApiResponse(response=case_list, description="A page of cases.")},
             errors=[400, 401, 403, 406, 429, 500],
         ),
@@ -298,9 +356,14 @@ def case_schema(viewset: type[T]) -> type[T]:
             operation_id="createCase",
             summary="Create a case",
             description='`title` is required; `description` defaults to `""` and `status` to `open`.',
-            request=OpenApiRequest(CASE_CREATE, examples=[title_example]),
-            success={201: _case_response("The new case; `Location` names it.")},
-            errors=[400, 401, 403, 406, 413, 415, 429, 500],
+            parameters=[IDEMPOTENCY],
+            request=OpenApiRequest(
+                CASE_CREATE,
+                examples=[OpenApiExample("case", value={"title": "Griefing at spawn", "description": "In-game."})],
+            ),
+            success={201: OpenApiResponse(response=CASE, description="The new case; `Location` names it.")},
+            errors=[400, 401, 403, 406, 409, 413, 415, 429, 500],
+            headers=_case_headers(201, created=True),
         ),
         retrieve=_operation(
             scopes["retrieve"],
@@ -308,8 +371,9 @@ def case_schema(viewset: type[T]) -> type[T]:
             summary="Get a case",
             description="One case with its attachments.",
             parameters=[CASE_ID],
-            success={200: _case_response("The case.")},
+            success={200: OpenApiResponse(response=CASE, description="The case.")},
             errors=[401, 403, 404, 406, 429, 500],
+            headers=_case_headers(200),
         ),
         partial_update=_operation(
             scopes["partial_update"],
@@ -319,9 +383,19 @@ def case_schema(viewset: type[T]) -> type[T]:
                 "Writes only the fields sent, under a row lock. A PATCH that changes nothing answers 200 "
                 "and leaves `updated_at` as it was."
             ),
-            parameters=[CASE_ID, if_match],
+            parameters=[CASE_ID, IF_MATCH],
             request=OpenApiRequest(CASE_UPDATE, examples=[OpenApiExample("close", value={"status": "closed"})]),
-            success={200: _case_response("The case as it is now.")},
+            success={200: OpenApiResponse(response=CASE, description="The case as it is now.")},
             errors=[400, 401, 403, 404, 406, 412, 413, 415, 429, 500],
+            headers=_case_headers(200),
+        ),
+        events=_operation(
+            scopes["events"],
+            operation_id="listCaseEvents",
+            summary="List a case's history",
+            description="Every change to the case, oldest first, paged like the list of cases.",
+            parameters=[CASE_ID, *_page_parameters(KeysetPagination, "case-event-cursor")],
+            success={200: OpenApiResponse(response=event_list, description="A page of events.")},
+            errors=[400, 401, 403, 404, 406, 429, 500],
         ),
     )(viewset)

@@ -125,6 +125,10 @@ _ERRORS: dict[int, tuple[str, str]] = {
     403: ("The token lacks the scope this operation needs.", "token does not have the required scope"),
     404: ("No such case in the token's project and mode.", "case not found"),
     406: ("`Accept` excludes application/json.", "this API only responds with application/json"),
+    409: (
+        "The `Idempotency-Key` was already used with a different body; nothing was created.",
+        "Idempotency-Key was already used with a different request body",
+    ),
     412: (
         "`If-Match` names a representation that is no longer current; nothing was written.",
         "the resource has changed since the given ETag; fetch it again",
@@ -153,8 +157,10 @@ def error_responses(statuses: Iterable[int]) -> dict[int, OpenApiResponse]:
     return responses
 
 
-def header(name: str, schema: Schema, description: str, statuses: Iterable[int]) -> list[OpenApiParameter]:
-    """A response header always present on ``statuses`` (none when there are none)."""
+def header(
+    name: str, schema: Schema, description: str, statuses: Iterable[int], *, always: bool = True
+) -> list[OpenApiParameter]:
+    """A response header on ``statuses`` (none when there are none); ``always`` when every such response has it."""
     statuses = sorted(statuses)
     if not statuses:
         # An empty list would make drf-spectacular take the header for a request parameter.
@@ -164,7 +170,7 @@ def header(name: str, schema: Schema, description: str, statuses: Iterable[int])
             name,
             type=schema,
             location=OpenApiParameter.HEADER,
-            required=True,
+            required=always,
             description=description,
             response=statuses,
         )

@@ -1,0 +1,137 @@
+"""Schemathesis holds the service to its OpenAPI document (issue 4).
+
+Its engine (what ``schemathesis run`` drives) runs in-process against pytest-django's live
+server on this test's database: every built-in check on, positive and negative data, every phase
+(examples, coverage, fuzzing, and stateful sequences when it infers links), a valid token,
+and seeded cases whose ids the generator draws for ``{id}`` half the time, so retrieve and
+update reach real cases as well as missing ones.
+
+Why a live server rather than the WSGI application in-process: schemathesis's pytest plugin
+does not support pytest 9 yet (it sets ``Node._nodeid``), and its engine's WSGI transport
+passes ``max_redirects`` on to werkzeug when a check re-sends a request.
+
+Reproduce a run with the seed it prints: ``SCHEMATHESIS_SEED=<seed> .venv/bin/pytest tests/openapi``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+import schemathesis
+from django.conf import settings
+from django.test import override_settings
+from hypothesis import strategies as st
+from pytest_django.live_server_helper import LiveServer
+from schemathesis.config import SchemathesisConfig
+from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES
+from schemathesis.engine import Status, events
+
+from cases.models import Case
+from cases.services import attachment_create
+from serverops.ids import ULID_PATTERN
+from serverops.pagination import encode_cursor
+from tests.factories import CaseFactory, ProjectFactory
+from tokens.models import Project, ScopedToken
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
+
+MIN_REQUESTS = 1_000
+MAX_EXAMPLES = 100
+
+
+def _cursors(id_prefix: str) -> st.SearchStrategy[str]:
+    """Cursors the service could have issued: any position, any id of the kind it pages."""
+    return st.builds(
+        encode_cursor,
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+        st.from_regex(f"{id_prefix}_{ULID_PATTERN}", fullmatch=True),
+    )
+
+
+# A cursor is opaque to clients, not to the generator: a schema-valid cursor is one the service
+# issued, which is what a paging client sends (the document names each kind by its format).
+schemathesis.openapi.format("case-cursor", _cursors("c"))
+schemathesis.openapi.format("case-event-cursor", _cursors("ev"))
+
+
+def _seed_cases(project: Project) -> list[Case]:
+    """Cases of the token's project in every status, two with attachments, and one of
+    another project (which must answer 404 exactly like an id that does not exist)."""
+    cases = [CaseFactory(project=project, status=status) for status in ("open", "closed", "archived") * 4]
+    for case in cases[:2]:
+        attachment_create(case=case, content=io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 64), original_name="shot.png")
+        attachment_create(case=case, content=io.BytesIO(b"server log line\n"), original_name="server.log")
+    return [*cases, CaseFactory(project=ProjectFactory())]
+
+
+def _config(token: ScopedToken, case_ids: list[str], seed: int, base_url: str) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": seed,
+            "base-url": base_url,
+            # Runs depend on the seed alone, not on examples saved by earlier runs.
+            "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
+            "workers": 1,
+            "auth": {"openapi": {"bearerAuth": {"bearer": token.plaintext}}},  # type: ignore[attr-defined]
+            "dictionaries": {"case_ids": {"values": case_ids}},
+            "parameters": {"path.id": {"dictionary": "case_ids", "probability": 0.5}},
+            "checks": {
+                "enabled": True,
+                # A well-formed If-Match naming no current ETag is refused with 412 (§5): a valid
+                # request whose precondition failed, like the 404 and 409 the check allows already.
+                "positive_data_acceptance": {
+                    "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "412"],
+                },
+            },
+        }
+    )
+
+
+def _failure_report(event: events.ScenarioFinished) -> list[str]:
+    return [
+        f"{event.label}: {node.failure_info.failure.title}\n{node.failure_info.failure.message}\n"
+        f"{node.failure_info.code_sample}"
+        for nodes in event.recorder.checks.values()
+        for node in nodes
+        if node.status == Status.FAILURE and node.failure_info is not None
+    ]
+
+
+def test_service_keeps_its_openapi_document(
+    live_server: LiveServer, token: ScopedToken, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A line per request would bury the failure report.
+    caplog.set_level(logging.WARNING, logger="serverops.request")
+    case_ids = [case.pk for case in _seed_cases(token.project)]
+    seed = int(os.environ.get("SCHEMATHESIS_SEED") or SchemathesisConfig().seed)
+    # One client sends far more than the per-token budgets allow; limits are read per request.
+    unlimited = {**settings.SERVEROPS, "RATE_LIMIT_PER_SECOND": 10**9, "RATE_LIMIT_PER_MINUTE": 10**9}
+    requests: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    failures: list[str] = []
+    with override_settings(SERVEROPS=unlimited):
+        schema = schemathesis.openapi.from_url(
+            f"{live_server.url}/v1/openapi.json", config=_config(token, case_ids, seed, live_server.url)
+        )
+        for event in schemathesis.engine.from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                requests[event.phase.value] += len(event.recorder.interactions)
+                for node in event.recorder.cases.values():
+                    if node.value.meta is not None:
+                        modes[node.value.meta.generation.mode.value] += 1
+                failures += _failure_report(event)
+            elif isinstance(event, events.NonFatalError | events.FatalError):
+                failures.append(f"{event.label if isinstance(event, events.NonFatalError) else 'run'}: {event.info}")
+            elif isinstance(event, events.EngineFinished):
+                failures += [f"{f.operation}: {f.title}\n{f.message}" for f in event.failures]
+    total = requests.total()
+    by_phase = ", ".join(f"{key} {count}" for key, count in sorted((requests + modes).items()))
+    with capsys.disabled():
+        print(f"\nschemathesis: {total} requests, {len(failures)} failures, seed {seed} ({by_phase})")
+    assert not failures, "\n\n".join(failures)
+    assert total >= MIN_REQUESTS, f"only {total} requests: {by_phase}"
