@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, Status
+from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Attachment, Case, CaseEvent, Status
 from cases.validators import validate_description_characters, validate_title_characters
 from serverops.fields import rfc3339
 from serverops.pagination import encode_cursor
@@ -145,9 +145,19 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
             return _fail(404)
         changed = [field for field, value in changes.items() if getattr(case, field) != value]
         if changed:
+            history = {field: {"from": getattr(case, field), "to": changes[field]} for field in changed}
             for field in changed:
                 setattr(case, field, changes[field])
             case.save(update_fields=[*changed, "updated_at"])
+            # The API records every change in the case history (§5 events); so must the baseline.
+            CaseEvent.objects.create(
+                case=case,
+                actor_type=ActorType.TOKEN,
+                actor_id=token.pk,
+                actor_name=token.name,
+                request_id=getattr(request, "request_id", ""),
+                changes=history,
+            )
     return _respond(_case(case, _media_base()), state, case.etag)
 
 
