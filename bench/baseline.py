@@ -2,8 +2,8 @@
 
 Mounted only by ``bench.urls``. Each view hand-parses what it needs and runs the same
 SQL as the API: the token lookup by digest (after the offline checksum), the same
-rate-limit charge, for PATCH the same row lock and an update of only the changed fields
-plus ``updated_at``, the attachments, and a ``JsonResponse`` of the same Case shape with
+rate-limit charge, for PATCH the same row lock, an update of only the changed fields
+plus ``updated_at`` and the history event, the attachments, and a ``JsonResponse`` of the same Case shape with
 the same ETag and rate-limit headers. Error handling is the bare minimum: the benchmark
 only sends good requests, and any other answer fails the run.
 """
