@@ -83,7 +83,7 @@ def create(shared: Shared, conn: http.client.HTTPConnection, client: int, n: int
     body = {"title": f"Soak case {key}", "description": "filed by the soak test"}
     with shared.lock:
         shared.bodies[key] = body
-    first_id = None
+    first_id: str | None = None
     for _attempt in range(random.choice([1, 1, 2, 3])):  # a retry after a "network hiccup"
         status, data, _ = request(shared, conn, "POST", "/v1/cases", body, {"Idempotency-Key": key})
         if status != 201:
@@ -92,6 +92,7 @@ def create(shared: Shared, conn: http.client.HTTPConnection, client: int, n: int
         if first_id is not None and data["id"] != first_id:
             shared.problems.append(f"retry of {key} answered {data['id']}, first answer was {first_id}")
         first_id = data["id"]
+    assert first_id is not None
     with shared.lock:
         shared.created[key] = first_id
         shared.cases.append(first_id)
