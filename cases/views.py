@@ -22,7 +22,7 @@ from . import idempotency, services
 from .filters import CaseFilter
 from .models import Case, CaseEvent
 from .schema import case_schema
-from .serializers import CaseEventSerializer, CaseSerializer
+from .serializers import CaseEventSerializer, CaseSerializer, case_representation
 
 CASE_ID = id_regex("c")
 
@@ -91,7 +91,20 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
             raise CaseNotFound() from None
 
     def _case_response(self, case: Case, status_code: int = status.HTTP_200_OK, **headers: str) -> Response:
-        return Response(self.get_serializer(case).data, status=status_code, headers={"ETag": case.etag, **headers})
+        # The representation directly: a serializer instance here would only build fields it never uses.
+        return Response(case_representation(case), status=status_code, headers={"ETag": case.etag, **headers})
+
+    def filter_queryset(self, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        # django-filter builds a FilterSet and its form per request; most list calls have no filter.
+        if "status" not in self.request.query_params:
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        paginator = self.paginator
+        assert paginator is not None
+        page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self)
+        return paginator.get_paginated_response([case_representation(case) for case in page or []])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._case_response(self.get_object())
