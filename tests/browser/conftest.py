@@ -26,8 +26,11 @@ def _missing() -> list[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
+def browser(live_server: Any) -> Iterator[Any]:
     """A fresh headless chromium per test, with its own profile directory.
+
+    It depends on ``live_server`` so that it quits first: no request of it may reach the
+    server while the test database is being flushed.
 
     Missing pieces fail the test under CI (the browser test is part of the acceptance) and
     skip it elsewhere, so a laptop without chromium can still run the rest.
