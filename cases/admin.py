@@ -18,7 +18,9 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.safestring import SafeString
 
 from tokens.admin import ProjectChoiceFilter, adopt_saved
@@ -32,6 +34,14 @@ from .validators import normalise_title
 # file never runs as a page of the admin's origin.
 INLINE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
 IMAGE_CONTENT_TYPES = INLINE_CONTENT_TYPES - {"text/plain"}
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    """A history value as staff read it: "–" for none, long text cut short."""
+    if value is None:
+        return "–"
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _lf(text: str) -> str:
@@ -219,11 +229,12 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return (
             (None, {"fields": ("title", "description", "status")}),
             ("Case", {"fields": ("id", "project", "mode", "created_at", "updated_at")}),
+            ("History", {"fields": ("history",), "classes": ("collapse",)}),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Case | None = None) -> Any:
         # A case belongs to one project and one mode and never moves.
-        return () if obj is None else ("id", "project", "mode", "created_at", "updated_at")
+        return () if obj is None else ("id", "project", "mode", "created_at", "updated_at", "history")
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "project":
@@ -286,6 +297,33 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         response["Content-Security-Policy"] = "sandbox"
         return response
+
+    @admin.display(description="changes, newest first")
+    def history(self, obj: Case) -> SafeString:
+        """Every change to the case, from the API, this admin or the system (``CaseEvent``)."""
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            (
+                (
+                    date_format(localtime(event.created_at), "DATETIME_FORMAT"),
+                    event.get_actor_type_display(),
+                    event.actor_name,
+                    event.request_id or "–",
+                    format_html_join(
+                        "",
+                        "<div><b>{}</b>: {} → {}</div>",
+                        ((field, _shown(c["from"]), _shown(c["to"])) for field, c in event.changes.items()),
+                    ),
+                )
+                for event in obj.events.order_by("-created_at", "-id")
+            ),
+        )
+        return format_html(
+            '<table class="case-history"><thead><tr><th>when</th><th>by</th><th>who</th><th>request</th>'
+            "<th>changes</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Case) -> SafeString:

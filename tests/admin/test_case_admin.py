@@ -456,3 +456,14 @@ def test_admin_writes_record_the_staff_member_in_the_case_events(admin_client: C
         {"title": {"from": case.title, "to": "Renamed by staff"}},
         {"status": {"from": "open", "to": "closed"}},
     ]
+
+
+def test_case_page_shows_the_history_from_api_admin_and_system(admin_client, call, case) -> None:
+    call("PATCH", f"/v1/cases/{case.id}", json_body={"status": "closed"}, headers={"X-Request-Id": "api-change-1"})
+    page = admin_client.get(f"/admin/cases/case/{case.id}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    history = html[html.index('class="case-history"') :]
+    assert "API token" in history and "api-change-1" in history
+    assert "<b>status</b>: open → closed" in history
+    assert "<b>title</b>: – → " in history  # the create event, from nothing
