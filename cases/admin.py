@@ -20,8 +20,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.timezone import localtime
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 
 from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Project
