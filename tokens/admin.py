@@ -6,11 +6,13 @@ token is rendered once, as the response to the add form's POST, and kept nowhere
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -27,6 +29,7 @@ from .scopes import SCOPE_CHOICES
 from .services import clean_expiry, clean_scopes, project_create, token_create, token_revoke
 
 SHOWN_ONCE_TEMPLATE = "admin/tokens/scopedtoken/shown_once.html"
+FORM_KEY_LIFETIME = 24 * 60 * 60
 
 # The plaintext travels from save_model to response_add within one request, in memory only;
 # the entry goes with the request object.
@@ -127,6 +130,10 @@ class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text="Scopes do not imply each other: cases:write does not grant reading cases.",
     )
 
+    # Reloading the shown-once page re-sends this form; the key makes that a form error
+    # instead of a second token. One key is spent per token created.
+    form_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: secrets.token_urlsafe(18), max_length=64)
+
     class Meta:
         model = ScopedToken
         fields = ("project", "name", "mode", "scopes", "expires_at")
@@ -137,6 +144,16 @@ class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean_expires_at(self) -> Any:
         return clean_expiry(self.cleaned_data["expires_at"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        # Spent only by a submission that will create the token, so fixing a mistake and
+        # sending the same form again still works.
+        if not self.errors and not cache.add(f"token-add-form:{cleaned['form_key']}", True, timeout=FORM_KEY_LIFETIME):
+            raise forms.ValidationError(
+                "This form was already used to create a token, which was shown once. Open a new form to create another."
+            )
+        return cleaned
 
 
 class TokenChangeForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -181,7 +198,7 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("=id", "name", "hint")
     ordering = ("-created_at",)
     actions = ("revoke_tokens",)
-    add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at")}),)
+    add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at", "form_key")}),)
     readonly_fields = (
         "id",
         "project",
@@ -261,8 +278,8 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         """The shown-once page, as the response to the POST that created the token.
 
-        Reloading it re-submits the form (a new token) or, as a GET, shows the empty form:
-        this token's plaintext is never rendered again.
+        Reloading it re-sends the form, which its spent ``form_key`` refuses; as a GET it
+        shows an empty form: this token's plaintext is never rendered again.
         """
         context = {
             **self.admin_site.each_context(request),

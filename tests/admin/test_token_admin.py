@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ def add_form(for_project: Project, **overrides: Any) -> dict[str, Any]:
         "scopes": ["cases:read", "cases:write"],
         "expires_at_0": "",
         "expires_at_1": "",
+        "form_key": secrets.token_urlsafe(18),  # a fresh form, as the add page would render it
     }
     data.update(overrides)
     return data
@@ -253,3 +255,26 @@ def test_tokens_cannot_be_deleted(admin_client: Client) -> None:
     assert r.status_code == 403
     assert action.status_code in (200, 302)
     assert ScopedToken.objects.filter(pk=token.pk).exists()
+
+
+def test_resending_the_add_form_does_not_create_a_second_token(admin_client: Client) -> None:
+    """Reloading the shown-once page re-posts the form: refused, and nothing is shown or created."""
+    data = add_form(ProjectFactory())
+    first = admin_client.post(ADD, data)
+    assert first.status_code == 200
+    plaintext = PLAINTEXT_RE.search(first.content.decode())
+    assert plaintext is not None
+
+    again = admin_client.post(ADD, data)
+    assert again.status_code == 200
+    assert "already used to create a token" in again.content.decode()
+    assert PLAINTEXT_RE.search(again.content.decode()) is None
+    assert ScopedToken.objects.count() == 1
+
+
+def test_a_refused_add_form_can_be_fixed_and_sent_again(admin_client: Client) -> None:
+    data = add_form(ProjectFactory(), scopes=[])
+    assert admin_client.post(ADD, data).context["adminform"].form.errors
+    fixed = admin_client.post(ADD, {**data, "scopes": ["cases:read"]})
+    assert PLAINTEXT_RE.search(fixed.content.decode()) is not None
+    assert ScopedToken.objects.count() == 1
