@@ -146,7 +146,7 @@ class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return clean_expiry(self.cleaned_data["expires_at"])
 
     def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean()
+        cleaned: dict[str, Any] = super().clean() or {}
         # Spent only by a submission that will create the token, so fixing a mistake and
         # sending the same form again still works.
         if not self.errors and not cache.add(f"token-add-form:{cleaned['form_key']}", True, timeout=FORM_KEY_LIFETIME):
