@@ -15,7 +15,12 @@ from .validators import normalise_title, validate_description_characters, valida
 
 
 def attachment_representation(attachment: Attachment) -> dict[str, Any]:
-    """The File object of §4, exactly the keys of ``AttachmentSerializer.Meta.fields``."""
+    """The File object of §4.
+
+    Written out rather than left to a ModelSerializer: DRF builds every field object per
+    serializer and walks them per row, which made a page of 50 cases several times slower
+    (bench/PROFILE.md).
+    """
     return {
         "id": attachment.id,
         "url": attachment.url,
@@ -47,36 +52,6 @@ def case_representation(case: Case) -> dict[str, Any]:
     }
 
 
-class AttachmentSerializer(serializers.ModelSerializer[Attachment]):
-    created_at = TimestampField(read_only=True)
-    updated_at = TimestampField(read_only=True)
-
-    class Meta:
-        model = Attachment
-        fields = [
-            "id",
-            "url",
-            "key",
-            "size",
-            "content_type",
-            "sha256",
-            "original_name",
-            "tags",
-            "folder",
-            "abuse_status",
-            "visibility",
-            "storage_class",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-    def to_representation(self, instance: Attachment) -> dict[str, Any]:
-        # DRF's generic path builds every field object per serializer and walks them per row;
-        # written out, a page of 50 cases renders several times faster (bench/PROFILE.md).
-        return attachment_representation(instance)
-
-
 class CaseSerializer(serializers.ModelSerializer[Case]):
     """Validates a create (all rules) or a PATCH (``partial=True``) and shapes a Case.
 
@@ -96,7 +71,7 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
         validators=[validate_description_characters],
     )
     status = StrictChoiceField(choices=Status.values, required=False)
-    attachments = AttachmentSerializer(many=True, read_only=True)
+    attachments = serializers.ListField(read_only=True)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 
