@@ -36,7 +36,8 @@ def _fail(status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": str(status), "message": "baseline refused"}}, status=status)
 
 
-def _token(request: HttpRequest, scope: str) -> ScopedToken | JsonResponse:
+def _caller(request: HttpRequest, scope: str) -> tuple[ScopedToken, RateLimitState] | JsonResponse:
+    """The token and its charged rate-limit state, or the refusal to send."""
     scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or crypto.parse(credential) is None:
@@ -49,7 +50,10 @@ def _token(request: HttpRequest, scope: str) -> ScopedToken | JsonResponse:
         ScopedToken.objects.filter(pk=token.pk).update(last_used_at=now)
     if scope not in token.scopes:
         return _fail(403)
-    return token
+    try:
+        return token, charge(token.pk)
+    except RateLimited:
+        return _fail(429)
 
 
 def _file(attachment: Attachment, base: str) -> dict[str, Any]:
@@ -121,13 +125,10 @@ def _validated(body: bytes) -> dict[str, str] | None:
 
 @csrf_exempt
 def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
-    token = _token(request, "cases:write" if request.method == "PATCH" else "cases:read")
-    if isinstance(token, JsonResponse):
-        return token
-    try:
-        state = charge(token.pk)
-    except RateLimited:
-        return _fail(429)
+    caller = _caller(request, "cases:write" if request.method == "PATCH" else "cases:read")
+    if isinstance(caller, JsonResponse):
+        return caller
+    token, state = caller
     cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related("attachments")
     if request.method == "GET":
         case = cases.filter(pk=case_id).first()
@@ -163,13 +164,10 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
 
 @csrf_exempt
 def case_list(request: HttpRequest) -> HttpResponse:
-    token = _token(request, "cases:read")
-    if isinstance(token, JsonResponse):
-        return token
-    try:
-        state = charge(token.pk)
-    except RateLimited:
-        return _fail(429)
+    caller = _caller(request, "cases:read")
+    if isinstance(caller, JsonResponse):
+        return caller
+    token, state = caller
     limit = int(request.GET.get("limit", "50"))
     rows = list(
         Case.objects.filter(project_id=token.project_id, mode=token.mode)
