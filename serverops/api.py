@@ -48,6 +48,6 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
 
 
 @csrf_exempt
-def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
+def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any path under /v1/ that no route serves: the envelope, whatever the method."""
     return error_response(404, "no such endpoint")
