@@ -58,6 +58,7 @@ def test_unparseable_or_non_object_body_is_400(call, case, method, body, content
         ("limit=1.5", "limit"),
         ("limit=", "limit"),
         ("status=deleted", "status"),
+        ("status=", "status"),
         ("status=OPEN", "status"),
         ("cursor=!!!", "cursor"),
         ("cursor=YWJj", "cursor"),
