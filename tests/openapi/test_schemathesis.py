@@ -41,7 +41,7 @@ from tokens.models import Project, ScopedToken
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
 
 MIN_REQUESTS = 1_000
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 150
 
 
 def _cursors(id_prefix: str) -> st.SearchStrategy[str]:
