@@ -1,37 +1,57 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint install clean
+.PHONY: run test test-fast lint install install-dev lock clean
 
-$(STAMP): pyproject.toml requirements.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	touch $(STAMP)
 
-install: $(STAMP)
+# The service needs only the runtime lock; tests and tools add the development lock.
+$(RUNTIME): requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	touch $(RUNTIME)
 
-## Serve the API and admin at http://127.0.0.1:8000 on SQLite, with demo data and a printed token.
-run: $(STAMP)
+$(DEV): requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	touch $(RUNTIME) $(DEV)
+
+install: $(RUNTIME)
+install-dev: $(DEV)
+
+## Serve the API and admin at http://127.0.0.1:$(PORT) on SQLite, with demo data and a printed token.
+run: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@TOKEN=$$($(BIN)/python manage.py seed_demo) && \
 	  echo && echo "Demo token (shown once): $$TOKEN" && \
-	  echo "Try:  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://127.0.0.1:8000/v1/cases?limit=5'" && echo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	  echo "Try:  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://127.0.0.1:$(PORT)/v1/cases?limit=5'" && echo
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## Install everything and run every test (SQLite by default; DATABASE_URL=postgres://… for PostgreSQL).
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+## Every test but the slow generated (schemathesis) and browser ones.
+test-fast: $(DEV)
+	$(BIN)/python -m pytest -m "not schemathesis and not browser" $(PYTEST_ARGS)
+
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## Regenerate both locks from pyproject.toml (uv, with hashes); keeps current pins where they still fit.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --extra dev -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles

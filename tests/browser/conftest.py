@@ -21,7 +21,7 @@ def _missing() -> list[str]:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        missing.append("the selenium package (pip install -r requirements.lock)")
+        missing.append("the selenium package (pip install -r requirements-dev.lock)")
     return missing
 
 
