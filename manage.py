@@ -7,7 +7,13 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "serverops.settings.base")
-    from django.core.management import execute_from_command_line
+    try:
+        from django.core.management import execute_from_command_line
+    except ImportError as exc:
+        raise ImportError(
+            "Couldn't import Django. Run `make install` once, then use the project's virtualenv: "
+            "`.venv/bin/python manage.py …` (or activate it with `. .venv/bin/activate`)."
+        ) from exc
 
     execute_from_command_line(sys.argv)
 

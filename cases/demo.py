@@ -12,7 +12,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from tokens.models import Mode, Organisation, Project, ScopedToken
-from tokens.services import token_create
+from tokens.services import token_create, token_revoke
 
 from .models import Case, Status
 from .services import Actor, attachment_create, case_create
@@ -63,6 +63,9 @@ TITLES = [
 ]
 STATUSES = [Status.OPEN] * 5 + [Status.CLOSED] * 3 + [Status.ARCHIVED] * 2
 SEEDER = Actor.system("seed_demo")
+DEMO_TOKEN_CREATOR = "manage.py seed_demo"
+# Long enough for an afternoon of trying the API, short enough that a forgotten one dies on its own.
+DEMO_TOKEN_LIFETIME = timedelta(days=7)
 COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
 
 
@@ -118,7 +121,11 @@ def _seed_cases(project: Project, offset: int) -> int:
 
 @transaction.atomic
 def demo_seed() -> DemoResult:
-    """Create the demo organisation, projects and cases once; every call issues a fresh demo token."""
+    """Create the demo organisation, projects and cases once; every call issues a fresh demo token.
+
+    The new token replaces the previous ones: earlier demo tokens still usable are revoked,
+    so running ``make run`` every day leaves one working demo token, which expires in a week.
+    """
     organisation, _ = Organisation.objects.get_or_create(name=ORGANISATION)
     created = 0
     projects = []
@@ -127,10 +134,15 @@ def demo_seed() -> DemoResult:
         if not project.cases.exists():
             created += _seed_cases(project, offset)
         projects.append(project)
+    now = timezone.now()
+    earlier = ScopedToken.objects.filter(created_by=DEMO_TOKEN_CREATOR, revoked_at__isnull=True)
+    for stale in earlier.exclude(expires_at__lte=now):
+        token_revoke(token=stale)
     token, plaintext = token_create(
         project=projects[0],
-        name=f"demo token {timezone.now():%Y-%m-%d %H:%M:%S}",
-        scopes=["cases:read", "cases:write"],
-        created_by="manage.py seed_demo",
+        name=f"demo token {now:%Y-%m-%d %H:%M:%S}",
+        scopes=["cases:read", "cases:write", "media:read", "media:write"],
+        expires_at=now + DEMO_TOKEN_LIFETIME,
+        created_by=DEMO_TOKEN_CREATOR,
     )
     return DemoResult(project=projects[0], token=token, plaintext=plaintext, cases_created=created)

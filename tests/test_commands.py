@@ -193,6 +193,19 @@ def test_seed_demo_is_idempotent_and_prints_a_fresh_working_token(client) -> Non
     assert r.json()["cases"]
 
 
+def test_seed_demo_revokes_earlier_demo_tokens_and_issues_one_that_expires(client) -> None:
+    first = run("seed_demo")[0].strip()
+    second = run("seed_demo")[0].strip()
+    demo_tokens = ScopedToken.objects.filter(created_by="manage.py seed_demo")
+    assert [t.state() for t in demo_tokens.order_by("created_at")] == ["revoked", "active"]
+    newest = demo_tokens.get(revoked_at__isnull=True)
+    assert newest.expires_at is not None
+    assert timedelta(days=6) < newest.expires_at - timezone.now() <= timedelta(days=7)
+    refused = client.get("/v1/cases", headers={"Authorization": f"Bearer {first}"})
+    assert refused.status_code == 401, refused.content
+    assert client.get("/v1/cases", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+
+
 def test_archive_cases_archives_only_long_closed_cases(project) -> None:
     old_closed, recent_closed, old_open = (CaseFactory(project=project, status=s) for s in ("closed", "closed", "open"))
     Case.objects.filter(pk__in=[old_closed.pk, old_open.pk]).update(updated_at=timezone.now() - timedelta(days=31))
