@@ -63,7 +63,7 @@ TITLES = [
 ]
 STATUSES = [Status.OPEN] * 5 + [Status.CLOSED] * 3 + [Status.ARCHIVED] * 2
 SEEDER = Actor.system("seed_demo")
-DEMO_TOKEN_CREATOR = "manage.py seed_demo"
+SEEDED_BY = "manage.py seed_demo"
 # Long enough for an afternoon of trying the API, short enough that a forgotten one dies on its own.
 DEMO_TOKEN_LIFETIME = timedelta(days=7)
 COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
@@ -135,7 +135,7 @@ def demo_seed() -> DemoResult:
             created += _seed_cases(project, offset)
         projects.append(project)
     now = timezone.now()
-    earlier = ScopedToken.objects.filter(created_by=DEMO_TOKEN_CREATOR, revoked_at__isnull=True)
+    earlier = ScopedToken.objects.filter(created_by=SEEDED_BY, revoked_at__isnull=True)
     for stale in earlier.exclude(expires_at__lte=now):
         token_revoke(token=stale)
     token, plaintext = token_create(
@@ -143,6 +143,6 @@ def demo_seed() -> DemoResult:
         name=f"demo token {now:%Y-%m-%d %H:%M:%S}",
         scopes=["cases:read", "cases:write", "media:read", "media:write"],
         expires_at=now + DEMO_TOKEN_LIFETIME,
-        created_by=DEMO_TOKEN_CREATOR,
+        created_by=SEEDED_BY,
     )
     return DemoResult(project=projects[0], token=token, plaintext=plaintext, cases_created=created)
