@@ -54,4 +54,4 @@ lock: | $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --extra dev -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles
+	rm -rf $(VENV) db.sqlite3 var staticfiles

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str
 
@@ -103,12 +104,39 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT: Path | None = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
-MEDIA_URL = "media/"
-MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+# Files (media). MEDIA_STORAGE picks where File bytes live: "filesystem" (MEDIA_ROOT, served by
+# the service's own /media/ route) or "s3" (any S3-compatible store through django-storages; its
+# own URLs, pre-signed for private files). Both speak media.storage.MediaStorage, so nothing else
+# changes with the choice. MEDIA_ROOT is not ./media, which is the media app's own package.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+_MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if _MEDIA_STORAGE == "filesystem":
+    _MEDIA_BACKEND: dict[str, Any] = {"BACKEND": "media.storage.FileSystemMediaStorage"}
+elif _MEDIA_STORAGE == "s3":
+    if not env_str("S3_BUCKET"):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs S3_BUCKET")
+    _MEDIA_BACKEND = {
+        "BACKEND": "media.storage.S3MediaStorage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            # None (unset) lets boto3 find AWS S3 and its credentials the usual way (instance role…).
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "region_name": env_str("S3_REGION") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "custom_domain": env_str("S3_CUSTOM_DOMAIN") or None,
+            "addressing_style": env_str("S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "public_acl": env_bool("S3_PUBLIC_ACL", default=True),
+            # Keys are unique (they hold the file id): no existence check before each write.
+            "file_overwrite": True,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be filesystem or s3, got {_MEDIA_STORAGE!r}")
 STORAGES = {
-    # Attachments go through Django's storage API: an S3-compatible backend
-    # (django-storages) replaces the file system by changing this entry alone.
-    "default": {"BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": _MEDIA_BACKEND,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -174,8 +202,13 @@ SERVEROPS: dict[str, Any] = {
     # Per-token budgets of §7, each counted in a fixed window.
     "RATE_LIMIT_PER_SECOND": env_int("RATE_LIMIT_PER_SECOND", 60),
     "RATE_LIMIT_PER_MINUTE": env_int("RATE_LIMIT_PER_MINUTE", 1000),
-    # A File's url is this base joined with its key.
-    "MEDIA_BASE_URL": env_str("MEDIA_BASE_URL", "http://127.0.0.1:8000/media/"),
+    # Files on the service's own disk open under this base (e.g. https://files.example.com/media/,
+    # a host of their own); empty: on the scheme and host each request came to (media.storage).
+    "MEDIA_BASE_URL": env_str("MEDIA_BASE_URL"),
+    # Where the service is reached, for links built without a request (webhooks, commands).
+    "SITE_URL": env_str("SITE_URL", "http://127.0.0.1:8000"),
+    # Seconds a private file's signed URL stays valid.
+    "MEDIA_SIGNED_URL_TTL": env_int("MEDIA_SIGNED_URL_TTL", 3600),
 }
 
 LOGGING = {

@@ -1,0 +1,255 @@
+"""Where a File's bytes open: the URL the API returns, and the two storages behind it.
+
+Every storage the service runs on speaks the same small interface, ``MediaStorage``:
+``media_url(name, *, expires_in, staff)`` gives a link to one stored object (stable when
+``expires_in`` is None, signed and expiring otherwise) and ``set_public(name, public=…)`` tells
+the store whether that object may be read without a signature. Which storage runs is a matter
+of settings alone (``STORAGES["default"]``); ``file_url`` and the ``/media/`` route never ask which.
+
+- ``FileSystemMediaStorage``: files on the service's own disk, served by ``media.serving`` under
+  ``/media/``. Private links carry ``expires`` and an HMAC ``signature`` (keyed by ``SECRET_KEY``);
+  the route refuses a link that is expired, tampered with or names a blocked file.
+- ``S3MediaStorage``: any S3-compatible store through django-storages (boto3). Private links are
+  the store's own pre-signed GET URLs, public ones its plain object URL (or the custom domain's);
+  the service never proxies those bytes. Public objects get the ``public-read`` ACL, every other
+  object stays private, so a blocked file stops opening at the store itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.encoding import filepath_to_uri
+from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+from serverops.conf import serverops_setting
+
+if TYPE_CHECKING:
+    from django.core.files.storage import Storage
+    from django.db.models.fields.files import FieldFile
+    from django.http import HttpRequest
+
+# The types a browser may render inline; everything else is offered as a download.
+INLINE_CONTENT_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/wave",
+    }
+)
+
+
+def is_inline_type(content_type: str) -> bool:
+    """Whether bytes of this type may open in the browser (image, video, audio) rather than download."""
+    return content_type.split(";", 1)[0].strip().lower() in INLINE_CONTENT_TYPES
+
+
+class StoredFile(Protocol):
+    """What ``file_url`` reads of a File (``media.models.File``)."""
+
+    @property
+    def blob(self) -> FieldFile: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def abuse_status(self) -> str: ...
+
+
+@runtime_checkable
+class MediaStorage(Protocol):
+    """The URL interface every storage of File bytes implements."""
+
+    #: True when the service serves the bytes itself (``/media/``); False when the store does.
+    served_by_service: bool
+
+    def media_url(self, name: str, *, expires_in: int | None, staff: bool = False) -> str:
+        """A link that opens the object ``name``.
+
+        ``expires_in=None``: the stable link, which opens the bytes only while the object is
+        public (``set_public``). A number of seconds: a signed link that opens them until then.
+        ``staff=True`` (with ``expires_in``): the admin's link, which still opens a blocked file.
+        The link may be relative to the site (``/media/…``); ``file_url`` makes it absolute.
+        """
+        ...
+
+    def set_public(self, name: str, *, public: bool) -> None:
+        """Let the store serve ``name`` without a signature, or stop it doing so."""
+        ...
+
+
+def signed_url_ttl() -> int:
+    """Seconds a private file's signed URL stays valid (``SERVEROPS["MEDIA_SIGNED_URL_TTL"]``)."""
+    return int(serverops_setting("MEDIA_SIGNED_URL_TTL"))
+
+
+def media_storage(file: StoredFile) -> MediaStorage:
+    storage: Storage = file.blob.storage
+    if not isinstance(storage, MediaStorage):
+        raise ImproperlyConfigured(
+            f"{type(storage).__name__} cannot link to files: STORAGES['default'] must be "
+            "media.storage.FileSystemMediaStorage or media.storage.S3MediaStorage"
+        )
+    return storage
+
+
+def file_url(file: StoredFile, *, request: HttpRequest | None) -> str:
+    """The absolute URL that opens ``file``'s bytes in a browser (the File's ``url``).
+
+    Public: a stable URL. Private: a URL signed for ``MEDIA_SIGNED_URL_TTL`` seconds from now,
+    so every response carries a fresh one. Blocked: the stable URL, which no longer opens
+    anything (the ``/media/`` route answers 404, an object store refuses the unsigned read).
+    Links on the service's own disk are absolute on ``MEDIA_BASE_URL`` when it is set, else on
+    the scheme and host ``request`` came to, else (webhooks, commands) on ``SITE_URL``.
+    """
+    blocked = file.abuse_status == "blocked"
+    expires_in = None if blocked or file.visibility == "public" else signed_url_ttl()
+    url = media_storage(file).media_url(file.blob.name or "", expires_in=expires_in)
+    return absolute_url(url, request=request)
+
+
+def staff_file_url(file: StoredFile, *, request: HttpRequest | None) -> str:
+    """A signed URL for the admin, which opens ``file`` whatever its visibility or abuse status.
+
+    Only ever put it in pages shown to staff: it opens blocked files too.
+    """
+    url = media_storage(file).media_url(file.blob.name or "", expires_in=signed_url_ttl(), staff=True)
+    return absolute_url(url, request=request)
+
+
+def file_apply_access(file: StoredFile) -> None:
+    """Make the store serve ``file`` without a signature exactly when it is public and not blocked.
+
+    Call it after storing a file and after changing its visibility or abuse status; the service's
+    own ``/media/`` route reads both from the database, so on the file system it does nothing.
+    """
+    public = file.visibility == "public" and file.abuse_status != "blocked"
+    media_storage(file).set_public(file.blob.name or "", public=public)
+
+
+def absolute_url(url: str, *, request: HttpRequest | None) -> str:
+    """``url`` as is when absolute; otherwise on the request's scheme and host, or on ``SITE_URL``."""
+    if "://" in url.split("?", 1)[0]:
+        return url
+    if request is not None:
+        return request.build_absolute_uri(url)
+    site: str = serverops_setting("SITE_URL")
+    return site.rstrip("/") + "/" + url.lstrip("/")
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class FileSystemMediaStorage(FileSystemStorage):
+    """Files under ``MEDIA_ROOT``, served by the service's ``/media/`` route (``media.serving``)."""
+
+    served_by_service = True
+
+    _SALT = "media.storage.FileSystemMediaStorage"
+
+    def media_url(self, name: str, *, expires_in: int | None, staff: bool = False) -> str:
+        base: str = serverops_setting("MEDIA_BASE_URL") or settings.MEDIA_URL
+        url = base.rstrip("/") + "/" + filepath_to_uri(name).lstrip("/")
+        if not base.startswith(("/", "http://", "https://")):
+            url = "/" + url
+        if expires_in is None:
+            return url
+        expires = _now() + expires_in
+        query = {"expires": str(expires), "signature": self._signature(name, expires, staff=staff)}
+        if staff:
+            query["staff"] = "1"
+        return url + "?" + urlencode(query)
+
+    def url(self, name: str | None) -> str:
+        # What a FileField's ``.url`` gives (the admin's "Currently:" link): a signed link, which
+        # opens the file unless it is blocked (``staff_file_url`` is the admin's link for those).
+        return self.media_url(name or "", expires_in=signed_url_ttl())
+
+    def set_public(self, name: str, *, public: bool) -> None:
+        # The /media/ route reads visibility and abuse status from the database on every request.
+        return None
+
+    def check_signature(self, name: str, *, expires: str, signature: str, staff: bool) -> bool:
+        """Whether ``expires``/``signature`` (from a link's query) are a valid, unexpired signature of ``name``."""
+        if not expires.isdigit() or len(expires) > 12:
+            return False
+        if int(expires) < _now():
+            return False
+        return constant_time_compare(signature, self._signature(name, int(expires), staff=staff))
+
+    def _signature(self, name: str, expires: int, *, staff: bool) -> str:
+        salt = self._SALT + (".staff" if staff else "")
+        return salted_hmac(salt, f"{name}\n{expires}", algorithm="sha256").hexdigest()
+
+
+class S3MediaStorage(S3Storage):  # type: ignore[misc]  # django-storages ships no type hints
+    """Any S3-compatible object store (AWS S3, Cloudflare R2, MinIO…) through django-storages.
+
+    Settings come from ``STORAGES["default"]["OPTIONS"]`` (``serverops/settings/base.py`` reads
+    them from the ``S3_*`` environment variables). ``public_acl=False`` is for stores without
+    object ACLs: ``set_public`` then does nothing, and public files need a bucket policy or
+    custom domain that serves them.
+    """
+
+    served_by_service = False
+
+    def get_default_settings(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = super().get_default_settings()
+        return {**defaults, "public_acl": True}
+
+    def media_url(self, name: str, *, expires_in: int | None, staff: bool = False) -> str:
+        key = self._normalize_name(clean_name(name))
+        if expires_in is None:
+            if self.custom_domain:
+                return f"{self.url_protocol}//{self.custom_domain}/{filepath_to_uri(key)}"
+            client = self.unsigned_connection.meta.client
+        else:
+            # Signed against the store itself even with a custom domain, which cannot check the signature.
+            client = self.connection.meta.client
+        url: str = client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket_name, "Key": key},
+            ExpiresIn=expires_in or 0,
+        )
+        return url
+
+    def set_public(self, name: str, *, public: bool) -> None:
+        if not self.public_acl:
+            return
+        key = self._normalize_name(clean_name(name))
+        self.connection.meta.client.put_object_acl(
+            Bucket=self.bucket_name, Key=key, ACL="public-read" if public else "private"
+        )
+
+    def _get_write_parameters(self, name: str, content: Any = None) -> dict[str, Any]:
+        params: dict[str, Any] = super()._get_write_parameters(name, content)
+        # The type was read from the bytes (content.content_type); never guess it from the
+        # client's file name, which is how an "x.html" holding HTML would be served as a page.
+        content_type = getattr(content, "content_type", None) or "application/octet-stream"
+        params["ContentType"] = content_type
+        params.pop("ContentEncoding", None)
+        if not is_inline_type(content_type):
+            params["ContentDisposition"] = content_disposition_header(
+                as_attachment=True, filename=name.rsplit("/", 1)[-1]
+            )
+        params["ACL"] = "private"
+        if not self.public_acl:
+            params.pop("ACL")
+        return params
