@@ -179,7 +179,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return _respond(
         {
             "cases": [_case(case, base) for case in page],
-            "next_cursor": encode_cursor(page[-1].created_at, page[-1].pk) if has_more else None,
+            "next_cursor": encode_cursor(page[-1].created_at, page[-1].pk, salt="cases") if has_more else None,
             "has_more": has_more,
         },
         state,

@@ -83,7 +83,7 @@ def main() -> int:
     ordered = cases.order_by("-created_at", "-id")
     anchor = ordered.values_list("created_at", "id")[depth - 1]
     expected_first = ordered.values_list("id", flat=True)[depth]
-    cursor_value = encode_cursor(anchor[0], anchor[1])
+    cursor_value = encode_cursor(anchor[0], anchor[1], salt="cases")
 
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
     pages = {

@@ -26,6 +26,19 @@ def validate_description_characters(value: str) -> None:
     _refuse(_DESCRIPTION_FORBIDDEN.search(value), " other than tab, newline and carriage return")
 
 
+# Every Unicode space (category Zs: the ASCII space, NBSP, U+1680, U+2000–U+200A, U+202F,
+# U+205F, U+3000), the line and paragraph separators, and the invisible characters that
+# read as nothing at the edge of a title (zero-width space, word joiner, BOM, the Mongolian
+# vowel separator that was once a space). Control characters are not trimmed: a title may
+# not contain them at all, so a trailing tab or newline is refused, not hidden.
+TITLE_SPACES = (
+    "\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+    "\u2028\u2029"
+    "\u200b\u2060\ufeff\u180e"
+)
+
+
 def normalise_title(value: str) -> str:
-    """Titles are stored without surrounding spaces; the length rules apply after trimming."""
-    return value.strip(" ")
+    """Titles are stored without surrounding spaces of any script; the length rules apply
+    after trimming, and a title of nothing but spaces is blank."""
+    return value.strip(TITLE_SPACES)

@@ -67,6 +67,20 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def voice(message: str) -> str:
+    """One voice for every message: lowercase first word, no final period.
+
+    ``"This field is required."`` becomes ``"this field is required"``; a message that starts
+    with a name or an acronym (``"ETag …"``, ``"JSON …"``) keeps its capitals.
+    """
+    message = message.strip()
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    if len(message) > 1 and message[0].isupper() and message[1].islower():
+        message = message[0].lower() + message[1:]
+    return message
+
+
 def error_body(status_code: int, message: str, param: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": CODES.get(status_code, CODES[500]), "message": message}
     if param is not None:

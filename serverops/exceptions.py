@@ -10,14 +10,21 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import Http404, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, PayloadTooLarge, error_body
+from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, PayloadTooLarge, error_body, voice
 
 logger = logging.getLogger("serverops.errors")
 
@@ -36,7 +43,8 @@ def _first_error(detail: Any, path: str | None = None) -> tuple[str | None, str]
 def _message(exc: exceptions.APIException, request_method: str | None) -> tuple[str | None, str]:
     if isinstance(exc, exceptions.ValidationError):
         param, message = _first_error(exc.detail)
-        if param is not None and not message.startswith(param):
+        message = voice(message)
+        if param is not None and not message.startswith(f"{param}: "):
             message = f"{param}: {message}"
         return param, message
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -47,16 +55,40 @@ def _message(exc: exceptions.APIException, request_method: str | None) -> tuple[
         return None, "this API only responds with application/json"
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return None, "request body must be sent as application/json"
-    return None, str(exc.detail)
+    if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("Multipart form parse error"):
+        # DRF's MultiPartParser puts Django's internal wording after this prefix.
+        return None, "request body is not valid multipart/form-data"
+    return None, voice(str(exc.detail))
+
+
+def request_refusal(exc: Exception) -> exceptions.APIException | None:
+    """The 4xx for a request Django could not read: a parsing limit it enforces, a body that
+    ended early, a malformed multipart body. ``None`` for anything else."""
+    if isinstance(exc, RequestDataTooBig):
+        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, checked when DRF reads the body.
+        return PayloadTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ParseError("too many fields in the query string or form")
+    if isinstance(exc, TooManyFilesSent):
+        return exceptions.ParseError("too many files in the form")
+    if isinstance(exc, UnreadablePostError):
+        return exceptions.ParseError("request body ended before its Content-Length")
+    if isinstance(exc, MultiPartParserError):
+        return exceptions.ParseError("request body is not valid multipart/form-data")
+    if isinstance(exc, DisallowedHost):
+        return exceptions.ParseError("the Host header names a host this service does not serve")
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError("bad request")
+    return None
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, leaves in the envelope."""
     if isinstance(exc, Http404):
         exc = NotFound()
-    elif isinstance(exc, RequestDataTooBig):
-        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, checked when DRF reads the body.
-        exc = PayloadTooLarge()
+    elif (refusal := request_refusal(exc)) is not None:
+        logger.warning("refused %s: %s", type(exc).__name__, refusal.detail)
+        exc = refusal
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):

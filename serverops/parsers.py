@@ -2,25 +2,69 @@
 
 The size bound is Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``: DRF reads JSON bodies
 through ``request.body``, which enforces it, and the exception handler answers 413.
+Every refusal speaks the API's language: where the JSON breaks (line and column), never
+the runtime's own wording.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import IO, Any
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+BOM = "\ufeff"
+# Python refuses to turn longer digit strings into an int (sys.get_int_max_str_digits);
+# no field of this API takes a number anywhere near that long.
+MAX_INTEGER_DIGITS = 4300
+
+
+class _TooLarge:
+    """Stands in for a number too large to hold, so the field that carries it can be named."""
+
+
+TOO_LARGE = _TooLarge()
 
 
 def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(name)
+
+
+def _parse_int(text: str) -> int | _TooLarge:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        return TOO_LARGE
+    return int(text)
+
+
+def _parse_float(text: str) -> float | _TooLarge:
+    value = float(text)
+    return TOO_LARGE if math.isinf(value) else value
+
+
+def _too_large_at(value: Any, path: str | None = None) -> str | None:
+    """The dotted path of the first too-large number in ``value`` ("" for the body itself)."""
+    if value is TOO_LARGE:
+        return path or ""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _too_large_at(item, str(key) if path is None else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
 
 
 class StrictJSONParser(JSONParser):
-    """Malformed JSON, bytes that are not UTF-8, ``NaN``/``Infinity`` and nesting deep
-    enough to exhaust the recursion limit are all a 400."""
+    """Malformed JSON, bytes that are not UTF-8, a byte order mark, ``NaN``/``Infinity``,
+    numbers too large to hold and nesting deep enough to exhaust the recursion limit are
+    all a 400."""
 
     def parse(
         self,
@@ -32,9 +76,20 @@ class StrictJSONParser(JSONParser):
             text = stream.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ParseError("request body is not valid UTF-8") from None
+        if text.startswith(BOM):
+            raise ParseError("request body must not start with a byte order mark (BOM); send plain UTF-8")
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant, parse_int=_parse_int, parse_float=_parse_float)
         except RecursionError:
             raise ParseError("request body is nested too deeply") from None
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"request body is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
         except ValueError as exc:
-            raise ParseError(f"request body is not valid JSON: {exc}") from None
+            # Only _refuse_constant raises a plain ValueError here.
+            raise ParseError(f"request body is not valid JSON: {exc} is not a JSON number") from None
+        where = _too_large_at(data)
+        if where is not None:
+            if where == "":
+                raise ParseError("request body is a number too large to process")
+            raise ValidationError({where: ["number too large"]})
+        return data

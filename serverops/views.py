@@ -5,23 +5,33 @@ Everything else (the admin) keeps Django's own pages.
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+import re
+
 from django.http import HttpRequest, HttpResponse
 from django.views import csrf, defaults
 
 from .errors import INTERNAL_MESSAGE, error_response
+from .exceptions import request_refusal
+
+# "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
+_API_PATH = re.compile(r"/+v1(/|$)")
+
+
+def is_api_path(path: str) -> bool:
+    return _API_PATH.match(path) is not None
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/v1/")
+    return is_api_path(request.path)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not _is_api(request):
         return defaults.bad_request(request, exception)
-    if isinstance(exception, RequestDataTooBig):
-        return error_response(413, "request body is larger than 1 MiB")
-    return error_response(400, "bad request")
+    refusal = request_refusal(exception)
+    if refusal is None:
+        return error_response(400, "bad request")
+    return error_response(refusal.status_code, str(refusal.detail))
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

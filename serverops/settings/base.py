@@ -79,6 +79,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default must survive a few gunicorn workers writing at once.
+    # IMMEDIATE takes the write lock when a transaction begins, so a writer waits its
+    # turn (up to the busy timeout) instead of failing with "database is locked" when a
+    # read lock cannot be upgraded; WAL lets readers run beside the one writer; with
+    # WAL, synchronous=NORMAL is still safe against corruption (a power cut may lose
+    # the last commits, never the file).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _REDIS_URL = env_str("REDIS_URL")
@@ -169,6 +182,10 @@ REST_FRAMEWORK = {
     "UNICODE_JSON": True,
     "COMPACT_JSON": True,
     "DEFAULT_SCHEMA_CLASS": "serverops.schema.AutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "serverops.negotiation.StrictContentNegotiation",
+    # ?format= is an ordinary query parameter here, not a renderer switch (which answered
+    # ?format=xml with a 404 on a path that exists).
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # The OpenAPI document (issue 4). Its content lives in serverops/schema.py and cases/schema.py;
@@ -214,9 +231,12 @@ SERVEROPS: dict[str, Any] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "serverops.logging.RequestIdFilter"}},
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"},
+    },
+    "filters": {
+        "request_id": {"()": "serverops.logging.RequestIdFilter"},
+        "demote": {"()": "serverops.logging.DemoteToWarning"},
     },
     "handlers": {
         "console": {
@@ -224,10 +244,19 @@ LOGGING = {
             "filters": ["request_id"],
             "formatter": "line",
         },
+        "security": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "demote"],
+            "formatter": "line",
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Requests are logged once by serverops.request; Django's own 4xx warnings would repeat them.
         "django.request": {"level": "ERROR"},
+        # A spoofed Host, too many fields, an oversized body: the client's fault, answered
+        # with a 4xx. Django logs them at ERROR with a traceback; a scanner would fill the
+        # error log, so they are one WARNING line each.
+        "django.security": {"handlers": ["security"], "level": "WARNING", "propagate": False},
     },
 }

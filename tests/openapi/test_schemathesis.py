@@ -44,10 +44,10 @@ MIN_REQUESTS = 1_000
 MAX_EXAMPLES = 150
 
 
-def _cursors(id_prefix: str) -> st.SearchStrategy[str]:
+def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
     """Cursors the service could have issued: any position, any id of the kind it pages."""
     return st.builds(
-        encode_cursor,
+        lambda created_at, pk: encode_cursor(created_at, pk, salt=salt),
         st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
         st.from_regex(f"{id_prefix}_{ULID_PATTERN}", fullmatch=True),
     )
@@ -55,8 +55,8 @@ def _cursors(id_prefix: str) -> st.SearchStrategy[str]:
 
 # A cursor is opaque to clients, not to the generator: a schema-valid cursor is one the service
 # issued, which is what a paging client sends (the document names each kind by its format).
-schemathesis.openapi.format("case-cursor", _cursors("c"))
-schemathesis.openapi.format("case-event-cursor", _cursors("ev"))
+schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
+schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
 
 
 def _seed_cases(project: Project) -> list[Case]:
