@@ -37,6 +37,9 @@ def _media_type(header: str) -> tuple[str, dict[str, str]] | None:
 
 
 class StrictContentNegotiation(DefaultContentNegotiation):
+    # DRF's own bound on a Content-Type it will look at (its stubs do not declare it).
+    max_media_type_length = 256
+
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
         content_type = request.content_type
         if not content_type or len(content_type) > self.max_media_type_length:

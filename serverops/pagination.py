@@ -25,7 +25,6 @@ from rest_framework.response import Response
 
 from .ids import id_regex
 
-
 MAX_CURSOR_LENGTH = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

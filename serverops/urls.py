@@ -1,15 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView, SpectacularYAMLAPIView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from . import api, views
 
 urlpatterns = [
     path("v1/", include("cases.urls")),
-    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-json"),
-    path("v1/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-yaml"),
+    path("v1/openapi.json", views.OpenApiJsonView.as_view(), name="openapi-json"),
+    path("v1/openapi.yaml", views.OpenApiYamlView.as_view(), name="openapi-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="docs"),
-    re_path(r"^v1/", api.api_not_found),
+    re_path(r"^v1(?:/|$)", api.api_not_found),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,9 +6,14 @@ Everything else (the admin) keeps Django's own pages.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views import csrf, defaults
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from .errors import INTERNAL_MESSAGE, error_response
 from .exceptions import request_refusal
@@ -56,3 +61,23 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if not _is_api(request):
         return defaults.server_error(request)
     return error_response(500, INTERNAL_MESSAGE)
+
+
+def _as_json_error(response: Response) -> Response:
+    """An error of a document view leaves as JSON, like every other answer under /v1/,
+    whichever format the document itself is served in."""
+    if response.status_code >= 400:
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = "application/json"
+        response["Content-Type"] = "application/json"
+    return response
+
+
+class OpenApiJsonView(SpectacularJSONAPIView):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        return _as_json_error(super().finalize_response(request, response, *args, **kwargs))
+
+
+class OpenApiYamlView(SpectacularYAMLAPIView):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        return _as_json_error(super().finalize_response(request, response, *args, **kwargs))

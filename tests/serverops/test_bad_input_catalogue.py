@@ -1,19 +1,34 @@
-"""The bad-input catalogue (issue 5): headers, path, query string and body, each answered with a
-4xx envelope and leaving the database exactly as it was."""
+"""The bad-input catalogue (issues 5 and 10): headers, path, query string and body, each answered
+with a 4xx envelope, an X-Request-Id and no runtime internals in the message, and leaving the
+database exactly as it was."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
 from cases.models import Case, CaseEvent, IdempotentRequest
+from serverops.pagination import encode_cursor
 from tokens.models import ScopedToken
 
 pytestmark = pytest.mark.django_db
 
 CASE = "{case}"
+# A real cursor of the named list, issued for this test's data.
+CASES_CURSOR = "{cases_cursor}"
+EVENTS_CURSOR = "{events_cursor}"
 J = "application/json"
+ULID = "01JD3Z8W6V4M2Q9T7K5X1B0N3R"
+MANY_FIELDS = "&".join(f"f{n}=1" for n in range(1_100))
+DIGITS = "9" * 5_000
+
+
+def _old_cursor(text: str) -> str:
+    """A cursor in the unsigned format the service once issued (base64 of "<iso time>|<id>")."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
 
 # (method, path, body, content type, extra headers, expected status)
 CATALOGUE: list[Any] = [
@@ -78,7 +93,88 @@ CATALOGUE: list[Any] = [
     pytest.param("PATCH", CASE, {"attachments": []}, J, {}, 400, id="body-patch-attachments"),
     pytest.param("PATCH", CASE, {"title": "ok", "mode": "test"}, J, {}, 400, id="body-patch-mode"),
     pytest.param("PATCH", CASE, b"null", J, {}, 400, id="body-null"),
+    # issue 10, fault 2: any cursor the service did not issue for this list
+    pytest.param(
+        "GET",
+        "/v1/cases?cursor=" + _old_cursor(f"9999-12-31T23:59:59-14:00|c_{ULID}"),
+        None,
+        J,
+        {},
+        400,
+        id="qs-cursor-year-9999",
+    ),
+    pytest.param(
+        "GET",
+        "/v1/cases?cursor=" + _old_cursor(f"2026-01-01T00:00:00+23:59|c_{ULID}"),
+        None,
+        J,
+        {},
+        400,
+        id="qs-cursor-offset-2359",
+    ),
+    pytest.param("GET", "/v1/cases?cursor=" + EVENTS_CURSOR, None, J, {}, 400, id="qs-cursor-of-the-events"),
+    pytest.param("GET", CASE + "/events?cursor=" + CASES_CURSOR, None, J, {}, 400, id="qs-cursor-of-the-list"),
+    pytest.param("GET", "/v1/cases?cursor=" + CASES_CURSOR + "x", None, J, {}, 400, id="qs-cursor-tampered"),
+    pytest.param("GET", CASE + "/events?cursor=WzEsImV2X3giXQ:AAAA", None, J, {}, 400, id="qs-cursor-forged"),
+    # fault 3: request-parsing limits, before and after authentication
+    pytest.param("GET", "/v1/cases?" + MANY_FIELDS, None, J, {}, 400, id="qs-too-many-fields"),
+    pytest.param("GET", CASE + "/events?" + MANY_FIELDS, None, J, {}, 400, id="qs-too-many-fields-events"),
+    pytest.param("PATCH", CASE + "?" + MANY_FIELDS, {"title": "x"}, J, {}, 400, id="qs-too-many-fields-patch"),
+    pytest.param("GET", "/v1/cases?" + MANY_FIELDS, None, J, {"Authorization": None}, 400, id="qs-too-many-no-token"),
+    pytest.param("GET", "/v1/cases?" + "&" * 1_100, None, J, {}, 400, id="qs-too-many-empty-fields"),
+    # fault 4: a Content-Type that is a pattern or another type is not JSON
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "*/*", {}, 415, id="hdr-ct-any"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "application/*", {}, 415, id="hdr-ct-application-any"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "*/json", {}, 415, id="hdr-ct-any-json"),
+    pytest.param("PATCH", CASE, {"title": "x"}, "application/json+x", {}, 415, id="hdr-ct-json-plus"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "application/jsonx", {}, 415, id="hdr-ct-jsonx"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "application/json; charset=latin-1", {}, 415, id="hdr-ct-latin1"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, "application/json; q=1", {}, 415, id="hdr-ct-param"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, 'application/json; charset="', {}, 415, id="hdr-ct-broken"),
+    # fault 6: odd paths under /v1/ and the document's own errors
+    pytest.param("GET", "//v1/cases", None, J, {}, 404, id="path-double-slash"),
+    pytest.param("GET", "///v1/cases/" + ULID, None, J, {}, 404, id="path-triple-slash"),
+    pytest.param("GET", "/v1", None, J, {}, 404, id="path-v1-no-slash"),
+    pytest.param("POST", "/v1/openapi.yaml", {}, J, {}, 405, id="path-post-openapi-yaml"),
+    pytest.param("DELETE", "/v1/openapi.json", None, J, {}, 405, id="path-delete-openapi-json"),
+    pytest.param("GET", "/v1/openapi.yaml", None, J, {"Accept": "text/html"}, 406, id="path-openapi-yaml-html"),
+    # fault 7: ?format= never turns a path that exists into a 404
+    pytest.param("GET", "/v1/cases/c_" + ULID + "?format=xml", None, J, {}, 404, id="qs-format-unknown-case"),
+    pytest.param("GET", "/v1/cases?format=xml&limit=0", None, J, {}, 400, id="qs-format-bad-limit"),
+    pytest.param("POST", "/v1/cases?format=api", {"title": ""}, J, {}, 400, id="qs-format-blank-title"),
+    # fault 8: messages in the API's language
+    pytest.param("POST", "/v1/cases", b'\xef\xbb\xbf{"title": "x"}', J, {}, 400, id="body-utf8-bom"),
+    pytest.param("POST", "/v1/cases", b'{"title": ' + DIGITS.encode() + b"}", J, {}, 400, id="body-5000-digits"),
+    pytest.param(
+        "POST",
+        "/v1/cases",
+        b'{"title": "t", "status": -' + DIGITS.encode() + b"}",
+        J,
+        {},
+        400,
+        id="body-5000-digits-negative",
+    ),
+    pytest.param("PATCH", CASE, b'{"description": 1e999}', J, {}, 400, id="body-float-overflow"),
+    pytest.param("POST", "/v1/cases", b"{'title': 'x'}", J, {}, 400, id="body-single-quotes"),
+    pytest.param("POST", "/v1/cases", b'{"title": NaN}', J, {}, 400, id="body-nan"),
+    pytest.param("POST", "/v1/cases", {"description": "no title"}, J, {}, 400, id="body-missing-title"),
+    # fault 10: a title of nothing but Unicode spaces is blank
+    pytest.param("POST", "/v1/cases", {"title": "\u00a0\u00a0"}, J, {}, 400, id="body-title-nbsp"),
+    pytest.param("POST", "/v1/cases", {"title": "\u3000"}, J, {}, 400, id="body-title-ideographic-space"),
+    pytest.param("POST", "/v1/cases", {"title": "\u2003\u2000\u200a"}, J, {}, 400, id="body-title-em-spaces"),
+    pytest.param("PATCH", CASE, {"title": "\u1680\u205f\u202f"}, J, {}, 400, id="body-title-ogham-space"),
+    pytest.param("PATCH", CASE, {"title": "\ufeff\u200b"}, J, {}, 400, id="body-title-zero-width"),
+    pytest.param(
+        "POST", "/v1/cases", {"title": "\u00a0" + "x" * 201 + "\u3000"}, J, {}, 400, id="body-title-long-after-trim"
+    ),
+    # fault 11: a Host this service does not serve
+    pytest.param("GET", "/v1/cases", None, J, {"Host": "evil.example"}, 400, id="hdr-host-spoofed"),
+    pytest.param("POST", "/v1/cases", {"title": "x"}, J, {"Host": "localhost@evil.example"}, 400, id="hdr-host-at"),
+    pytest.param("PATCH", CASE, {"title": "x"}, J, {"Host": "[::1"}, 400, id="hdr-host-malformed"),
 ]
+
+# What the runtime says, never the API (fault 8).
+INTERNALS = ("sys.", "utf-8-sig", "Traceback", "Expecting", "Exception", "Error(", "line 1 column", "int(")
 
 
 def _database(case: Case) -> tuple[Any, ...]:
@@ -95,6 +191,9 @@ def test_bad_input_gets_a_4xx_envelope_and_changes_nothing(
     call, used_token, case, method, path, body, content_type, headers, status
 ) -> None:
     path = path.replace(CASE, f"/v1/cases/{case.id}")
+    path = path.replace(CASES_CURSOR, encode_cursor(case.created_at, case.id, salt="cases"))
+    event = CaseEvent.objects.get(case=case)
+    path = path.replace(EVENTS_CURSOR, encode_cursor(event.created_at, event.id, salt="events"))
     auth = headers.pop("Authorization", ...)
     before = _database(case)
     kwargs: dict[str, Any] = {"auth": auth, "headers": headers, "content_type": content_type}
@@ -102,10 +201,20 @@ def test_bad_input_gets_a_4xx_envelope_and_changes_nothing(
         kwargs["body"] = body
     elif body is not None:
         kwargs["json_body"] = body
+    if path.startswith("//"):
+        # The test client would read "//v1/…" as a network location; a server gets the path as sent.
+        kwargs["PATH_INFO"] = path
     r = call(method, path, **kwargs)
     assert r.status_code == status, r.content[:500]
+    assert r["Content-Type"] == "application/json", r["Content-Type"]
+    assert r["X-Request-Id"]
     error = r.json()["error"]
     assert error["code"] and error["message"]
+    assert not [word for word in INTERNALS if word in error["message"]], error
+    # One voice: lowercase first word (names and acronyms aside), no final period.
+    message = error["message"].removeprefix(f"{error.get('param')}: ")
+    assert not message.endswith("."), error
+    assert not (message[0].isupper() and message[1].islower()), error
     assert _database(case) == before
 
 
