@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tokens",
+    "media",
     "cases",
 ]
 
@@ -226,6 +227,11 @@ SERVEROPS: dict[str, Any] = {
     "SITE_URL": env_str("SITE_URL", "http://127.0.0.1:8000"),
     # Seconds a private file's signed URL stays valid.
     "MEDIA_SIGNED_URL_TTL": env_int("MEDIA_SIGNED_URL_TTL", 3600),
+    # Upload size limits by kind of file (§9), in bytes; checked while the upload streams in.
+    "MEDIA_MAX_IMAGE_SIZE": env_int("MEDIA_MAX_IMAGE_SIZE", 50 * 1000 * 1000),
+    "MEDIA_MAX_VIDEO_SIZE": env_int("MEDIA_MAX_VIDEO_SIZE", 500 * 1000 * 1000),
+    "MEDIA_MAX_AUDIO_SIZE": env_int("MEDIA_MAX_AUDIO_SIZE", 100 * 1000 * 1000),
+    "MEDIA_MAX_DOCUMENT_SIZE": env_int("MEDIA_MAX_DOCUMENT_SIZE", 50 * 1000 * 1000),
 }
 
 LOGGING = {

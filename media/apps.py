@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MediaConfig(AppConfig):
+    name = "media"
+    verbose_name = "Files"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import lookups  # noqa: F401  # registers JSONField's ``has_item`` lookup

@@ -1,0 +1,139 @@
+"""What a file is, read from its bytes, and how large each kind may be (§9).
+
+The type is never taken from the name or from what the client declares: the first bytes
+decide, and a declared type can only agree or be refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import filetype
+
+from serverops.conf import serverops_setting
+
+# filetype reads at most this much of a file; the upload handler sniffs the same amount.
+SNIFF_BYTES = 8192
+
+
+class Kind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+
+ALLOWED_TYPES: dict[str, Kind] = {
+    "image/png": Kind.IMAGE,
+    "image/jpeg": Kind.IMAGE,
+    "image/gif": Kind.IMAGE,
+    "image/webp": Kind.IMAGE,
+    "video/mp4": Kind.VIDEO,
+    "video/webm": Kind.VIDEO,
+    "video/quicktime": Kind.VIDEO,
+    "audio/mpeg": Kind.AUDIO,
+    "audio/ogg": Kind.AUDIO,
+    "audio/wav": Kind.AUDIO,
+    "application/pdf": Kind.DOCUMENT,
+    "text/plain": Kind.DOCUMENT,
+    "application/json": Kind.DOCUMENT,
+}
+
+# filetype's names for what the contract calls otherwise (an APNG is a PNG to every viewer).
+_CANONICAL = {"image/apng": "image/png", "audio/x-wav": "audio/wav", "audio/wave": "audio/wav"}
+# Names clients commonly declare for an allowed type.
+_DECLARED_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/apng": "image/png",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/mp3": "audio/mpeg",
+    "text/json": "application/json",
+}
+
+UNKNOWN = "application/octet-stream"
+JSON_CANDIDATE = "application/json?"
+HTML = "text/html"
+
+# Text that a browser would take for markup (the WHATWG sniffing patterns, and SVG/XML):
+# never let it pass as text/plain, whatever header it is later served with.
+_MARKUP = re.compile(
+    rb"^\s*<(?:!doctype|html|head|body|script|iframe|svg|\?xml|!--|style|title|object|embed|a|b|p|br|div|font|table|h1)"
+    rb"(?:[\s/>]|$)",
+    re.IGNORECASE,
+)
+_MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe|object|embed|!doctype)[\s/>]", re.IGNORECASE)
+# C0 controls other than tab, newline, form feed, carriage return and escape (ANSI colours in logs).
+_BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def sniff(head: bytes) -> str:
+    """The media type the first bytes announce.
+
+    Signatures first (images, video, audio, PDF and everything filetype knows, allowed or
+    not); then UTF-8 text: markup is ``text/html``, text that opens like JSON is
+    ``application/json?`` (the whole file decides, see ``media.uploads``), other text is
+    ``text/plain``; anything else is ``application/octet-stream``.
+    """
+    kind = filetype.guess(head[:SNIFF_BYTES])
+    if kind is not None:
+        return _CANONICAL.get(kind.mime, str(kind.mime))
+    text = head[:SNIFF_BYTES]
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if not _is_utf8_text(text):
+        return UNKNOWN
+    if _MARKUP.match(text) or _MARKUP_ANYWHERE.search(text):
+        return HTML
+    if text.lstrip()[:1] in (b"{", b"["):
+        return JSON_CANDIDATE
+    return "text/plain"
+
+
+def _is_utf8_text(sample: bytes) -> bool:
+    if not sample or _BINARY_CONTROLS.search(sample):
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut off by the end of the sample is still text.
+        if exc.start < len(sample) - 3 or exc.reason != "unexpected end of data":
+            return False
+    return True
+
+
+def canonical_declared(declared: str) -> str:
+    """A declared ``Content-Type`` reduced to the name this service uses: no parameters, lower case."""
+    base = declared.split(";", 1)[0].strip().lower()
+    return _DECLARED_ALIASES.get(base, base)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The size limit of each kind, in bytes (``MEDIA_MAX_*_SIZE`` settings)."""
+
+    image: int
+    video: int
+    audio: int
+    document: int
+
+    @classmethod
+    def current(cls) -> Limits:
+        return cls(
+            image=serverops_setting("MEDIA_MAX_IMAGE_SIZE"),
+            video=serverops_setting("MEDIA_MAX_VIDEO_SIZE"),
+            audio=serverops_setting("MEDIA_MAX_AUDIO_SIZE"),
+            document=serverops_setting("MEDIA_MAX_DOCUMENT_SIZE"),
+        )
+
+    def for_kind(self, kind: Kind) -> int:
+        limit: int = getattr(self, kind.value)
+        return limit
+
+    @property
+    def largest(self) -> int:
+        return max(self.image, self.video, self.audio, self.document)

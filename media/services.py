@@ -1,0 +1,313 @@
+"""Writes to files: the one place their rules run, for the API, the admin and the commands."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import ijson
+from django.core.files import File as DjangoFile
+from django.db import transaction
+from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
+
+from tokens.models import Mode, Project
+
+from .content import (
+    ALLOWED_TYPES,
+    JSON_CANDIDATE,
+    SNIFF_BYTES,
+    UNKNOWN,
+    Limits,
+    canonical_declared,
+    sniff,
+)
+from .errors import FileInUse, FileTooLarge, UnsupportedType
+from .models import FOLDER_MAX_LENGTH, KEY_MAX_LENGTH, ORIGINAL_NAME_MAX_LENGTH, AbuseStatus, File, Visibility
+
+CHUNK_SIZE = 64 * 1024
+
+
+def _invalid(param: str, message: str) -> ValidationError:
+    return ValidationError({param: [message]})
+
+
+def clean_original_name(name: str) -> str:
+    """The base name a client sent: no directories (``/`` or ``\\``), no control characters, ≤255 characters.
+
+    Raises a 400 naming ``file`` for a name with control characters, one too long (255
+    characters, and 255 bytes in UTF-8, which is what file systems allow a name), and one with
+    nothing left (``../``, ``.``): refusing tells a client more than a silently renamed file.
+    """
+    if _has_controls(name):
+        raise _invalid("file", "file name must not contain control characters")
+    base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1].strip())
+    if base in ("", ".", ".."):
+        raise _invalid("file", "file name is missing")
+    if len(base) > ORIGINAL_NAME_MAX_LENGTH or len(base.encode()) > ORIGINAL_NAME_MAX_LENGTH:
+        raise _invalid("file", f"file name must be at most {ORIGINAL_NAME_MAX_LENGTH} characters")
+    return base
+
+
+@dataclass(frozen=True)
+class ContentFacts:
+    size: int
+    sha256: str
+    content_type: str
+
+
+class _JsonSink:
+    def send(self, event: Any) -> None:
+        pass
+
+
+class ContentInspector:
+    """Reads a file once, chunk by chunk: its size, its SHA-256 and its type from the bytes.
+
+    Refuses as early as the bytes allow: a type that is not allowed or not the declared one
+    once the first ``SNIFF_BYTES`` are in (415), a size past the type's limit as soon as
+    the count passes it (413). Text is checked as UTF-8 to its last byte; text that opens
+    like JSON is ``application/json`` only if the whole of it parses (in the same pass,
+    with ijson's push parser, so memory stays flat whatever the size).
+    """
+
+    def __init__(self, *, declared: str | None = None, limits: Limits | None = None) -> None:
+        self.declared = canonical_declared(declared) if declared else None
+        self.limits = limits or Limits.current()
+        self.limit = self.limits.largest
+        self.size = 0
+        self.head = b""
+        self.content_type: str | None = None
+        self._digest = hashlib.sha256()
+        self._text: codecs.IncrementalDecoder | None = None
+        self._json: Any = None
+        self._json_valid = True
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise FileTooLarge(self._too_large_message())
+        self._digest.update(chunk)
+        if self.content_type is None:
+            self.head += chunk[: SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= SNIFF_BYTES:
+                self._decide(self.head)
+                self._check_text(self.head_rest(chunk))
+            return
+        self._check_text(chunk)
+
+    def head_rest(self, chunk: bytes) -> bytes:
+        """Everything fed so far that the text checks have not seen: the whole head on the chunk that completed it."""
+        return self.head + chunk[SNIFF_BYTES - (self.size - len(chunk)) :] if self.size > len(chunk) else chunk
+
+    def finish(self) -> ContentFacts:
+        if self.size == 0:
+            raise _invalid("file", "file is empty")
+        if self.content_type is None:
+            self._decide(self.head)
+            self._check_text(self.head)
+        assert self.content_type is not None
+        if self._text is not None:
+            try:
+                self._text.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self._refuse_type(UNKNOWN)
+        content_type = self.content_type
+        if content_type == JSON_CANDIDATE:
+            content_type = "application/json" if self._json_done() else "text/plain"
+            self._check_declared(content_type)
+        return ContentFacts(size=self.size, sha256=self._digest.hexdigest(), content_type=content_type)
+
+    def _decide(self, head: bytes) -> None:
+        sniffed = sniff(head)
+        if sniffed != JSON_CANDIDATE and sniffed not in ALLOWED_TYPES:
+            self._refuse_type(sniffed)
+        if sniffed != JSON_CANDIDATE:
+            self._check_declared(sniffed)
+        self.content_type = sniffed
+        self.limit = self.limits.for_kind(ALLOWED_TYPES["application/json" if sniffed == JSON_CANDIDATE else sniffed])
+        if self.size > self.limit:
+            raise FileTooLarge(self._too_large_message())
+        if sniffed in ("text/plain", JSON_CANDIDATE):
+            self._text = codecs.getincrementaldecoder("utf-8")()
+        if sniffed == JSON_CANDIDATE:
+            self._json = ijson.basic_parse_coro(_JsonSink())
+
+    def _check_text(self, data: bytes) -> None:
+        if self._text is None or not data:
+            return
+        try:
+            self._text.decode(data)
+        except UnicodeDecodeError:
+            self._refuse_type(UNKNOWN)
+        if b"\x00" in data:
+            self._refuse_type(UNKNOWN)
+        if self._json is not None and self._json_valid:
+            try:
+                self._json.send(data)
+            except ijson.JSONError:
+                self._json_valid = False
+
+    def _json_done(self) -> bool:
+        if not self._json_valid:
+            return False
+        try:
+            self._json.close()
+        except ijson.JSONError:
+            return False
+        return True
+
+    def _check_declared(self, actual: str) -> None:
+        if self.declared is not None and self.declared not in (actual, "application/octet-stream"):
+            raise UnsupportedType(f"declared type {self.declared} does not match the file's content ({actual})")
+
+    def _refuse_type(self, sniffed: str) -> None:
+        shown = "unrecognised binary data" if sniffed == UNKNOWN else sniffed
+        raise UnsupportedType(
+            f"file type {shown} is not allowed; send an image (png, jpeg, gif, webp), video (mp4, webm, "
+            "quicktime), audio (mpeg, ogg, wav), pdf, plain text or JSON"
+        )
+
+    def _too_large_message(self) -> str:
+        if self.content_type is None:
+            return f"file is larger than any allowed type ({self.limit:,} bytes)"
+        return f"file is larger than {self.limit:,} bytes, the limit for {self.content_type.rstrip('?')}"
+
+
+def inspect_content(content: IO[bytes], *, declared: str | None = None) -> ContentFacts:
+    """Read ``content`` from its start once, as ``ContentInspector`` does; leaves it rewound."""
+    inspector = ContentInspector(declared=declared)
+    content.seek(0)
+    for chunk in iter(lambda: content.read(CHUNK_SIZE), b""):
+        inspector.feed(chunk)
+    content.seek(0)
+    return inspector.finish()
+
+
+TAGS_MAX = 20
+TAG_MAX_LENGTH = 64
+
+
+def _has_controls(text: str) -> bool:
+    # Cs: a lone surrogate (JSON can spell one) is no character at all and cannot be encoded.
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") for char in text)
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    """At most 20 tags of 1–64 characters without control characters; repeats dropped, order kept."""
+    if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+        raise _invalid("tags", "tags must be a list of strings")
+    cleaned = list(dict.fromkeys(tag.strip() for tag in tags))
+    if len(cleaned) > TAGS_MAX:
+        raise _invalid("tags", f"at most {TAGS_MAX} tags")
+    for tag in cleaned:
+        if not 1 <= len(tag) <= TAG_MAX_LENGTH or _has_controls(tag):
+            raise _invalid("tags", f"each tag must be 1–{TAG_MAX_LENGTH} characters without control characters")
+    return cleaned
+
+
+def clean_folder(folder: str) -> str:
+    """0–200 characters without control characters (``""`` is the top level)."""
+    if not isinstance(folder, str) or len(folder) > FOLDER_MAX_LENGTH or _has_controls(folder):
+        raise _invalid("folder", f"folder must be at most {FOLDER_MAX_LENGTH} characters without control characters")
+    return folder.strip()
+
+
+@transaction.atomic
+def file_create(
+    *,
+    project: Project,
+    mode: Mode | str,
+    content: IO[bytes],
+    original_name: str,
+    declared_type: str | None = None,
+    facts: ContentFacts | None = None,
+    tags: Sequence[str] = (),
+    folder: str = "",
+    visibility: str = Visibility.PRIVATE,
+) -> File:
+    """Store ``content`` as a new file of ``project`` and ``mode``.
+
+    Size, SHA-256 and type are read from the bytes (``facts`` when the upload handler already
+    read them while the body streamed in); a type that is not allowed or disagrees with
+    ``declared_type`` is a 415, a size past the type's limit a 413, a bad name, tag or folder
+    a 400, and in each case nothing is stored. The key is ``<project id>/<file id>/<base name>``:
+    it cannot leave the project's prefix.
+    """
+    if visibility not in Visibility.values:
+        raise _invalid("visibility", f"visibility must be one of {', '.join(Visibility.values)}")
+    file = File(
+        project=project,
+        mode=mode,
+        original_name=clean_original_name(original_name),
+        tags=clean_tags(tags),
+        folder=clean_folder(folder),
+        visibility=visibility,
+    )
+    if facts is None:
+        facts = inspect_content(content, declared=declared_type)
+    file.size, file.sha256, file.content_type = facts.size, facts.sha256, facts.content_type
+    file.key = file.blob.name = f"{project.pk}/{file.id}/{file.original_name}"
+    # The row first: if the bytes cannot be stored, the transaction takes the row back with it.
+    file.save(force_insert=True)
+    content.seek(0)
+    stored = file.blob.storage.save(file.key, DjangoFile(content), max_length=KEY_MAX_LENGTH)
+    if stored != file.key:
+        # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
+        file.blob.storage.delete(stored)
+        raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
+    return file
+
+
+EDITABLE_FIELDS = ("tags", "folder", "visibility", "abuse_status")
+
+
+@transaction.atomic
+def file_update(*, file_id: str, changes: Mapping[str, Any], files: QuerySet[File] | None = None) -> File:
+    """Change a file's moderation fields (``tags``, ``folder``, ``visibility``, ``abuse_status``)
+    under a row lock; only the fields that really change are written, with ``updated_at``.
+
+    Raises ``File.DoesNotExist`` when ``file_id`` is not among ``files`` (all files by default)
+    and a 400 naming the field for a value outside its rules.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    cleaned = dict(changes)
+    if "tags" in cleaned:
+        cleaned["tags"] = clean_tags(cleaned["tags"])
+    if "folder" in cleaned:
+        cleaned["folder"] = clean_folder(cleaned["folder"])
+    if "visibility" in cleaned and cleaned["visibility"] not in Visibility.values:
+        raise _invalid("visibility", f"visibility must be one of {', '.join(Visibility.values)}")
+    if "abuse_status" in cleaned and cleaned["abuse_status"] not in AbuseStatus.values:
+        raise _invalid("abuse_status", f"abuse_status must be one of {', '.join(AbuseStatus.values)}")
+    file = (File.objects.all() if files is None else files).select_for_update(of=("self",)).get(pk=file_id)
+    changed = [field for field, value in cleaned.items() if getattr(file, field) != value]
+    if changed:
+        for field in changed:
+            setattr(file, field, cleaned[field])
+        file.save(update_fields=[*changed, "updated_at"])
+    return file
+
+
+@transaction.atomic
+def file_delete(*, files: QuerySet[File], file_id: str) -> None:
+    """Delete the file ``file_id`` among ``files`` and, once the transaction commits, its bytes.
+
+    Raises ``File.DoesNotExist`` when it is not among ``files``, and a 409 naming a case
+    when any case still lists it as evidence.
+    """
+    file = files.select_for_update().get(pk=file_id)
+    listed_in = file.attachments.values_list("case_id", flat=True).order_by("case_id").first()
+    if listed_in is not None:
+        raise FileInUse(f"file {file.pk} is evidence in case {listed_in}; remove it from the case first")
+    name = str(file.blob.name)
+    storage = file.blob.storage
+    file.delete()
+    transaction.on_commit(lambda: storage.delete(name))
