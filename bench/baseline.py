@@ -20,8 +20,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Attachment, Case, CaseEvent, Status
+from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Case, CaseEvent, Status
 from cases.validators import validate_description_characters, validate_title_characters
+from media.models import File
 from serverops.fields import rfc3339
 from serverops.pagination import encode_cursor
 from tokens import crypto
@@ -56,7 +57,7 @@ def _caller(request: HttpRequest, scope: str) -> tuple[ScopedToken, RateLimitSta
         return _fail(429)
 
 
-def _file(attachment: Attachment, base: str) -> dict[str, Any]:
+def _file(attachment: File, base: str) -> dict[str, Any]:
     return {
         "id": attachment.id,
         "url": base + quote(attachment.key),
@@ -81,7 +82,7 @@ def _case(case: Case, base: str) -> dict[str, Any]:
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [_file(a, base) for a in case.attachments.all()],
+        "attachments": [_file(a.file, base) for a in case.attachments.all()],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -129,7 +130,7 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
     if isinstance(caller, JsonResponse):
         return caller
     token, state = caller
-    cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related("attachments")
+    cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related("attachments__file")
     if request.method == "GET":
         case = cases.filter(pk=case_id).first()
         if case is None:
@@ -172,7 +173,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     rows = list(
         Case.objects.filter(project_id=token.project_id, mode=token.mode)
         .order_by("-created_at", "-id")
-        .prefetch_related("attachments")[: limit + 1]
+        .prefetch_related("attachments__file")[: limit + 1]
     )
     page, has_more = rows[:limit], len(rows) > limit
     base = _media_base()

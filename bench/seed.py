@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cases.models import Attachment, Case, Status
+from cases.models import ActorType, Attachment, Case, Status
+from media.models import File
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create
 
@@ -26,6 +27,7 @@ def _drop(name: str) -> None:
     """Remove what an earlier run of the same name left, so every run starts alike."""
     projects = Project.objects.filter(organisation__name=ORGANISATION, name=name)
     Case.objects.filter(project__in=projects).delete()
+    File.objects.filter(project__in=projects).delete()
     ScopedToken.objects.filter(project__in=projects).delete()
     projects.delete()
 
@@ -50,11 +52,13 @@ def seed(*, cases: int, name: str = "bench", seed: int = 6) -> Seeded:
         )
         for n in range(cases)
     )
-    attachments = []
+    files = []
+    links = []
     for case in rows:
         for n in range(rng.randint(0, 3)):
-            attachment = Attachment(
-                case=case,
+            attachment = File(
+                project=project,
+                mode=Mode.LIVE,
                 size=rng.randint(1_000, 5_000_000),
                 content_type="image/png",
                 sha256=hashlib.sha256(f"{case.id}{n}".encode()).hexdigest(),
@@ -63,7 +67,18 @@ def seed(*, cases: int, name: str = "bench", seed: int = 6) -> Seeded:
                 folder="reports",
             )
             attachment.key = f"{project.id}/{attachment.id}/{attachment.original_name}"
-            attachment.file.name = attachment.key
-            attachments.append(attachment)
-    Attachment.objects.bulk_create(attachments)
+            attachment.blob.name = attachment.key
+            files.append(attachment)
+            links.append(
+                Attachment(
+                    case=case,
+                    file=attachment,
+                    position=n,
+                    attached_by_type=ActorType.SYSTEM,
+                    attached_by_id="bench",
+                    attached_by_name="bench",
+                )
+            )
+    File.objects.bulk_create(files)
+    Attachment.objects.bulk_create(links)
     return Seeded(token_id=token.pk, plaintext=plaintext, case_ids=[case.id for case in rows])

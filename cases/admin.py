@@ -22,12 +22,15 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from rest_framework.exceptions import APIException
 
+from media.models import AbuseStatus, Visibility
+from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
 from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Project
 
 from .models import Attachment, Case, Status
-from .services import EDITABLE_FIELDS, Actor, attachment_create, case_create, case_update
+from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
 
 # Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
@@ -107,24 +110,98 @@ class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
         return _lf(value)
 
 
+def _api_message(exc: APIException) -> str:
+    """The one-line reason an API answer would give, for a form error."""
+    detail = exc.detail
+    while isinstance(detail, dict | list):
+        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
+    return str(detail)
+
+
 class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A listed file's moderation fields, which live on the File and are saved by ``media.services.file_update``."""
+
     tags = TagsField(required=False, label="Tags", help_text="Separated by commas.")
+    folder = forms.CharField(required=False, max_length=200, label="Folder")
+    visibility = forms.ChoiceField(choices=Visibility.choices, label="Visibility")
+    abuse_status = forms.ChoiceField(choices=AbuseStatus.choices, label="Abuse status")
 
     class Meta:
         model = Attachment
-        fields = ("tags", "folder", "visibility", "abuse_status")
+        fields = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        instance = kwargs.get("instance")
+        if instance is not None and instance.pk is not None:
+            file = instance.file
+            kwargs["initial"] = {
+                "tags": file.tags,
+                "folder": file.folder,
+                "visibility": file.visibility,
+                "abuse_status": file.abuse_status,
+                **kwargs.get("initial", {}),
+            }
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            if "tags" in cleaned:
+                cleaned["tags"] = clean_tags(cleaned["tags"])
+            if "folder" in cleaned:
+                cleaned["folder"] = clean_folder(cleaned["folder"])
+        except APIException as exc:
+            raise forms.ValidationError(_api_message(exc)) from exc
+        return cleaned
+
+    def save(self, commit: bool = True) -> Attachment:
+        link: Attachment = self.instance
+        if self.changed_data:
+            link.file = file_update(
+                file_id=link.file_id, changes={name: self.cleaned_data[name] for name in self.changed_data}
+            )
+        return link
 
 
 class AttachmentUploadForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A new file: the bytes are checked here (type and size from the bytes, the name) so a refusal
+    is a form error; ``AttachmentUploadFormSet`` stores it."""
+
+    file = forms.FileField()
     tags = TagsField(required=False, label="Tags", help_text="Separated by commas.")
+    folder = forms.CharField(required=False, max_length=200, label="Folder")
+    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE, label="Visibility")
 
     class Meta:
         model = Attachment
-        fields = ("file", "tags", "folder", "visibility")
+        fields = ()
+
+    def _post_clean(self) -> None:
+        # ModelForm's hook that builds and validates the instance from the form. The link is made
+        # by attachment_create (the file stored first), never from these fields: nothing to validate.
+        pass
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        try:
+            clean_original_name(upload.name)
+            inspect_content(upload, declared=None)
+        except APIException as exc:
+            raise forms.ValidationError(_api_message(exc)) from exc
+        return upload
 
 
 class AttachmentUploadFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
-    """New files are stored by ``attachment_create``, which reads size, SHA-256 and type from the bytes."""
+    """New files are stored and attached by ``attachment_create``, the service the API's rules live in."""
+
+    request_user: Any  # set per request by UploadInline.get_formset
+
+    def clean(self) -> None:
+        super().clean()
+        adding = sum(1 for form in self.forms if form.has_changed() and form.cleaned_data.get("file"))
+        existing = self.instance.attachments.count() if self.instance.pk else 0
+        if existing + adding > ATTACHMENTS_MAX:
+            raise forms.ValidationError(f"A case lists at most {ATTACHMENTS_MAX} files.")
 
     def save_new(self, form: forms.ModelForm[Any], commit: bool = True) -> Attachment:
         data = form.cleaned_data
@@ -136,11 +213,12 @@ class AttachmentUploadFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
             tags=data["tags"],
             folder=data["folder"],
             visibility=data["visibility"],
+            actor=Actor.for_staff(self.request_user),
         )
 
 
 def attachment_url(attachment: Attachment) -> str:
-    return reverse("admin:cases_case_attachment", args=[attachment.case_id, attachment.pk])
+    return reverse("admin:cases_case_attachment", args=[attachment.case_id, attachment.file_id])
 
 
 class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -148,11 +226,19 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     model = Attachment
     form = AttachmentForm
-    fields = ("open_file", "stored", "tags", "folder", "visibility", "abuse_status", "created_at")
-    readonly_fields = ("open_file", "stored", "created_at")
+    fields = ("open_file", "stored", "tags", "folder", "visibility", "abuse_status", "attached")
+    readonly_fields = ("open_file", "stored", "attached")
     extra = 0
     can_delete = False
+    verbose_name = "file"
     verbose_name_plural = "files"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
+        return super().get_queryset(request).select_related("file")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # The editable fields are the File's, declared on the form; none is the link's own.
+        return super().get_formset(request, obj, **{**kwargs, "fields": ()})
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # uploads go through UploadInline
@@ -162,23 +248,28 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
         url = attachment_url(obj)
         preview = (
             format_html('<img src="{}" alt="" class="file-preview">', url)
-            if obj.content_type in IMAGE_CONTENT_TYPES
+            if obj.file.content_type in IMAGE_CONTENT_TYPES
             else ""
         )
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}{}</a>', url, preview, obj.original_name)
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}{}</a>', url, preview, obj.file.original_name)
 
     @admin.display(description="stored as")
     def stored(self, obj: Attachment) -> SafeString:
         """What the server read from the bytes: type, size, key and SHA-256."""
+        file = obj.file
         return format_html(
             '<div class="file-facts">{} · {} ({} bytes)'
             "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd></dl></div>",
-            obj.content_type,
-            filesizeformat(obj.size),
-            f"{obj.size:,}",
-            obj.key,
-            obj.sha256,
+            file.content_type,
+            filesizeformat(file.size),
+            f"{file.size:,}",
+            file.key,
+            file.sha256,
         )
+
+    @admin.display(description="attached")
+    def attached(self, obj: Attachment) -> str:
+        return f"{date_format(localtime(obj.attached_at), 'DATETIME_FORMAT')} by {obj.attached_by_name}"
 
 
 class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -195,6 +286,11 @@ class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Attachment]:
         return super().get_queryset(request).none()
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **{**kwargs, "fields": ()})
+        # The service records who attached each file.
+        return type(formset.__name__, (formset,), {"request_user": request.user})
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # existing files are edited in AttachmentInline
@@ -247,7 +343,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: Case, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if change:
-            changes = {field: data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
+            changes = {field: data[field] for field in form.changed_data if field in SCALAR_FIELDS}
             saved = case_update(
                 cases=Case.objects.all(), case_id=obj.pk, changes=changes, actor=Actor.for_staff(request.user)
             )
@@ -265,35 +361,36 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_urls(self) -> list[URLPattern]:
         # Before the defaults: their "<path:object_id>/" would swallow this path.
         file_view = path(
-            "<path:object_id>/attachments/<str:attachment_id>/",
+            "<path:object_id>/attachments/<str:file_id>/",
             self.admin_site.admin_view(self.attachment_view),
             name="cases_case_attachment",
         )
         return [file_view, *super().get_urls()]
 
-    def attachment_view(self, request: HttpRequest, object_id: str, attachment_id: str) -> FileResponse:
-        """Stream an attachment from storage to staff who may view the case and its files.
+    def attachment_view(self, request: HttpRequest, object_id: str, file_id: str) -> FileResponse:
+        """Stream a file the case lists from storage to staff who may view the case and its files.
 
         Works with any storage backend (nothing is served from MEDIA_URL). Types outside
         ``INLINE_CONTENT_TYPES`` are sent as downloads, and every response is sandboxed.
         """
         found = get_object_or_404(
-            Attachment.objects.select_related("case"), pk=attachment_id, case_id=unquote(object_id)
+            Attachment.objects.select_related("case", "file"), file_id=file_id, case_id=unquote(object_id)
         )
         user = request.user
         may_view_files = user.has_perm("cases.view_attachment") or user.has_perm("cases.change_attachment")
         if not (self.has_view_permission(request, found.case) and may_view_files):
             raise PermissionDenied
+        file = found.file
         try:
-            content = found.file.open("rb")
+            content = file.blob.open("rb")
         except FileNotFoundError:
             raise Http404("the file is missing from storage") from None
-        inline = found.content_type in INLINE_CONTENT_TYPES
+        inline = file.content_type in INLINE_CONTENT_TYPES
         response = FileResponse(
             content,
             as_attachment=not inline,
-            filename=found.original_name,
-            content_type=found.content_type if inline else "application/octet-stream",
+            filename=file.original_name,
+            content_type=file.content_type if inline else "application/octet-stream",
         )
         response["Content-Security-Policy"] = "sandbox"
         return response

@@ -110,6 +110,7 @@ def _seed_cases(project: Project, offset: int) -> int:
                     original_name=f"screenshot-{index + 1}-{n + 1}.png",
                     tags=["screenshot", "evidence"],
                     folder="reports",
+                    actor=SEEDER,
                 )
         # Spread the queue over the last weeks, as a real one would be.
         created_at = now - timedelta(days=len(TITLES) - index, hours=rng.randrange(24))

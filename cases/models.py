@@ -1,19 +1,19 @@
-"""Moderation cases and the files attached to them."""
+"""Moderation cases, the files listed as their evidence, and their history."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from django.core.validators import MaxLengthValidator, MinLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
 
-from serverops.conf import serverops_setting
-from serverops.ids import new_case_id, new_event_id, new_file_id
+from media.models import File
+from serverops.ids import new_case_id, new_event_id
 from tokens.models import Mode, Project
 
 from .validators import validate_description_characters, validate_title_characters
@@ -78,71 +78,52 @@ class Case(models.Model):
     def etag(self) -> str:
         """A strong validator of the Case representation: it changes whenever any key of it does.
 
-        Every write to a case or its attachments moves their ``updated_at``; uses the
-        prefetched attachments, so it costs no query where the response needs them anyway.
+        A change to the case or to the list of its files moves the case's ``updated_at``, and a
+        change to a listed file moves that file's; uses the prefetched attachments and files,
+        so it costs no query where the response needs them anyway.
         """
         parts = [self.id, self.updated_at.isoformat()]
-        parts += [f"{a.id}@{a.updated_at.isoformat()}" for a in self.attachments.all()]
+        parts += [f"{a.file_id}@{a.file.updated_at.isoformat()}" for a in self.attachments.all()]
         return '"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'
 
 
-class AbuseStatus(models.TextChoices):
-    CLEAN = "clean", "Clean"
-    PENDING = "pending", "Pending"
-    FLAGGED = "flagged", "Flagged"
-    BLOCKED = "blocked", "Blocked"
+def attachment_upload_to(instance: Any, filename: str) -> str:
+    """Named by migration 0001, from when an Attachment held its own bytes (they now live in ``media.File``)."""
+    return str(instance.key)
 
 
-class Visibility(models.TextChoices):
-    PUBLIC = "public", "Public"
-    PRIVATE = "private", "Private"
-
-
-class StorageClass(models.TextChoices):
-    STANDARD = "standard", "Standard"
-    INFREQUENT = "infrequent", "Infrequent"
-    ARCHIVE = "archive", "Archive"
-
-
-def attachment_upload_to(instance: Attachment, filename: str) -> str:
-    return instance.key
+class ActorType(models.TextChoices):
+    TOKEN = "token", "API token"
+    STAFF = "staff", "Staff user"
+    SYSTEM = "system", "System"
 
 
 class Attachment(models.Model):
-    """A file attached to a case (the contract's File). Content facts are computed, never typed in."""
+    """A file listed as evidence in a case: the link between a Case and a ``media.File``.
 
-    id = models.CharField(primary_key=True, max_length=28, default=new_file_id, editable=False)
+    ``position`` keeps the order the client last listed the case's files in; who attached
+    it is recorded as the case history records actors. A file may be evidence in several
+    cases, once per case, and cannot be deleted while any case lists it (PROTECT).
+    """
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=attachment_upload_to, max_length=500)
-    key = models.CharField(max_length=500, editable=False)
-    size = models.BigIntegerField(editable=False)
-    content_type = models.CharField(max_length=200, editable=False)
-    sha256 = models.CharField(max_length=64, editable=False)
-    original_name = models.CharField(max_length=255, editable=False)
-    tags = models.JSONField(default=list, blank=True)
-    folder = models.CharField(max_length=200, blank=True, default="")
-    abuse_status = models.CharField(max_length=8, choices=AbuseStatus.choices, default=AbuseStatus.CLEAN)
-    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
-    storage_class = models.CharField(max_length=10, choices=StorageClass.choices, default=StorageClass.STANDARD)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    file = models.ForeignKey(File, on_delete=models.PROTECT, related_name="attachments")
+    position = models.PositiveSmallIntegerField()
+    attached_at = models.DateTimeField(default=timezone.now)
+    attached_by_type = models.CharField(max_length=6, choices=ActorType.choices)
+    attached_by_id = models.CharField(max_length=150)
+    attached_by_name = models.CharField(max_length=200)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        ordering = ["position", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(abuse_status__in=AbuseStatus.values), name="file_abuse_status_valid"),
-            models.CheckConstraint(condition=Q(visibility__in=Visibility.values), name="file_visibility_valid"),
-            models.CheckConstraint(condition=Q(storage_class__in=StorageClass.values), name="file_storage_class_valid"),
+            models.UniqueConstraint(fields=["case", "file"], name="attachment_file_once_per_case"),
+            models.CheckConstraint(condition=Q(attached_by_type__in=ActorType.values), name="attachment_actor_valid"),
         ]
-        indexes = [models.Index(fields=["case", "created_at", "id"], name="file_case_order")]
+        indexes = [models.Index(fields=["case", "position"], name="attachment_case_order")]
 
     def __str__(self) -> str:
-        return self.original_name
-
-    @property
-    def url(self) -> str:
-        base: str = serverops_setting("MEDIA_BASE_URL")
-        return base.rstrip("/") + "/" + quote(self.key)
+        return f"{self.file_id} in {self.case_id}"
 
 
 class IdempotentRequest(models.Model):
@@ -166,12 +147,6 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.token_id})"
-
-
-class ActorType(models.TextChoices):
-    TOKEN = "token", "API token"
-    STAFF = "staff", "Staff user"
-    SYSTEM = "system", "System"
 
 
 class CaseEvent(models.Model):

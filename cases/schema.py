@@ -19,12 +19,13 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
+from media.models import AbuseStatus, StorageClass, Visibility
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import KeysetPagination
 from serverops.schema import Schema, component, error_responses, header, response_headers
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, AbuseStatus, ActorType, Status, StorageClass, Visibility
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Status
 
 T = TypeVar("T")
 
@@ -119,7 +120,7 @@ CASE = component(
             "attachments": {
                 "type": "array",
                 "items": FILE,
-                "description": "Oldest first.",
+                "description": "The files listed as evidence, in the order the client last listed them.",
             },
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
@@ -145,6 +146,16 @@ _WRITABLE: dict[str, Schema] = {
         "control characters allowed.",
     },
     "status": STATUS,
+    "attachments": {
+        "type": "array",
+        "maxItems": 20,
+        "uniqueItems": True,
+        "items": _id("f"),
+        "description": (
+            "The case's files, in this order: ids of files of the token's own project and mode "
+            "(`POST /v1/media`), at most 20, no repeats. It replaces the whole list; `[]` detaches every file."
+        ),
+    },
 }
 
 CASE_CREATE = component(
@@ -158,6 +169,7 @@ CASE_CREATE = component(
             **_WRITABLE,
             "description": {**_WRITABLE["description"], "default": ""},
             "status": {**STATUS, "default": Status.OPEN.value},
+            "attachments": {**_WRITABLE["attachments"], "default": []},
         },
     },
 )

@@ -5,51 +5,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from media.serializers import file_representation
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Attachment, Case, CaseEvent, Status
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
+from .services import clean_attachment_ids
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
 
-def attachment_representation(attachment: Attachment) -> dict[str, Any]:
-    """The File object of §4.
+def case_representation(case: Case, *, request: HttpRequest | None) -> dict[str, Any]:
+    """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
 
-    Written out rather than left to a ModelSerializer: DRF builds every field object per
-    serializer and walks them per row, which made a page of 50 cases several times slower
-    (bench/PROFILE.md).
+    ``attachments`` are the listed files in the case's order; ``request`` makes their URLs
+    absolute on the host it came to (``media.storage.file_url``).
     """
-    return {
-        "id": attachment.id,
-        "url": attachment.url,
-        "key": attachment.key,
-        "size": attachment.size,
-        "content_type": attachment.content_type,
-        "sha256": attachment.sha256,
-        "original_name": attachment.original_name,
-        "tags": attachment.tags,
-        "folder": attachment.folder,
-        "abuse_status": attachment.abuse_status,
-        "visibility": attachment.visibility,
-        "storage_class": attachment.storage_class,
-        "created_at": rfc3339(attachment.created_at),
-        "updated_at": rfc3339(attachment.updated_at),
-    }
-
-
-def case_representation(case: Case) -> dict[str, Any]:
-    """The Case object of §4, exactly the fields ``CaseSerializer`` declares."""
     return {
         "id": case.id,
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [attachment_representation(a) for a in case.attachments.all()],
+        "attachments": [file_representation(link.file, request=request) for link in case.attachments.all()],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
+
+
+class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
+    """``attachments`` as sent: a list of at most 20 distinct file ids (``cases.services.clean_attachment_ids``)."""
+
+    default_error_messages = {"null": "must be a list of file ids, not null"}
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return clean_attachment_ids(data)
+        except serializers.ValidationError as exc:
+            # The service names the field itself; here DRF adds the name.
+            raise serializers.ValidationError(exc.detail["attachments"]) from None  # type: ignore[call-overload]
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class CaseSerializer(serializers.Serializer[Case]):
@@ -74,13 +72,13 @@ class CaseSerializer(serializers.Serializer[Case]):
         validators=[validate_description_characters],
     )
     status = StrictChoiceField(choices=Status.values, required=False)
-    attachments = serializers.ListField(read_only=True)
+    attachments = AttachmentIdsField(required=False)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 
     def to_representation(self, instance: Case) -> dict[str, Any]:
         # Reads never build the field objects, which only validation needs (bench/PROFILE.md).
-        return case_representation(instance)
+        return case_representation(instance, request=self.context.get("request"))
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         # Before DRF's own empty-value handling, which would call a JSON null "this field".

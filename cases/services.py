@@ -1,30 +1,33 @@
-"""Writes to cases and attachments: the one place their rules run, for the API, admin and commands."""
+"""Writes to cases and their evidence: the one place their rules run, for the API, admin and commands."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any
 
-import filetype
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.core.files import File
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.http import parse_etags
+from rest_framework.exceptions import ValidationError
 
+from media.models import File, Visibility
+from media.services import file_create
+from serverops.ids import id_regex
 from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
 
-from .models import ActorType, Attachment, Case, CaseEvent, Status, Visibility
+from .models import ActorType, Attachment, Case, CaseEvent, Status
 from .validators import normalise_title
 
-EDITABLE_FIELDS = ("title", "description", "status")
+EDITABLE_FIELDS = ("title", "description", "status", "attachments")
+SCALAR_FIELDS = ("title", "description", "status")
+ATTACHMENTS_MAX = 20
+FILE_ID = id_regex("f")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,83 @@ def etag_matches(if_match: str, current: str) -> bool:
     return tags == ["*"] or current in tags
 
 
+def attachments_prefetch() -> Prefetch[Any]:
+    """A case's attachments with their files, in the case's order: one query for a whole page of cases."""
+    return Prefetch("attachments", queryset=Attachment.objects.select_related("file"))
+
+
+def _attachments_invalid(message: str) -> ValidationError:
+    return ValidationError({"attachments": [message]})
+
+
+def clean_attachment_ids(value: Any) -> list[str]:
+    """``attachments`` as sent: a list of at most 20 distinct file ids (400 naming ``attachments`` otherwise).
+
+    Whether each file exists and may be seen is decided under the case's lock (``_set_attachments``).
+    """
+    if not isinstance(value, list):
+        raise _attachments_invalid("must be a list of file ids")
+    if len(value) > ATTACHMENTS_MAX:
+        raise _attachments_invalid(f"at most {ATTACHMENTS_MAX} files")
+    seen: set[str] = set()
+    for item in value:
+        if not isinstance(item, str):
+            raise _attachments_invalid("must be a list of file ids (strings)")
+        if not FILE_ID.fullmatch(item):
+            raise _attachments_invalid(f"file {item[:40]!r} not found" if item else "file '' not found")
+        if item in seen:
+            raise _attachments_invalid(f"file {item} is listed twice")
+        seen.add(item)
+    return list(value)
+
+
+def _set_attachments(case: Case, file_ids: list[str], actor: Actor) -> None:
+    """Make ``file_ids`` the case's evidence, in that order; the caller holds the case's row lock.
+
+    Links that stay keep when and by whom they were attached. New files must belong to the
+    case's project and mode; they are locked so a concurrent delete either sees the new link
+    (409) or has removed the file first (then it is "not found" here).
+    """
+    current = {link.file_id: link for link in case.attachments.all()}
+    added = [file_id for file_id in file_ids if file_id not in current]
+    if added:
+        visible = set(
+            File.objects.select_for_update()
+            .filter(project_id=case.project_id, mode=case.mode, pk__in=added)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        missing = next((file_id for file_id in added if file_id not in visible), None)
+        if missing is not None:
+            raise _attachments_invalid(f"file {missing} not found")
+    removed = [file_id for file_id in current if file_id not in file_ids]
+    if removed:
+        Attachment.objects.filter(case=case, file_id__in=removed).delete()
+    moved = []
+    for position, file_id in enumerate(file_ids):
+        link = current.get(file_id)
+        if link is not None and link.position != position:
+            link.position = position
+            moved.append(link)
+    if moved:
+        Attachment.objects.bulk_update(moved, ["position"])
+    Attachment.objects.bulk_create(
+        Attachment(
+            case=case,
+            file_id=file_id,
+            position=file_ids.index(file_id),
+            attached_by_type=actor.type,
+            attached_by_id=actor.id,
+            attached_by_name=actor.name,
+        )
+        for file_id in added
+    )
+    # The response shows the new list: fetch it once, files included.
+    if hasattr(case, "_prefetched_objects_cache"):
+        case._prefetched_objects_cache.pop("attachments", None)
+    prefetch_related_objects([case], attachments_prefetch())
+
+
 @transaction.atomic
 def case_create(
     *,
@@ -78,18 +158,23 @@ def case_create(
     title: str,
     description: str = "",
     status: str = Status.OPEN,
+    attachments: Sequence[str] = (),
     actor: Actor,
 ) -> Case:
-    """Create a case and its first history event, which holds every field's first value."""
+    """Create a case, with ``attachments`` (file ids of its project and mode) as its evidence,
+    and its first history event, which holds every field's first value."""
+    file_ids = clean_attachment_ids(list(attachments))
     case = Case(project=project, mode=mode, title=normalise_title(title), description=description, status=status)
     # Field rules only: the project is given by the caller, and uniqueness is the database's job.
     case.clean_fields(exclude=["project"])
     case.save(force_insert=True)
-    _event(case, actor, {field: {"from": None, "to": getattr(case, field)} for field in EDITABLE_FIELDS}).save(
-        force_insert=True
-    )
-    # A new case has no attachments; saying so spares the response a query.
-    case._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+    if file_ids:
+        _set_attachments(case, file_ids, actor)
+    else:
+        # A new case without evidence: saying so spares the response a query.
+        case._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+    first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
+    _event(case, actor, {**first, "attachments": {"from": None, "to": file_ids}}).save(force_insert=True)
     return case
 
 
@@ -106,26 +191,37 @@ def case_update(
 
     Only the fields that really change are written, with ``updated_at`` and one history
     event naming each changed field's old and new value; a change that changes nothing
-    writes nothing. Two writers of different fields never lose each
-    other's change. Raises ``Case.DoesNotExist`` when the case is not in ``cases`` and
-    ``PreconditionFailed`` when ``if_match`` is stale.
+    writes nothing. Two writers of different fields never lose each other's change.
+    ``attachments`` is the whole new list of file ids (replace semantics; files of the
+    case's own project and mode only). Raises ``Case.DoesNotExist`` when the case is not in
+    ``cases``, ``PreconditionFailed`` when ``if_match`` is stale, and a 400 naming
+    ``attachments`` for a list outside its rules or a file that is not visible.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    case = cases.select_for_update(of=("self",)).prefetch_related("attachments").get(pk=case_id)
+    if "attachments" in changes:
+        changes = {**changes, "attachments": clean_attachment_ids(changes["attachments"])}
+    locked = cases.select_for_update(of=("self",)).prefetch_related(None).prefetch_related(attachments_prefetch())
+    case = locked.get(pk=case_id)
     if if_match is not None and not etag_matches(if_match, case.etag):
         raise PreconditionFailed()
     if "title" in changes:
         changes = {**changes, "title": normalise_title(changes["title"])}
-    changed = [field for field, value in changes.items() if getattr(case, field) != value]
+    current = {field: getattr(case, field) for field in SCALAR_FIELDS}
+    current["attachments"] = [link.file_id for link in case.attachments.all()]
+    changed = [field for field, value in changes.items() if current[field] != value]
     if not changed:
         return case
-    history = {field: {"from": getattr(case, field), "to": changes[field]} for field in changed}
-    for field in changed:
+    history = {field: {"from": current[field], "to": changes[field]} for field in changed}
+    scalars = [field for field in changed if field in SCALAR_FIELDS]
+    for field in scalars:
         setattr(case, field, changes[field])
-    case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in changed])
-    case.save(update_fields=[*changed, "updated_at"])
+    case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars])
+    if "attachments" in changed:
+        _set_attachments(case, changes["attachments"], actor)
+    # updated_at moves even when only the evidence changed: it is part of the representation.
+    case.save(update_fields=[*scalars, "updated_at"])
     _event(case, actor, history).save(force_insert=True)
     return case
 
@@ -152,51 +248,32 @@ def case_archive_closed(*, closed_for: timedelta, dry_run: bool = False, actor: 
     return archived
 
 
-def _detect_content_type(head: bytes) -> str:
-    """The media type the bytes announce by their signature; plain text or opaque bytes otherwise."""
-    kind = filetype.guess(head)
-    if kind is not None:
-        return str(kind.mime)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut off by the end of the sample is still text.
-        if exc.start < len(head) - 3 or exc.reason != "unexpected end of data":
-            return "application/octet-stream"
-    return "text/plain" if b"\x00" not in head else "application/octet-stream"
-
-
 @transaction.atomic
 def attachment_create(
     *,
     case: Case,
     content: IO[bytes],
     original_name: str,
+    actor: Actor,
     tags: Sequence[str] = (),
     folder: str = "",
     visibility: str = Visibility.PRIVATE,
 ) -> Attachment:
-    """Store a file for ``case``. Size, SHA-256 and type are read from the bytes, never trusted."""
-    original_name = os.path.basename(original_name.replace("\\", "/")) or "file"
-    attachment = Attachment(
-        case=case, original_name=original_name, tags=list(tags), folder=folder, visibility=visibility
+    """Store a new file in the case's project and mode (``media.services.file_create``) and
+    append it to the case's evidence through ``case_update``, which records the change."""
+    file = file_create(
+        project=case.project,
+        mode=case.mode,
+        content=content,
+        original_name=original_name,
+        tags=tags,
+        folder=folder,
+        visibility=visibility,
     )
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    content.seek(0)
-    for chunk in iter(lambda: content.read(64 * 1024), b""):
-        if len(head) < 262:
-            head += chunk[: 262 - len(head)]
-        digest.update(chunk)
-        size += len(chunk)
-    content.seek(0)
-    attachment.size = size
-    attachment.sha256 = digest.hexdigest()
-    attachment.content_type = _detect_content_type(head)
-    attachment.key = f"{case.project_id}/{attachment.id}/{original_name}"
-    attachment.file.save(attachment.key, File(content), save=False)
-    # The storage may rename to avoid a clash; the key must name what was stored.
-    attachment.key = str(attachment.file.name)
-    attachment.save(force_insert=True)
-    return attachment
+    # The list to extend is read under the lock, so two uploads at once both stay attached.
+    locked = Case.objects.select_for_update(of=("self",)).prefetch_related("attachments").get(pk=case.pk)
+    file_ids = [link.file_id for link in locked.attachments.all()]
+    updated = case_update(
+        cases=Case.objects.all(), case_id=case.pk, changes={"attachments": [*file_ids, file.pk]}, actor=actor
+    )
+    return next(link for link in updated.attachments.all() if link.file_id == file.pk)

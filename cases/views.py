@@ -75,7 +75,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
 
     def get_queryset(self) -> QuerySet[Case]:
-        return self._visible_cases().prefetch_related("attachments")
+        return self._visible_cases().prefetch_related(services.attachments_prefetch())
 
     def _case_id(self) -> str:
         """The path's case id; refused before any query when it cannot be one (a NUL byte, 10,000 characters…)."""
@@ -92,7 +92,9 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     def _case_response(self, case: Case, status_code: int = status.HTTP_200_OK, **headers: str) -> Response:
         # The representation directly: a serializer instance here would only build fields it never uses.
-        return Response(case_representation(case), status=status_code, headers={"ETag": case.etag, **headers})
+        return Response(
+            case_representation(case, request=self.request), status=status_code, headers={"ETag": case.etag, **headers}
+        )
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # django-filter builds a FilterSet and its form per request; most list calls have no filter.
@@ -104,7 +106,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         paginator = self.paginator
         assert paginator is not None
         page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self)
-        return paginator.get_paginated_response([case_representation(case) for case in page or []])
+        return paginator.get_paginated_response([case_representation(case, request=request) for case in page or []])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._case_response(self.get_object())
@@ -130,7 +132,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
         try:
             case = services.case_update(
-                cases=self.get_queryset(),
+                cases=self._visible_cases(),
                 case_id=case_id,
                 changes=serializer.validated_data,
                 actor=self.actor,

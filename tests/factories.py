@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import IO, Any
 
 import factory
 
-from cases.models import Case, Status
-from cases.services import Actor, case_create
+from cases.demo import screenshot_png
+from cases.models import Attachment, Case, Status
+from cases.services import Actor, attachment_create, case_create
+from media.models import File
+from media.services import file_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create
 
@@ -60,3 +64,34 @@ class CaseFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class: type[Case], *args: Any, **kwargs: Any) -> Case:
         kwargs.setdefault("actor", Actor.system("tests"))
         return case_create(**kwargs)
+
+
+def attach_file(
+    *, case: Case, content: IO[bytes] | None = None, original_name: str = "evidence.png", **kwargs: Any
+) -> Attachment:
+    """Store a file in the case's project and mode and attach it, as the admin's upload does
+    (``attachment_create``); a small real PNG unless ``content`` is given."""
+    if content is None:
+        content = io.BytesIO(screenshot_png(len(original_name)))
+    kwargs.setdefault("actor", Actor.system("tests"))
+    return attachment_create(case=case, content=content, original_name=original_name, **kwargs)
+
+
+class FileFactory(factory.django.DjangoModelFactory):
+    """A stored file (``media.services.file_create``): a small real PNG unless ``content`` is given."""
+
+    class Meta:
+        model = File
+
+    project = factory.SubFactory(ProjectFactory)
+    mode = Mode.LIVE
+    original_name = factory.Sequence(lambda n: f"screenshot-{n}.png")
+
+    @classmethod
+    def _create(cls, model_class: type[File], *args: Any, **kwargs: Any) -> File:
+        content = kwargs.pop("content", None)
+        if content is None:
+            content = io.BytesIO(screenshot_png(len(kwargs["original_name"])))
+        elif isinstance(content, bytes):
+            content = io.BytesIO(content)
+        return file_create(content=content, **kwargs)

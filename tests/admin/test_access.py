@@ -8,9 +8,8 @@ from django.urls import reverse
 
 from cases.demo import screenshot_png
 from cases.models import Attachment, Case, Status
-from cases.services import attachment_create
 from tests.admin.conftest import untouched_form_data
-from tests.factories import CaseFactory, OrganisationFactory, ProjectFactory, TokenFactory
+from tests.factories import CaseFactory, OrganisationFactory, ProjectFactory, TokenFactory, attach_file
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +90,7 @@ def test_moderator_can_upload_and_open_a_file(moderator_client: Client) -> None:
 
     assert moderator_client.post(url, data).status_code == 302
     attachment = Attachment.objects.get(case=case)
-    r = moderator_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+    r = moderator_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.file_id]))
     assert r.status_code == 200
 
 
@@ -107,14 +106,12 @@ def test_moderator_can_run_the_bulk_actions(moderator_client: Client) -> None:
 
 def test_staff_without_file_permission_cannot_open_files(client: Client, django_user_model: type[User]) -> None:
     case = CaseFactory()
-    attachment = attachment_create(
-        case=case, content=SimpleUploadedFile("a.png", screenshot_png(1)), original_name="a.png"
-    )
+    attachment = attach_file(case=case, content=SimpleUploadedFile("a.png", screenshot_png(1)), original_name="a.png")
     user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
     user.user_permissions.add(*Group.objects.get(name="Case moderators").permissions.filter(codename="view_case"))
     client.force_login(user)
 
     assert client.get(reverse("admin:cases_case_change", args=[case.pk])).status_code == 200
-    r = client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+    r = client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.file_id]))
 
     assert r.status_code == 403

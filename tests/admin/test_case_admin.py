@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.demo import screenshot_png
-from cases.models import AbuseStatus, Attachment, Case, CaseEvent, Status
-from cases.services import attachment_create
+from cases.models import Attachment, Case, CaseEvent, Status
+from media.models import AbuseStatus
 from tests.admin.conftest import admin_errors, untouched_form_data
-from tests.factories import CaseFactory, ProjectFactory
+from tests.factories import CaseFactory, ProjectFactory, attach_file
 from tokens.models import Mode
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +49,8 @@ def save_case_page(client: Client, case: Case, **changes: Any) -> Any:
 
 def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
     case = CaseFactory(title="Aimbot near the docks", status=Status.CLOSED, mode=Mode.TEST)
-    attachment_create(case=case, content=_png_file(), original_name="a.png")
-    attachment_create(case=case, content=_png_file(), original_name="b.png")
+    attach_file(case=case, content=_png_file(), original_name="a.png")
+    attach_file(case=case, content=_png_file(), original_name="b.png")
 
     r = admin_client.get(CHANGELIST)
 
@@ -82,10 +82,10 @@ def test_case_list_query_count_does_not_grow_with_page_size(admin_client: Client
 
     project = ProjectFactory()
     for n in range(5):
-        attachment_create(case=CaseFactory(project=project), content=_png_file(), original_name=f"{n}.png")
+        attach_file(case=CaseFactory(project=project), content=_png_file(), original_name=f"{n}.png")
     with_5 = queries_for_list()
     for n in range(45):
-        attachment_create(case=CaseFactory(project=ProjectFactory()), content=_png_file(), original_name=f"{n}.png")
+        attach_file(case=CaseFactory(project=ProjectFactory()), content=_png_file(), original_name=f"{n}.png")
     with_50 = queries_for_list()
 
     assert len(admin_client.get(CHANGELIST).context["cl"].result_list) == 50
@@ -313,7 +313,7 @@ def test_add_case_goes_through_the_service(admin_client: Client) -> None:
     case = Case.objects.get()
     assert (case.project_id, case.mode, case.title) == (project.pk, Mode.TEST, "Report from Discord")
     assert case.pk.startswith("c_")
-    assert [a.original_name for a in case.attachments.all()] == ["proof.png"]
+    assert [a.file.original_name for a in case.attachments.all()] == ["proof.png"]
 
 
 # Attachments
@@ -344,22 +344,40 @@ def test_upload_stores_what_the_bytes_say(admin_client: Client) -> None:
     )
 
     assert r.status_code == 302, admin_errors(r) if r.status_code == 200 else r.content
-    attachment = Attachment.objects.get(case=case)
-    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
-    assert attachment.size == len(content)
-    assert attachment.content_type == "image/png"
-    assert attachment.original_name == "notes.txt"
-    assert attachment.key == f"{case.project_id}/{attachment.pk}/notes.txt"
-    assert (attachment.tags, attachment.folder) == (["cheating", "evidence"], "reports")
-    with attachment.file.open("rb") as stored:
-        assert stored.read() == content
+    link = Attachment.objects.select_related("file").get(case=case)
+    stored = link.file
+    assert stored.sha256 == hashlib.sha256(content).hexdigest()
+    assert stored.size == len(content)
+    assert stored.content_type == "image/png"
+    assert stored.original_name == "notes.txt"
+    assert (stored.project_id, stored.mode) == (case.project_id, case.mode)
+    assert stored.key == f"{case.project_id}/{stored.pk}/notes.txt"
+    assert (stored.tags, stored.folder) == (["cheating", "evidence"], "reports")
+    with stored.blob.open("rb") as bytes_in_storage:
+        assert bytes_in_storage.read() == content
+    event = CaseEvent.objects.filter(case=case).latest("created_at")
+    assert event.changes == {"attachments": {"from": [], "to": [stored.pk]}}
+    assert (event.actor_type, link.attached_by_type) == ("staff", "staff")
     entry = LogEntry.objects.get(object_id=case.pk)
-    assert json.loads(entry.change_message) == [{"added": {"name": "attachment", "object": "notes.txt"}}]
+    assert json.loads(entry.change_message) == [{"added": {"name": "attachment", "object": str(link)}}]
+
+
+def test_upload_of_a_type_the_api_refuses_is_a_form_error(admin_client: Client) -> None:
+    case = CaseFactory()
+    before = case.updated_at
+
+    r = upload(admin_client, case, SimpleUploadedFile("page.png", b"<html><script>alert(1)</script></html>"))
+
+    assert r.status_code == 200
+    upload_errors = [inline.formset.errors for inline in r.context["inline_admin_formsets"]]
+    assert "file type text/html is not allowed" in str(upload_errors)
+    assert not Attachment.objects.filter(case=case).exists()
+    assert Case.objects.get(pk=case.pk).updated_at == before
 
 
 def test_attachment_fields_are_editable_and_logged(admin_client: Client) -> None:
     case = CaseFactory()
-    attachment = attachment_create(case=case, content=_png_file(), original_name="a.png", tags=["old"])
+    attachment = attach_file(case=case, content=_png_file(), original_name="a.png", tags=["old"])
     data = untouched_form_data(admin_client.get(change_url(case)))
     data.update(
         {
@@ -373,7 +391,7 @@ def test_attachment_fields_are_editable_and_logged(admin_client: Client) -> None
     r = admin_client.post(change_url(case), data)
 
     assert r.status_code == 302, r.content
-    stored = Attachment.objects.get(pk=attachment.pk)
+    stored = Attachment.objects.get(pk=attachment.pk).file
     assert (stored.tags, stored.folder, stored.visibility, stored.abuse_status) == (
         ["aimbot", "clip"],
         "appeals",
@@ -381,13 +399,17 @@ def test_attachment_fields_are_editable_and_logged(admin_client: Client) -> None
         "flagged",
     )
     # The content facts are the server's: the form has no field for them.
-    assert (stored.sha256, stored.size, stored.key) == (attachment.sha256, attachment.size, attachment.key)
+    assert (stored.sha256, stored.size, stored.key) == (
+        attachment.file.sha256,
+        attachment.file.size,
+        attachment.file.key,
+    )
     message = json.loads(LogEntry.objects.get(object_id=case.pk).change_message)
     assert message == [
         {
             "changed": {
                 "name": "attachment",
-                "object": "a.png",
+                "object": str(attachment),
                 "fields": ["Tags", "Folder", "Visibility", "Abuse status"],
             }
         }
@@ -396,22 +418,23 @@ def test_attachment_fields_are_editable_and_logged(admin_client: Client) -> None
 
 def test_case_page_shows_computed_file_facts_and_a_link(admin_client: Client) -> None:
     case = CaseFactory()
-    attachment = attachment_create(case=case, content=_png_file(), original_name="clip.png")
+    attachment = attach_file(case=case, content=_png_file(), original_name="clip.png")
 
     body = admin_client.get(change_url(case)).content.decode()
 
-    for text in (attachment.sha256, attachment.key, "image/png", f"{attachment.size:,} bytes"):
+    file = attachment.file
+    for text in (file.sha256, file.key, "image/png", f"{file.size:,} bytes"):
         assert text in body
-    assert reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]) in body
+    assert reverse("admin:cases_case_attachment", args=[case.pk, file.pk]) in body
     assert 'name="attachments-0-sha256"' not in body
 
 
 def test_file_link_streams_the_stored_bytes(admin_client: Client) -> None:
     case = CaseFactory()
     content = screenshot_png(5)
-    attachment = attachment_create(case=case, content=SimpleUploadedFile("s.png", content), original_name="s.png")
+    attachment = attach_file(case=case, content=SimpleUploadedFile("s.png", content), original_name="s.png")
 
-    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.file_id]))
 
     assert r.status_code == 200
     assert b"".join(r.streaming_content) == content
@@ -422,11 +445,11 @@ def test_file_link_streams_the_stored_bytes(admin_client: Client) -> None:
 
 def test_file_link_downloads_what_a_browser_could_run(admin_client: Client) -> None:
     case = CaseFactory()
-    attachment = attachment_create(
-        case=case, content=SimpleUploadedFile("x.bin", b"\x00\x01<script>"), original_name="page.html"
+    attachment = attach_file(
+        case=case, content=SimpleUploadedFile("x.pdf", b"%PDF-1.4\n<script>"), original_name="report.pdf"
     )
 
-    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.pk]))
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, attachment.file_id]))
 
     assert r.status_code == 200
     assert r["Content-Type"] == "application/octet-stream"
@@ -434,9 +457,9 @@ def test_file_link_downloads_what_a_browser_could_run(admin_client: Client) -> N
 
 
 def test_file_link_of_another_case_is_not_found(admin_client: Client) -> None:
-    attachment = attachment_create(case=CaseFactory(), content=_png_file(), original_name="a.png")
+    attachment = attach_file(case=CaseFactory(), content=_png_file(), original_name="a.png")
 
-    r = admin_client.get(reverse("admin:cases_case_attachment", args=[CaseFactory().pk, attachment.pk]))
+    r = admin_client.get(reverse("admin:cases_case_attachment", args=[CaseFactory().pk, attachment.file_id]))
 
     assert r.status_code == 404
 

@@ -99,5 +99,5 @@ def test_seed_demo_fills_the_admin_like_a_real_queue(admin_client: Client) -> No
     assert set(Case.objects.values_list("status", flat=True)) == set(Status.values)
     assert set(Case.objects.values_list("mode", flat=True)) == set(Mode.values)
     assert Case.objects.values("project").distinct().count() == 2
-    assert Case.objects.filter(attachments__content_type="image/png").exists()
+    assert Case.objects.filter(attachments__file__content_type="image/png").exists()
     assert len(set(Case.objects.values_list("title", flat=True))) >= 30

@@ -109,14 +109,14 @@ def test_status_filter_pages_with_the_cursor(call, project) -> None:
     assert not second["has_more"]
 
 
-def test_list_embeds_attachments_oldest_first(call, project) -> None:
+def test_list_embeds_attachments_in_the_order_they_were_attached(call, project) -> None:
     import io
 
-    from cases.services import attachment_create
+    from tests.factories import attach_file
 
     case = CaseFactory(project=project)
     names = [
-        attachment_create(case=case, content=io.BytesIO(b"log line %d" % i), original_name=f"log{i}.txt").original_name
+        attach_file(case=case, content=io.BytesIO(b"log line %d" % i), original_name=f"log{i}.txt").file.original_name
         for i in range(3)
     ]
     [listed] = _page(call, "")["cases"]

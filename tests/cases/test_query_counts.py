@@ -6,8 +6,7 @@ import io
 
 import pytest
 
-from cases.services import attachment_create
-from tests.factories import CaseFactory
+from tests.factories import CaseFactory, attach_file
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +21,7 @@ def _with_attachments(project, count: int) -> None:
     for i in range(count):
         case = CaseFactory(project=project)
         for n in range(2):
-            attachment_create(case=case, content=io.BytesIO(b"evidence %d-%d" % (i, n)), original_name="e.txt")
+            attach_file(case=case, content=io.BytesIO(b"evidence %d-%d" % (i, n)), original_name="e.txt")
 
 
 @pytest.mark.parametrize("page_size", [1, 10, 100])

@@ -32,10 +32,9 @@ from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUS
 from schemathesis.engine import Status, events
 
 from cases.models import Case
-from cases.services import attachment_create
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import encode_cursor
-from tests.factories import CaseFactory, ProjectFactory
+from tests.factories import CaseFactory, ProjectFactory, attach_file
 from tokens.models import Project, ScopedToken
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
@@ -64,8 +63,8 @@ def _seed_cases(project: Project) -> list[Case]:
     another project (which must answer 404 exactly like an id that does not exist)."""
     cases = [CaseFactory(project=project, status=status) for status in ("open", "closed", "archived") * 4]
     for case in cases[:2]:
-        attachment_create(case=case, content=io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 64), original_name="shot.png")
-        attachment_create(case=case, content=io.BytesIO(b"server log line\n"), original_name="server.log")
+        attach_file(case=case, content=io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 64), original_name="shot.png")
+        attach_file(case=case, content=io.BytesIO(b"server log line\n"), original_name="server.log")
     return [*cases, CaseFactory(project=ProjectFactory())]
 
 

@@ -90,7 +90,7 @@ CATALOGUE: list[Any] = [
     pytest.param("POST", "/v1/cases", b'{"' + b"k" * 1_100_000 + b'": 1}', J, {}, 413, id="body-over-1mib"),
     pytest.param("PATCH", CASE, {}, J, {}, 400, id="body-empty-patch"),
     pytest.param("PATCH", CASE, {"status": None}, J, {}, 400, id="body-null-status"),
-    pytest.param("PATCH", CASE, {"attachments": []}, J, {}, 400, id="body-patch-attachments"),
+    pytest.param("PATCH", CASE, {"attachments": {}}, J, {}, 400, id="body-patch-attachments-object"),
     pytest.param("PATCH", CASE, {"title": "ok", "mode": "test"}, J, {}, 400, id="body-patch-mode"),
     pytest.param("PATCH", CASE, b"null", J, {}, 400, id="body-null"),
     # issue 10, fault 2: any cursor the service did not issue for this list
