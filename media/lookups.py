@@ -29,7 +29,8 @@ class HasItem(Lookup):
     def as_sqlite(self, compiler: SQLCompiler, connection: Any) -> Sql:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.type = 'text' AND json_each.value = {rhs})"
+        # lhs is a column reference and rhs a placeholder, both from the compiler: no value is interpolated.
+        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.type = 'text' AND json_each.value = {rhs})"  # noqa: S608
         return sql, [*lhs_params, *rhs_params]
 
     def as_sql(self, compiler: SQLCompiler, connection: Any) -> Sql:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .content import (
 )
 from .errors import FileInUse, FileTooLarge, UnsupportedType
 from .models import FOLDER_MAX_LENGTH, KEY_MAX_LENGTH, ORIGINAL_NAME_MAX_LENGTH, AbuseStatus, File, Visibility
+from .storage import file_apply_access
 
 CHUNK_SIZE = 64 * 1024
 
@@ -261,6 +261,7 @@ def file_create(
         # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
         file.blob.storage.delete(stored)
         raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
+    file_apply_access(file)
     return file
 
 
@@ -293,6 +294,8 @@ def file_update(*, file_id: str, changes: Mapping[str, Any], files: QuerySet[Fil
         for field in changed:
             setattr(file, field, cleaned[field])
         file.save(update_fields=[*changed, "updated_at"])
+        if {"visibility", "abuse_status"} & set(changed):
+            file_apply_access(file)
     return file
 
 
