@@ -1,10 +1,22 @@
-"""Benchmark the Cases API against the hand-written baseline views (issue 6).
+"""Benchmark the Cases API against three yardsticks (issues 6 and 11).
 
 ``python -m bench.run [--tiny]`` (or ``bench/run.sh``): creates the PostgreSQL database if
 missing, migrates, seeds a project and a token, then, once with the in-process cache and once
-with Redis, starts gunicorn (2 workers, ``bench.settings``) on a free loopback port and runs
-wrk rounds that alternate the API and the baseline for each operation. Prints requests per
-second, p50 and p99 for each side and the median real/baseline ratio against the targets.
+with Redis, starts gunicorn (2 workers, ``bench.settings``) on a free loopback port and, for each
+operation, runs wrk rounds that alternate four sides served by that same gunicorn on the same
+database:
+
+- ``API``: the service (``/v1``);
+- ``baseline``: the same work hand-written (``bench.baseline``);
+- ``stock DRF``: a ``ModelViewSet`` + ``ModelSerializer``, DRF defaults, no history, files or
+  rate limit (``bench.stock``);
+- ``minimal``: token lookup, lock, update of the sent fields, ``JsonResponse`` (``bench.minimal``).
+
+Per side it prints requests per second, p50 and p99 (medians over rounds), CPU per request (the
+gunicorn workers, their PostgreSQL backends and the Redis server, from /proc), and round trips per
+request, counted exactly in a separate pass through a counting proxy (PostgreSQL: every statement,
+``BEGIN``/``COMMIT`` and health checks included) and Redis ``MONITOR`` (commands sent), then the
+median over rounds of the API's requests per second divided by each side's, against the targets.
 Exits non-zero when any response was not 2xx (or a socket failed); the targets are reported,
 not enforced.
 """
@@ -15,6 +27,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,16 +38,25 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 OPERATIONS = {"patch": "PATCH /v1/cases/{id}", "get": "GET /v1/cases/{id}", "list": "GET /v1/cases?limit=50"}
-TARGETS = {"patch": 0.90, "get": 0.90, "list": 0.85}
-PREFIXES = {"real": "/v1", "baseline": "/bench/baseline/v1"}
+SIDES = {"api": "/v1", "baseline": "/bench/baseline/v1", "drf": "/bench/drf/v1", "minimal": "/bench/minimal/v1"}
+LABELS = {"api": "API", "baseline": "baseline", "drf": "stock DRF", "minimal": "minimal"}
+# API requests per second divided by the side's (issue 6 for the baseline, issue 11 for the others).
+TARGETS = {
+    "baseline": {"patch": 0.90, "get": 0.90, "list": 0.85},
+    "drf": {"patch": 1.0, "get": 1.0, "list": 1.0},
+    "minimal": {"patch": 0.75, "get": 0.75, "list": 0.5},
+}
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -45,8 +67,23 @@ class Round:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float
     non2xx: int
     socket_errors: int
+
+
+@dataclass
+class Counts:
+    """Round trips per request of one side and operation, from the counting pass."""
+
+    postgres: float
+    redis: float
+
+
+@dataclass
+class Results:
+    rounds: list[Round] = field(default_factory=list)
+    counts: dict[tuple[str, str, str], Counts] = field(default_factory=dict)
 
 
 def log(message: str) -> None:
@@ -114,15 +151,12 @@ class Gunicorn:
 
     def wait_ready(self, token: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        url = f"{self.base}/v1/cases?limit=1"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 (http)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SystemExit(f"gunicorn exited with {self.process.returncode}; see {self.log_file.name}")
             try:
-                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (loopback URL)
-                    if response.status == 200:
-                        return
+                if send(self.base, "GET", "/v1/cases?limit=1", token) == 200:
+                    return
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         raise SystemExit(f"gunicorn did not answer within {timeout}s; see {self.log_file.name}")
@@ -136,6 +170,80 @@ class Gunicorn:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log_file.close()
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log_path: Path, token: str) -> Iterator[Gunicorn]:
+    server = Gunicorn(env=env, log_path=log_path)
+    try:
+        server.wait_ready(token)
+        yield server
+    finally:
+        server.stop()
+        errors = [line for line in log_path.read_text().splitlines() if "ERROR" in line]
+        if errors:
+            log("gunicorn logged errors:\n" + "\n".join(errors[:20]))
+
+
+def send(base: str, method: str, path: str, token: str, body: bytes | None = None) -> int:
+    request = urllib.request.Request(  # noqa: S310 (a loopback URL)
+        base + path,
+        data=body,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (a loopback URL)
+            response.read()
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+class CpuMeter:
+    """CPU seconds used by the gunicorn processes, their PostgreSQL backends and the Redis server."""
+
+    def __init__(self, *, gunicorn_pid: int, application_name: str, redis_url: str | None) -> None:
+        import psycopg
+
+        self.gunicorn_pid = gunicorn_pid
+        self.application_name = application_name
+        self.database = psycopg.connect(os.environ["BENCH_DATABASE_URL"], autocommit=True)
+        self.redis_pid: int | None = None
+        if redis_url is not None:
+            import redis
+
+            self.redis_pid = int(redis.Redis.from_url(redis_url).info("server")["process_id"])
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[int, float] | None:
+        """(parent pid, CPU seconds) of a process, or None when it is gone."""
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = raw[raw.rindex(")") + 2 :].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+    def snapshot(self) -> dict[int, float]:
+        pids = {self.gunicorn_pid}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                stat = self._stat(int(entry.name))
+                if stat is not None and stat[0] == self.gunicorn_pid:
+                    pids.add(int(entry.name))
+        rows = self.database.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.application_name]
+        ).fetchall()
+        pids.update(pid for (pid,) in rows)
+        if self.redis_pid is not None:
+            pids.add(self.redis_pid)
+        return {pid: stat[1] for pid in pids if (stat := self._stat(pid)) is not None}
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def run_wrk(
@@ -153,7 +261,7 @@ def run_wrk(
         "--",
         op,
         token,
-        PREFIXES[side],
+        SIDES[side],
         str(ids_file),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603
@@ -167,6 +275,7 @@ def run_wrk(
 def measure(
     cache: str,
     server: Gunicorn,
+    meter: CpuMeter,
     *,
     token: str,
     ids_file: Path,
@@ -176,17 +285,18 @@ def measure(
     warmup: bool,
 ) -> list[Round]:
     results: list[Round] = []
+    sides = list(SIDES)
     for op in OPERATIONS:
         if warmup:
-            for side in PREFIXES:
+            for side in sides:
                 raw = run_wrk(
                     server.base, op=op, side=side, token=token, ids_file=ids_file, seconds=1, connections=connections
                 )
-                results.append(Round(cache, op, f"warmup-{side}", 0, 0, 0, raw["non2xx"], raw["socket_errors"]))
+                results.append(Round(cache, op, f"warmup-{side}", 0, 0, 0, 0, raw["non2xx"], raw["socket_errors"]))
         for n in range(rounds):
-            # Alternate which side goes first so neither always runs on a warmer machine.
-            sides = ("real", "baseline") if n % 2 == 0 else ("baseline", "real")
-            for side in sides:
+            # Rotate which side goes first so none always runs on a warmer (or busier) machine.
+            for side in sides[n % len(sides) :] + sides[: n % len(sides)]:
+                before = meter.snapshot()
                 raw = run_wrk(
                     server.base,
                     op=op,
@@ -196,6 +306,7 @@ def measure(
                     seconds=seconds,
                     connections=connections,
                 )
+                cpu = CpuMeter.used(before, meter.snapshot())
                 result = Round(
                     cache=cache,
                     op=op,
@@ -203,40 +314,115 @@ def measure(
                     rps=raw["requests"] / (raw["duration_us"] / 1e6),
                     p50_ms=raw["p50_us"] / 1000,
                     p99_ms=raw["p99_us"] / 1000,
+                    cpu_ms=cpu * 1000 / max(raw["requests"], 1),
                     non2xx=raw["non2xx"],
                     socket_errors=raw["socket_errors"],
                 )
                 results.append(result)
                 print(
-                    f"{cache:6} {op:5} {side:8} round {n + 1}: {result.rps:8.1f} req/s  "
-                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}",
+                    f"{cache:6} {op:5} {LABELS[side]:9} round {n + 1}: {result.rps:8.1f} req/s  "
+                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                    f"CPU {result.cpu_ms:5.2f} ms/req  non-2xx {result.non2xx}",
                     flush=True,
                 )
     return results
 
 
-def summarise(results: list[Round]) -> None:
+def count_round_trips(
+    cache: str,
+    env: dict[str, str],
+    *,
+    tmp: Path,
+    token: str,
+    case_ids: list[str],
+    redis_url: str,
+    requests: int,
+) -> dict[tuple[str, str, str], Counts]:
+    """Send ``requests`` sequential requests per operation and side to a gunicorn whose
+    database connections go through ``PostgresCounter``, and count round trips per request.
+
+    Every PATCH sets a new title, so each one takes the full write path.
+    """
+    from bench.roundtrips import PostgresCounter, RedisCounter
+
+    database_url = env["BENCH_DATABASE_URL"]
+    host_port = database_url.split("@", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    rng = random.Random()  # noqa: S311 (request mix, not secrets; fresh titles every run)
+    counts: dict[tuple[str, str, str], Counts] = {}
+
+    def one(base: str, op: str, side: str) -> None:
+        case_id = rng.choice(case_ids)
+        if op == "list":
+            status = send(base, "GET", f"{SIDES[side]}/cases?limit=50", token)
+        elif op == "get":
+            status = send(base, "GET", f"{SIDES[side]}/cases/{case_id}", token)
+        else:
+            body = json.dumps({"title": f"Counted title {rng.randrange(10**9)}"}).encode()
+            status = send(base, "PATCH", f"{SIDES[side]}/cases/{case_id}", token, body)
+        if not 200 <= status < 300:
+            raise SystemExit(f"counting pass: {op} on {side} answered {status}")
+
+    with PostgresCounter(host, int(port or 5432)) as pg:
+        proxied = database_url.replace(host_port, f"127.0.0.1:{pg.port}", 1)
+        proxied += ("&" if "?" in proxied else "?") + "sslmode=disable"
+        with (
+            gunicorn(env | {"BENCH_DATABASE_URL": proxied}, tmp / f"gunicorn-count-{cache}.log", token) as server,
+            RedisCounter(redis_url) as redis_counter,
+        ):
+            for _ in range(8):  # both workers connected and warm before anything is counted
+                one(server.base, "get", "api")
+            for op in OPERATIONS:
+                for side in SIDES:
+                    redis_counter.settle()
+                    pg_before, redis_before = pg.round_trips, redis_counter.commands
+                    for _ in range(requests):
+                        one(server.base, op, side)
+                    redis_counter.settle()
+                    counts[(cache, op, side)] = Counts(
+                        postgres=(pg.round_trips - pg_before) / requests,
+                        redis=(redis_counter.commands - redis_before) / requests,
+                    )
+    return counts
+
+
+def summarise(results: Results) -> None:
     print()
-    print(
-        f"{'cache':6} {'operation':24} {'real req/s':>10} {'p50':>7} {'p99':>7}"
-        f" {'base req/s':>10} {'p50':>7} {'p99':>7} {'ratio':>6} {'target':>7}"
+    header = (
+        f"{'operation':24} {'side':9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10}"
+        f" {'PG rt/req':>9} {'Redis/req':>9} {'API/side':>8} {'target':>7}"
     )
-    for cache in dict.fromkeys(r.cache for r in results):
+    for cache in dict.fromkeys(r.cache for r in results.rounds):
+        print(f"cache: {cache}")
+        print(header)
         for op, label in OPERATIONS.items():
-            real = [r for r in results if r.cache == cache and r.op == op and r.side == "real"]
-            base = [r for r in results if r.cache == cache and r.op == op and r.side == "baseline"]
-            if not real or not base:
-                continue
-            ratio = statistics.median(a.rps / b.rps for a, b in zip(real, base, strict=True))
-            verdict = "met" if ratio >= TARGETS[op] else "MISSED"
-            print(
-                f"{cache:6} {label:24} {statistics.median(r.rps for r in real):10.1f}"
-                f" {statistics.median(r.p50_ms for r in real):6.2f}m {statistics.median(r.p99_ms for r in real):6.2f}m"
-                f" {statistics.median(r.rps for r in base):10.1f}"
-                f" {statistics.median(r.p50_ms for r in base):6.2f}m {statistics.median(r.p99_ms for r in base):6.2f}m"
-                f" {ratio:6.3f} ≥{TARGETS[op]:.2f} {verdict}"
-            )
-    print("(ratio: median over rounds of real/baseline requests per second; p50/p99: medians over rounds, ms)")
+            api = [r for r in results.rounds if r.cache == cache and r.op == op and r.side == "api"]
+            for side in SIDES:
+                rounds = [r for r in results.rounds if r.cache == cache and r.op == op and r.side == side]
+                if not rounds:
+                    continue
+                counts = results.counts.get((cache, op, side))
+                trips = f"{counts.postgres:9.2f} {counts.redis:9.2f}" if counts else f"{'-':>9} {'-':>9}"
+                verdict = ""
+                if side != "api":
+                    ratio = statistics.median(a.rps / b.rps for a, b in zip(api, rounds, strict=True))
+                    target = TARGETS[side][op]
+                    verdict = f"{ratio:8.3f} ≥{target:<4.2f} {'met' if ratio >= target else 'MISSED'}"
+                print(
+                    f"{label if side == 'api' else '':24} {LABELS[side]:9}"
+                    f" {statistics.median(r.rps for r in rounds):7.1f}"
+                    f" {statistics.median(r.p50_ms for r in rounds):7.2f}"
+                    f" {statistics.median(r.p99_ms for r in rounds):7.2f}"
+                    f" {statistics.median(r.cpu_ms for r in rounds):10.2f}"
+                    f" {trips} {verdict}"
+                )
+        print()
+    print(
+        "req/s, p50, p99, CPU: medians over rounds; CPU: gunicorn workers + their PostgreSQL backends + the Redis\n"
+        "server, per request; PG rt/Redis: round trips per request counted exactly in a separate sequential pass\n"
+        "(PostgreSQL statements with BEGIN/COMMIT and health checks; Redis commands sent); API/side: median over\n"
+        "rounds of API req/s divided by that side's req/s in the same round."
+    )
 
 
 def main() -> int:
@@ -246,10 +432,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=3, help="length of one round (default 3)")
     parser.add_argument("--cases", type=int, default=1000, help="cases to seed (default 1000)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
+    parser.add_argument("--count", type=int, default=40, help="requests per side and operation counted (default 40)")
     parser.add_argument("--cache", choices=["locmem", "redis"], action="append", help="default: both")
     args = parser.parse_args()
     if args.tiny:
-        args.rounds, args.seconds, args.cases = 1, 1, 50
+        args.rounds, args.seconds, args.cases, args.count = 1, 1, 50, 5
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk; bench/run.sh does it)")
 
@@ -265,21 +452,31 @@ def main() -> int:
     seeded = seed(cases=args.cases)
     log(f"seeded {len(seeded.case_ids)} cases; token {seeded.token_id}")
 
-    results: list[Round] = []
-    with tempfile.TemporaryDirectory(prefix="serverops-bench-") as tmp:
-        ids_file = Path(tmp) / "case_ids.txt"
+    results = Results()
+    application_name = f"serverops-bench-{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="serverops-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        ids_file = tmp / "case_ids.txt"
         ids_file.write_text("\n".join(seeded.case_ids) + "\n")
         base_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-        base_env |= {"DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_TOKEN_ID": seeded.token_id}
+        base_env |= {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "BENCH_TOKEN_ID": seeded.token_id,
+            "BENCH_APPLICATION_NAME": application_name,
+        }
         for cache in args.cache or ["locmem", "redis"]:
             env = base_env | ({"REDIS_URL": redis_url} if cache == "redis" else {})
-            server = Gunicorn(env=env, log_path=Path(tmp) / f"gunicorn-{cache}.log")
-            try:
-                server.wait_ready(seeded.plaintext)
+            with gunicorn(env, tmp / f"gunicorn-{cache}.log", seeded.plaintext) as server:
                 log(f"gunicorn (2 workers, {cache} cache) at {server.base}")
-                results += measure(
+                meter = CpuMeter(
+                    gunicorn_pid=server.process.pid,
+                    application_name=application_name,
+                    redis_url=redis_url if cache == "redis" else None,
+                )
+                results.rounds += measure(
                     cache,
                     server,
+                    meter,
                     token=seeded.plaintext,
                     ids_file=ids_file,
                     rounds=args.rounds,
@@ -287,16 +484,18 @@ def main() -> int:
                     connections=args.connections,
                     warmup=not args.tiny,
                 )
-            finally:
-                server.stop()
-            errors = [
-                line for line in (Path(tmp) / f"gunicorn-{cache}.log").read_text().splitlines() if "ERROR" in line
-            ]
-            if errors:
-                log("gunicorn logged errors:\n" + "\n".join(errors[:20]))
+            results.counts |= count_round_trips(
+                cache,
+                env,
+                tmp=tmp,
+                token=seeded.plaintext,
+                case_ids=seeded.case_ids,
+                redis_url=redis_url,
+                requests=args.count,
+            )
 
     summarise(results)
-    failed = sum(r.non2xx + r.socket_errors for r in results)
+    failed = sum(r.non2xx + r.socket_errors for r in results.rounds)
     if failed:
         print(f"FAILED: {failed} responses were not 2xx (or their sockets failed)")
         return 1

@@ -24,6 +24,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Names the connections, so the benchmark can find its PostgreSQL backends (their CPU time).
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
+    "BENCH_APPLICATION_NAME", "serverops-bench"
+)
 _TOKEN_ID = os.environ.get("BENCH_TOKEN_ID", "")
 # Far above anything two workers on two cores can serve, so no benchmark request is refused.
 SERVEROPS = {
