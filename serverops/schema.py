@@ -181,6 +181,7 @@ def header(
 # usable token, and crashes that may happen anywhere: none can promise the rate-limit state.
 UNCHARGED = frozenset({401, 406, 500})
 _COUNT = {"type": "string", "pattern": "^[0-9]+$"}
+_WINDOW = "the current minute (on a 429, the exhausted window that ends last)"
 
 
 def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiParameter]:
@@ -200,9 +201,23 @@ def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiPara
             "the service made. Server logs carry the same id.",
             statuses,
         ),
-        *header("X-RateLimit-Limit", _COUNT, "Requests the token may make in the current minute.", charged),
-        *header("X-RateLimit-Remaining", _COUNT, "Requests the token has left in the current minute.", charged),
-        *header("X-RateLimit-Reset", _COUNT, "When the current minute ends, in Unix seconds.", charged),
+        *header("X-RateLimit-Limit", _COUNT, f"Requests the token may make in {_WINDOW}.", charged),
+        *header("X-RateLimit-Remaining", _COUNT, f"Requests the token has left in {_WINDOW}.", charged),
+        *header("X-RateLimit-Reset", _COUNT, f"When {_WINDOW} ends, in Unix seconds.", charged),
+        *header(
+            "RateLimit-Policy",
+            {"type": "string", "example": '"per-second";q=60;w=1, "per-minute";q=1000;w=60'},
+            "Both windows as quota policies (IETF draft-ietf-httpapi-ratelimit-headers): "
+            "each one's quota `q` and window `w` in seconds.",
+            charged,
+        ),
+        *header(
+            "RateLimit",
+            {"type": "string", "example": '"per-second";r=59;t=1, "per-minute";r=999;t=50'},
+            "Where the token stands in both windows (IETF draft-ietf-httpapi-ratelimit-headers): "
+            "each one's remaining quota `r` and the seconds `t` until it resets.",
+            charged,
+        ),
         *header(
             "Retry-After",
             _COUNT,

@@ -1,10 +1,10 @@
 """Per-token rate limits of §7: fixed one-second and one-minute windows in Django's cache.
 
-Each window is one counter, created with ``add`` (set-if-absent) and advanced with
-``incr``; both are atomic on Redis, so every worker and host sharing the cache shares
-one budget. Every request charges both windows, refused ones included, and is accepted
-only while both counts stay within their limits, so the accepted count can never
-exceed a limit however many processes race.
+Every request charges both windows, refused ones included, and is accepted only while
+both counts stay within their limits, so the accepted count can never exceed a limit
+however many processes race. On Redis the two counters are advanced by one Lua script:
+one round trip, atomic across every worker and host sharing the cache. Any other cache
+(the in-process default) uses Django's ``add``/``incr``.
 """
 
 from __future__ import annotations
@@ -12,17 +12,39 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from serverops.conf import serverops_setting
 
+# Each key is one window's counter; ARGV holds each key's lifetime in seconds. A counter's
+# first INCR gives it that lifetime, so a window's counter outlives the window and no longer.
+CHARGE_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call("INCR", key)
+  if counts[i] == 1 then
+    redis.call("EXPIRE", key, ARGV[i])
+  end
+end
+return counts
+"""
+_scripts: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+# The two windows of §7, in the order of the settings' budgets: (name in the RateLimit fields, seconds).
+WINDOWS = (("per-second", 1), ("per-minute", 60))
+
 
 @dataclass(frozen=True)
 class Window:
+    name: str
+    seconds: int
     limit: int
     count: int
     resets_at: float
@@ -40,13 +62,37 @@ class Window:
 class RateLimitState:
     per_second: Window
     per_minute: Window
+    now: float
+
+    @property
+    def windows(self) -> tuple[Window, Window]:
+        return self.per_second, self.per_minute
+
+    @property
+    def binding(self) -> Window:
+        """The window the ``X-RateLimit-*`` headers describe: the minute, unless another
+        window refused the request; then the exhausted window that ends last, the one
+        ``Retry-After`` waits for."""
+        exhausted = [w for w in self.windows if w.exhausted]
+        return max(exhausted, key=lambda w: w.resets_at) if exhausted else self.per_minute
 
     def headers(self) -> dict[str, str]:
-        """The headers every authenticated response carries; they describe the minute window."""
+        """The headers every authenticated response carries.
+
+        ``X-RateLimit-*`` as §7 defines them, and the IETF ``RateLimit-Policy`` and
+        ``RateLimit`` fields (draft-ietf-httpapi-ratelimit-headers) for both windows:
+        each policy's quota ``q`` and window ``w``, and its remaining quota ``r`` and
+        seconds ``t`` until it resets.
+        """
+        binding = self.binding
         return {
-            "X-RateLimit-Limit": str(self.per_minute.limit),
-            "X-RateLimit-Remaining": str(self.per_minute.remaining),
-            "X-RateLimit-Reset": str(int(self.per_minute.resets_at)),
+            "X-RateLimit-Limit": str(binding.limit),
+            "X-RateLimit-Remaining": str(binding.remaining),
+            "X-RateLimit-Reset": str(int(binding.resets_at)),
+            "RateLimit-Policy": ", ".join(f'"{w.name}";q={w.limit};w={w.seconds}' for w in self.windows),
+            "RateLimit": ", ".join(
+                f'"{w.name}";r={w.remaining};t={math.ceil(w.resets_at - self.now)}' for w in self.windows
+            ),
         }
 
 
@@ -54,27 +100,41 @@ class RateLimited(APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "rate_limited"
 
-    def __init__(self, state: RateLimitState, now: float) -> None:
-        exhausted = [w for w in (state.per_second, state.per_minute) if w.exhausted]
-        retry_after = max(1, math.ceil(max(w.resets_at for w in exhausted) - now))
+    def __init__(self, state: RateLimitState) -> None:
+        retry_after = max(1, math.ceil(state.binding.resets_at - state.now))
         super().__init__(f"rate limit exceeded; retry in {retry_after} seconds")
         self.headers = {"Retry-After": str(retry_after), **state.headers()}
 
 
-def _count(key: str, seconds: int) -> int:
+def _redis_script(backend: RedisCache) -> Any:
+    """The charge script registered on the Redis client Django built from ``CACHES``, so its
+    connection pool and options are the cache's own (``_cache`` is that client; Django
+    offers no public handle on it). One per client: redis-py sends ``EVALSHA``, and loads
+    the script again by itself if the server lost it."""
+    client = backend._cache
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.get_client(write=True).register_script(CHARGE_SCRIPT)
+    return script
+
+
+def _count(backend: BaseCache, key: str, lifetime: int) -> int:
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:
         # The window's first request, or a counter the cache already evicted.
-        if cache.add(key, 1, timeout=seconds + 1):
+        if backend.add(key, 1, timeout=lifetime):
             return 1
-        return cache.incr(key)
+        return backend.incr(key)
 
 
-def _charge(token_id: str, limit: int, seconds: int, now: float) -> Window:
-    start = int(now // seconds) * seconds
-    count = _count(f"ratelimit:{token_id}:{seconds}:{start}", seconds)
-    return Window(limit=limit, count=count, resets_at=start + seconds)
+def _counts(keys: list[str], lifetimes: list[int]) -> list[int]:
+    """Add one to each counter and return the new counts: one round trip on Redis."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        counts = _redis_script(backend)(keys=[backend.make_key(key) for key in keys], args=lifetimes)
+        return [int(count) for count in counts]
+    return [_count(backend, key, lifetime) for key, lifetime in zip(keys, lifetimes, strict=True)]
 
 
 def budgets(token_id: str) -> tuple[int, int]:
@@ -91,11 +151,15 @@ def budgets(token_id: str) -> tuple[int, int]:
 def charge(token_id: str) -> RateLimitState:
     """Count one request against the token's budgets; raises ``RateLimited`` when over either."""
     now = time.time()
-    per_second, per_minute = budgets(token_id)
-    state = RateLimitState(
-        per_second=_charge(token_id, per_second, 1, now),
-        per_minute=_charge(token_id, per_minute, 60, now),
+    starts = [int(now // seconds) * seconds for _, seconds in WINDOWS]
+    keys = [f"ratelimit:{token_id}:{seconds}:{start}" for (_, seconds), start in zip(WINDOWS, starts, strict=True)]
+    # A counter lives one second longer than its window, so it cannot expire while in use.
+    counts = _counts(keys, [seconds + 1 for _, seconds in WINDOWS])
+    per_second, per_minute = (
+        Window(name, seconds, limit, count, start + seconds)
+        for (name, seconds), limit, count, start in zip(WINDOWS, budgets(token_id), counts, starts, strict=True)
     )
-    if state.per_second.exhausted or state.per_minute.exhausted:
-        raise RateLimited(state, now)
+    state = RateLimitState(per_second=per_second, per_minute=per_minute, now=now)
+    if per_second.exhausted or per_minute.exhausted:
+        raise RateLimited(state)
     return state

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.core.cache import caches
@@ -93,3 +94,90 @@ def test_two_processes_share_one_budget_in_redis() -> None:
     assert max(per_window.values()) <= LIMITS["RATE_LIMIT_PER_MINUTE"], per_window
     if len(per_window) == 1:  # all 300 attempts fell in one minute: exactly the budget got through
         assert sum(per_window.values()) == LIMITS["RATE_LIMIT_PER_MINUTE"]
+
+
+NOW = 1_800_000_010.25  # 10.25 s into a minute
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The rate limiter's clock, frozen at ``NOW``; tests move it by assigning ``clock[0]``."""
+    now = [NOW]
+    monkeypatch.setattr(ratelimit, "time", type("Clock", (), {"time": staticmethod(lambda: now[0])}))
+    return now
+
+
+def test_every_authenticated_response_carries_both_windows_as_ietf_fields(call, clock) -> None:
+    r = call("GET", "/v1/cases")
+    assert r.status_code == 200, r.content
+    assert r["RateLimit-Policy"] == '"per-second";q=60;w=1, "per-minute";q=1000;w=60'
+    assert r["RateLimit"] == '"per-second";r=59;t=1, "per-minute";r=999;t=50'
+    assert (r["X-RateLimit-Limit"], r["X-RateLimit-Remaining"], r["X-RateLimit-Reset"]) == ("1000", "999", "1800000060")
+
+
+@override_settings(SERVEROPS={**LIMITS, "RATE_LIMIT_PER_SECOND": 2, "RATE_LIMIT_PER_MINUTE": 1000})
+def test_a_refusal_by_the_second_window_describes_the_second_window(call, clock) -> None:
+    assert [call("GET", "/v1/cases").status_code for _ in range(2)] == [200, 200]
+    refused = call("GET", "/v1/cases")
+    assert refused.status_code == 429, refused.content
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused["Retry-After"] == "1"
+    assert (refused["X-RateLimit-Limit"], refused["X-RateLimit-Remaining"]) == ("2", "0")
+    assert refused["X-RateLimit-Reset"] == "1800000011"
+    assert refused["RateLimit"] == '"per-second";r=0;t=1, "per-minute";r=997;t=50'
+    clock[0] += 1  # the next second: accepted again, and the headers describe the minute once more
+    again = call("GET", "/v1/cases")
+    assert again.status_code == 200, again.content
+    assert (again["X-RateLimit-Limit"], again["X-RateLimit-Remaining"]) == ("1000", "996")
+
+
+@override_settings(SERVEROPS={**LIMITS, "RATE_LIMIT_PER_SECOND": 2, "RATE_LIMIT_PER_MINUTE": 3})
+def test_when_both_windows_refuse_the_headers_describe_the_one_that_ends_last(call, clock) -> None:
+    call("GET", "/v1/cases")
+    call("GET", "/v1/cases")
+    clock[0] += 1
+    call("GET", "/v1/cases")
+    call("GET", "/v1/cases")
+    refused = call("GET", "/v1/cases")  # third in this second, fifth in this minute
+    assert refused.status_code == 429, refused.content
+    assert refused["Retry-After"] == "49"
+    assert (refused["X-RateLimit-Limit"], refused["X-RateLimit-Remaining"]) == ("3", "0")
+    assert refused["X-RateLimit-Reset"] == "1800000060"
+    assert refused["RateLimit"] == '"per-second";r=0;t=1, "per-minute";r=0;t=49'
+
+
+class _SentCommands:
+    """Counts what redis-py writes to the server: one call per round trip."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import redis.connection
+
+        self.count = 0
+        send = redis.connection.AbstractConnection.send_packed_command
+
+        def counted(connection: Any, command: Any, check_health: bool = True) -> None:
+            self.count += 1
+            send(connection, command, check_health)
+
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("GET", "/v1/cases", id="list"),
+        pytest.param("GET", "/v1/cases/{id}", id="get"),
+        pytest.param("PATCH", "/v1/cases/{id}", id="patch"),
+        pytest.param("GET", "/v1/cases/c_01HZZZZZZZZZZZZZZZZZZZZZZZ", id="not-found"),
+    ],
+)
+def test_a_request_costs_one_redis_round_trip_for_both_windows(call, case, clock, monkeypatch, method, path) -> None:
+    redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
+    with override_settings(CACHES=redis_cache):
+        call("GET", "/v1/cases")  # the script is loaded and the connection open before counting
+        sent = _SentCommands(monkeypatch)
+        body = {"json_body": {"title": "counted"}} if method == "PATCH" else {}
+        r = call(method, path.format(id=case.pk), **body)
+        assert sent.count == 1
+        assert r["X-RateLimit-Remaining"] == "998", r.content
+        assert r["RateLimit"].startswith('"per-second";r=58;'), r["RateLimit"]
