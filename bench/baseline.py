@@ -43,7 +43,7 @@ def _caller(request: HttpRequest, scope: str) -> tuple[ScopedToken, RateLimitSta
     credential = credential.strip()
     if scheme.lower() != "bearer" or crypto.parse(credential) is None:
         return _fail(401)
-    token = ScopedToken.objects.select_related("project").filter(digest=crypto.digest(credential)).first()
+    token = ScopedToken.objects.filter(digest=crypto.digest(credential)).first()
     now = timezone.now()
     if token is None or not token.is_usable(now):
         return _fail(401)

@@ -16,7 +16,7 @@ from serverops.api import ApiViewSet
 from serverops.errors import NotFound, PreconditionFailed
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
-from tokens.models import ScopedToken
+from tokens.models import Project, ScopedToken
 
 from . import idempotency, services
 from .filters import CaseFilter
@@ -118,7 +118,11 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
 
         def respond() -> Response:
             case = services.case_create(
-                project=self.token.project, mode=self.token.mode, actor=self.actor, **serializer.validated_data
+                # A reference by key: the insert needs the project's id, which the token row holds.
+                project=Project(pk=self.token.project_id),
+                mode=self.token.mode,
+                actor=self.actor,
+                **serializer.validated_data,
             )
             return self._case_response(case, status.HTTP_201_CREATED, Location=f"/v1/cases/{case.pk}")
 
