@@ -24,6 +24,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"  # as serverops.settings.base does for PostgreSQL
 # Names the connections, so the benchmark can find its PostgreSQL backends (their CPU time).
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
     "BENCH_APPLICATION_NAME", "serverops-bench"

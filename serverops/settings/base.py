@@ -94,6 +94,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that polls the socket instead of sending SELECT 1:
+    # one round trip less per request (serverops/db/postgresql/base.py says why that is as safe).
+    DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"
 
 _REDIS_URL = env_str("REDIS_URL")
 CACHES = {

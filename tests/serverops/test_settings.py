@@ -88,5 +88,5 @@ def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None
     )
     assert result.stdout.split("\n")[:2] == [
         "django.core.cache.backends.redis.RedisCache",
-        "django.db.backends.postgresql 600",
+        "serverops.db.postgresql 600",
     ], result.stderr
