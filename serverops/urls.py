@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularSwaggerView
 
+from media import serving
+
 from . import api, views
 
 urlpatterns = [
@@ -11,6 +13,9 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="docs"),
     re_path(r"^v1(?:/|$)", api.api_not_found),
     path("admin/", admin.site.urls),
+    # Files on the service's own disk (media.serving); nothing under /media/ maps straight to MEDIA_ROOT.
+    re_path(r"^media/(?P<name>.+)$", serving.serve_file, name="media-file"),
+    re_path(r"^media/", serving.not_found),
 ]
 
 handler400 = views.bad_request
