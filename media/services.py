@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
-from django.core.files import File as DjangoFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
@@ -256,12 +256,16 @@ def file_create(
     # The row first: if the bytes cannot be stored, the transaction takes the row back with it.
     file.save(force_insert=True)
     content.seek(0)
-    stored = file.blob.storage.save(file.key, DjangoFile(content), max_length=KEY_MAX_LENGTH)
+    # An object store keeps the type read from the bytes as the object's own, never one guessed from the name.
+    blob = UploadedFile(content, name=file.original_name, content_type=facts.content_type, size=facts.size)
+    stored = file.blob.storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
     if stored != file.key:
         # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
         file.blob.storage.delete(stored)
         raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
-    file_apply_access(file)
+    if file.visibility == Visibility.PUBLIC:
+        # Objects are written private; only a public file needs the store told otherwise.
+        file_apply_access(file)
     return file
 
 

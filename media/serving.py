@@ -55,6 +55,7 @@ def not_found(request: HttpRequest, name: str = "") -> HttpResponseBase:
 
 def serve_file(request: HttpRequest, name: str) -> HttpResponseBase:
     """The bytes of the file whose key is ``name``, to whoever its visibility, status and link allow."""
+    response: HttpResponseBase
     if request.method not in ("GET", "HEAD"):
         response = _plain(405, "method not allowed")
         response["Allow"] = "GET, HEAD"
@@ -86,7 +87,7 @@ def serve_file(request: HttpRequest, name: str) -> HttpResponseBase:
 
     etag = f'"{file.sha256}"'
     if _etag_matches(request.headers.get("If-None-Match", ""), etag):
-        response: HttpResponseBase = HttpResponse(status=304)
+        response = HttpResponse(status=304)
         return _file_headers(response, file, etag)
 
     try:
@@ -94,14 +95,15 @@ def serve_file(request: HttpRequest, name: str) -> HttpResponseBase:
     except FileNotFoundError:
         logger.warning("file %s has a row but no bytes at %s", file.pk, name)
         return not_found(request)
-    byte_range = _requested_range(request, etag, size=file.size)
-    if byte_range is None:
-        response = FileResponse(handle, content_type=file.content_type)
-    elif byte_range == "unsatisfiable":
+    try:
+        byte_range = _requested_range(request, etag, size=file.size)
+    except _Unsatisfiable:
         handle.close()
         response = _plain(416, "range not satisfiable")
         response["Content-Range"] = f"bytes */{file.size}"
         return response
+    if byte_range is None:
+        response = FileResponse(handle, content_type=file.content_type)
     else:
         start, end = byte_range
         handle.seek(start)
@@ -115,9 +117,10 @@ def serve_file(request: HttpRequest, name: str) -> HttpResponseBase:
 def _file_headers(response: HttpResponseBase, file: File, etag: str) -> HttpResponseBase:
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
+    inline = is_inline_type(file.content_type)
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=not is_inline_type(file.content_type), filename=file.original_name
-    )
+        as_attachment=not inline, filename=file.original_name
+    ) or ("inline" if inline else "attachment")
     # Public answers may be cached but are checked again each time, so blocking a file takes effect at once.
     response["Cache-Control"] = "public, no-cache" if file.visibility == Visibility.PUBLIC else "private, no-store"
     return _hostile_bytes_headers(response)
@@ -127,8 +130,15 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") in (etag, "*") for tag in header.split(",")) if header else False
 
 
-def _requested_range(request: HttpRequest, etag: str, *, size: int) -> tuple[int, int] | str | None:
-    """The one byte range asked for, inclusive; None for the whole file (no, several or stale ranges)."""
+class _Unsatisfiable(Exception):
+    """A byte range that starts past the end of the file (416)."""
+
+
+def _requested_range(request: HttpRequest, etag: str, *, size: int) -> tuple[int, int] | None:
+    """The one byte range asked for, inclusive; None for the whole file (no, several or stale ranges).
+
+    Raises ``_Unsatisfiable`` for a range that starts past the end.
+    """
     header = request.headers.get("Range", "")
     if not header:
         return None
@@ -144,13 +154,13 @@ def _requested_range(request: HttpRequest, etag: str, *, size: int) -> tuple[int
     if not first:
         suffix = int(last)
         if suffix == 0:
-            return "unsatisfiable"
+            raise _Unsatisfiable
         return max(size - suffix, 0), size - 1
     start = int(first)
     if last and int(last) < start:
         return None  # an invalid range-spec: the header is ignored (RFC 9110 §14.1.1)
     if start >= size:
-        return "unsatisfiable"
+        raise _Unsatisfiable
     return start, min(int(last), size - 1) if last else size - 1
 
 

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import requests
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.test import override_settings
 
 from media.storage import S3MediaStorage, file_apply_access, file_url, staff_file_url
+from tests.factories import FileFactory
 from tests.media.s3server import S3Server, moto_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -105,3 +108,20 @@ def test_delete_removes_the_object(s3: S3MediaStorage, s3_server: S3Server) -> N
 
     listed = s3_server.client().list_objects_v2(Bucket=s3.bucket_name)  # type: ignore[attr-defined]
     assert listed.get("KeyCount", 0) == 0
+
+
+@pytest.mark.django_db
+def test_file_create_stores_the_type_read_from_the_bytes(s3_server: S3Server, bucket: str) -> None:
+    backend = {"BACKEND": "media.storage.S3MediaStorage", "OPTIONS": s3_server.storage_options(bucket)}
+    with override_settings(STORAGES={**settings.STORAGES, "default": backend}):
+        private = FileFactory(content=b"12:00:01 speed 31.4 m/s\n", original_name="invoice.html")
+        public = FileFactory(original_name="shot.png", visibility="public")
+        private_url = file_url(private, request=None)
+        public_url = file_url(public, request=None)
+
+    head = s3_server.client().head_object(Bucket=bucket, Key=private.key)  # type: ignore[attr-defined]
+    assert head["ContentType"] == "text/plain"
+    assert head["ContentDisposition"] == 'attachment; filename="invoice.html"'
+    assert requests.get(private_url, timeout=5).content == b"12:00:01 speed 31.4 m/s\n"
+    assert requests.get(private_url.split("?")[0], timeout=5).status_code == 403
+    assert requests.get(public_url, timeout=5).headers["Content-Type"] == "image/png"
