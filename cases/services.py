@@ -22,6 +22,7 @@ from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
 
 from .models import ActorType, Attachment, Case, CaseEvent, Status
+from .signals import case_events_recorded
 from .validators import normalise_title
 
 EDITABLE_FIELDS = ("title", "description", "status", "attachments")
@@ -61,6 +62,18 @@ def _event(case: Case, actor: Actor, changes: dict[str, dict[str, Any]]) -> Case
         request_id="" if request_id == "-" else request_id,
         changes=changes,
     )
+
+
+def _record(events: list[CaseEvent], *, current: bool = True) -> None:
+    """Write ``events`` and announce them (``case_events_recorded``) in the caller's transaction.
+
+    The one place CaseEvents are written, so every listener hears of every change.
+    """
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        CaseEvent.objects.bulk_create(events)
+    case_events_recorded.send(sender=CaseEvent, events=events, current=current)
 
 
 class PreconditionFailed(Exception):
@@ -174,7 +187,7 @@ def case_create(
         # A new case without evidence: saying so spares the response a query.
         case._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
     first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
-    _event(case, actor, {**first, "attachments": {"from": None, "to": file_ids}}).save(force_insert=True)
+    _record([_event(case, actor, {**first, "attachments": {"from": None, "to": file_ids}})])
     return case
 
 
@@ -222,7 +235,7 @@ def case_update(
         _set_attachments(case, changes["attachments"], actor)
     # updated_at moves even when only the evidence changed: it is part of the representation.
     case.save(update_fields=[*scalars, "updated_at"])
-    _event(case, actor, history).save(force_insert=True)
+    _record([_event(case, actor, history)])
     return case
 
 
@@ -239,12 +252,20 @@ def case_archive_closed(*, closed_for: timedelta, dry_run: bool = False, actor: 
     stale = Case.objects.filter(status=Status.CLOSED, updated_at__lt=cutoff)
     if dry_run:
         return stale.count()
-    ids = list(stale.select_for_update().values_list("id", flat=True))
-    if not ids:
+    rows = list(stale.select_for_update().values_list("id", "project_id", "mode"))
+    if not rows:
         return 0
-    archived = Case.objects.filter(pk__in=ids).update(status=Status.ARCHIVED, updated_at=timezone.now())
+    archived = Case.objects.filter(pk__in=[row[0] for row in rows]).update(
+        status=Status.ARCHIVED, updated_at=timezone.now()
+    )
     change = {"status": {"from": Status.CLOSED.value, "to": Status.ARCHIVED.value}}
-    CaseEvent.objects.bulk_create(_event(Case(pk=case_id), actor, change) for case_id in ids)
+    _record(
+        [
+            _event(Case(pk=case_id, project_id=project_id, mode=mode), actor, change)
+            for case_id, project_id, mode in rows
+        ],
+        current=False,
+    )
     return archived
 
 

@@ -1,0 +1,10 @@
+"""Signals the cases app sends; other apps listen without cases knowing them."""
+
+from django.dispatch import Signal
+
+# Sent by ``cases.services`` inside the transaction that writes CaseEvents, once per write,
+# with ``events``: the CaseEvents just saved. Each ``event.case`` carries at least ``id``,
+# ``project_id`` and ``mode``; ``current`` says whether it is also the case as the change
+# left it (False after a bulk UPDATE, whose receivers read the cases they need).
+# A receiver's writes commit or roll back with the change itself.
+case_events_recorded = Signal()
