@@ -40,3 +40,11 @@ def new_file_id() -> str:
 
 def new_event_id() -> str:
     return _new("ev")
+
+
+def new_webhook_id() -> str:
+    return _new("wh")
+
+
+def new_message_id() -> str:
+    return _new("msg")

@@ -36,9 +36,12 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "tokens",
     "media",
     "cases",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +239,21 @@ SERVEROPS: dict[str, Any] = {
     "MEDIA_MAX_VIDEO_SIZE": env_int("MEDIA_MAX_VIDEO_SIZE", 500 * 1000 * 1000),
     "MEDIA_MAX_AUDIO_SIZE": env_int("MEDIA_MAX_AUDIO_SIZE", 100 * 1000 * 1000),
     "MEDIA_MAX_DOCUMENT_SIZE": env_int("MEDIA_MAX_DOCUMENT_SIZE", 50 * 1000 * 1000),
+    # Webhook endpoints on private, loopback or link-local addresses: refused unless this is on
+    # (development and tests only).
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+    # How long a worker holds a message it is sending; longer than any attempt can take.
+    "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60),
+}
+
+# Background work (webhook delivery) on django-tasks' database backend: the same database,
+# SQLite or PostgreSQL, so nothing else needs running; workers are `manage.py deliver_webhooks`.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "webhooks"],
+    }
 }
 
 LOGGING = {

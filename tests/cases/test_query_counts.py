@@ -45,19 +45,22 @@ def test_get_one_is_at_most_three_queries(call, project, used_token, django_asse
 def test_patch_is_four_statements_and_its_history_event(call, project, used_token, django_assert_num_queries):
     _with_attachments(project, 1)
     case_id = project.cases.get().id
-    with django_assert_num_queries(7) as captured:  # 5 statements + SAVEPOINT/RELEASE of the atomic block
+    with django_assert_num_queries(8) as captured:  # 6 statements + SAVEPOINT/RELEASE of the atomic block
         r = call("PATCH", f"/v1/cases/{case_id}", json_body={"title": "new title", "status": "closed"})
     assert r.status_code == 200, r.content
     sql = statements(captured)
     # token, SELECT … FOR UPDATE (a no-op clause on SQLite), attachments, UPDATE; then the
-    # history INSERT that must share the change's transaction (issue 5).
-    assert len(sql) == 5, sql
+    # history INSERT that must share the change's transaction (issue 5), and the one lookup
+    # of the project's webhook endpoints (none here, so no outbox row).
+    assert len(sql) == 6, sql
     assert sql[3].startswith("UPDATE")
     assert sql[4].startswith('INSERT INTO "cases_caseevent"')
+    assert sql[5].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[5]
 
 
 def test_create_is_three_statements(call, used_token, django_assert_num_queries):
-    with django_assert_num_queries(5) as captured:  # + SAVEPOINT/RELEASE
+    with django_assert_num_queries(6) as captured:  # + SAVEPOINT/RELEASE
         r = call("POST", "/v1/cases", json_body={"title": "t"})
     assert r.status_code == 201, r.content
-    assert len(statements(captured)) == 3  # token, INSERT case, INSERT its first history event
+    # token, INSERT case, INSERT its first history event, the project's webhook endpoints (none)
+    assert len(statements(captured)) == 4

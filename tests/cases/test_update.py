@@ -45,7 +45,9 @@ def test_patch_writes_the_sent_fields_and_bumps_updated_at(call, case, changes) 
 
 
 def test_patch_only_writes_the_sent_fields(call, case, used_token, django_assert_num_queries) -> None:
-    with django_assert_num_queries(7) as captured:  # token, lock, attachments, update, event + savepoint pair
+    with django_assert_num_queries(
+        8
+    ) as captured:  # token, lock, attachments, update, event, webhook endpoints + savepoints
         r = call("PATCH", f"/v1/cases/{case.id}", json_body={"status": "closed"})
     assert r.status_code == 200, r.content
     [update] = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]

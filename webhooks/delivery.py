@@ -1,0 +1,140 @@
+"""Signing (Standard Webhooks) and sending one message over HTTP, safely.
+
+The address a host resolves to is checked, then that very address is connected to
+(the Host header and TLS name stay the endpoint's), so a DNS answer that changes
+between the check and the connection (rebinding) cannot reach a private network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+
+import urllib3
+from urllib3.util import parse_url
+
+from serverops.conf import serverops_setting
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+RESPONSE_KEPT = 1024
+USER_AGENT = "ServerOps-Webhooks/1"
+
+
+class AddressRefused(Exception):
+    """The URL is not one webhooks may be sent to; the message says why."""
+
+
+def new_secret() -> str:
+    """``whsec_`` and base64 of 24 random bytes, as the Standard Webhooks libraries read it."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: ``v1,`` and base64 of HMAC-SHA256 of ``{id}.{timestamp}.{body}``."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def _refusal(address: str) -> str | None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    # Shared address space (100.64.0.0/10) and the like: not private, not reachable either.
+    return None if ip.is_global else "non-global"
+
+
+def check_url(url: str) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, address)`` for ``url``: the address to connect to, checked.
+
+    Raises ``AddressRefused`` for a scheme other than http(s), a host that does not
+    resolve, or one that resolves to any private, loopback, link-local, multicast,
+    reserved or unspecified address, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on.
+    """
+    try:
+        parts = parse_url(url)
+    except ValueError:
+        raise AddressRefused("not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise AddressRefused("the URL must be http:// or https:// with a host")
+    host = parts.host.strip("[]")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise AddressRefused(f"{host} does not resolve") from None
+    addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    if not serverops_setting("WEBHOOK_ALLOW_PRIVATE_NETWORKS"):
+        for address in addresses:
+            reason = _refusal(address)
+            if reason is not None:
+                raise AddressRefused(f"{host} resolves to a {reason} address ({address}); refused")
+    return parts.scheme, host, port, addresses[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    response: str
+    error: str
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
+    """POST ``body`` to ``url`` once, signed; never follows a redirect, keeps 1 KiB of the answer."""
+    started = time.monotonic()
+
+    def outcome(status_code: int | None = None, response: bytes = b"", error: str = "") -> Outcome:
+        elapsed = round((time.monotonic() - started) * 1000)
+        return Outcome(status_code, response.decode("utf-8", "replace"), error[:300], elapsed)
+
+    try:
+        scheme, host, port, address = check_url(url)
+    except AddressRefused as exc:
+        return outcome(error=str(exc))
+    timestamp = int(time.time())
+    default_port = 443 if scheme == "https" else 80
+    headers = {
+        "Host": host if port == default_port else f"{host}:{port}",
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret=secret, message_id=message_id, timestamp=timestamp, body=body),
+    }
+    timeout = urllib3.Timeout(total=float(serverops_setting("WEBHOOK_TIMEOUT_SECONDS")))
+    pool: urllib3.HTTPConnectionPool
+    if scheme == "https":
+        # Connected to the checked address; the certificate must still name the endpoint's host.
+        pool = urllib3.HTTPSConnectionPool(
+            address, port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", timeout=timeout
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout)
+    path = parse_url(url).request_uri
+    try:
+        response = pool.urlopen(
+            "POST", path, body=body, headers=headers, redirect=False, retries=False, preload_content=False
+        )
+        try:
+            head = response.read(RESPONSE_KEPT)
+        finally:
+            response.close()
+        return outcome(response.status, head[:RESPONSE_KEPT])
+    except urllib3.exceptions.HTTPError as exc:
+        return outcome(error=f"{type(exc).__name__}: {exc}")
+    finally:
+        pool.close()
