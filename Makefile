@@ -24,14 +24,18 @@ $(DEV): requirements-dev.lock | $(BIN)/python
 install: $(RUNTIME)
 install-dev: $(DEV)
 
-## Serve the API and admin at http://127.0.0.1:$(PORT) on SQLite, with demo data and a printed token.
+## Serve the API and admin at http://127.0.0.1:$(PORT) on SQLite, with demo data and a printed token,
+## and a webhook worker beside it.
 run: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@TOKEN=$$($(BIN)/python manage.py seed_demo) && \
 	  echo && echo "Demo token (shown once): $$TOKEN" && \
 	  echo "Try:  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://127.0.0.1:$(PORT)/v1/cases?limit=5'" && echo
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@# A webhook worker beside the server; Ctrl-C stops both (and so does the server exiting).
+	@$(BIN)/python manage.py deliver_webhooks & WORKER=$$!; \
+	  trap 'kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## Install everything and run every test (SQLite by default; DATABASE_URL=postgres://… for PostgreSQL).
 test: $(DEV)
