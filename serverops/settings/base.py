@@ -26,7 +26,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "serverops.views.csrf_failure"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "serverops.apps.ServerOpsAdminConfig",  # django.contrib.admin, with the ServerOps site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

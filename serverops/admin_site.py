@@ -1,0 +1,127 @@
+"""The staff admin's site: ServerOps branding, and input no admin page may crash on.
+
+Staff URLs get shared, bookmarked and mistyped, so every admin page answers crafted
+query strings and object ids with a 400 or the admin's own "not found" / "incorrect
+lookup" handling, never a 500. Two guards do it for every page of the site, including
+pages of admins registered by other apps (``auth``'s users and groups, later ones):
+
+- ``ServerOpsAdminSite.admin_view`` refuses a NUL character anywhere in the path or the
+  query string. PostgreSQL cannot hold NUL in text, so such an id or filter value fails
+  inside the database driver; no real id, filter or search contains one. Form fields
+  refuse NUL themselves (Django's forms validate it), so POSTed forms are left to them.
+- ``SafeLookupsMixin``, mixed into every ModelAdmin the site registers, narrows the
+  change list's URL lookups to the kinds the admin's own filters and date hierarchy
+  build. Anything else (``__regex``, whose pattern the database compiles and refuses
+  only when the query runs; transform chains such as ``created_at__year__gt``) is
+  refused, and date parts must name a date the calendar can hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.core.exceptions import FieldDoesNotExist, SuspiciousOperation
+from django.db.models import Model
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse_lazy
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+# What the admin's list filters, date hierarchy and id links put in a change-list URL.
+SAFE_LOOKUPS = frozenset({"exact", "iexact", "isnull", "isempty", "in", "gt", "gte", "lt", "lte"})
+# Date hierarchy parts, with the values the calendar can hold. The hierarchy queries the
+# range up to the next year, month or day, so the last year is 9998 (datetime ends at 9999).
+DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
+
+
+class BadAdminInput(SuspiciousOperation):
+    """A crafted or mangled admin URL: answered with Django's 400 page."""
+
+
+def refuse_nul(values: Iterable[str], what: str) -> None:
+    if any("\x00" in value for value in values):
+        raise BadAdminInput(f"NUL character in the {what}")
+
+
+class SafeLookupsMixin:
+    """Change-list lookups limited to what the admin builds; see the module docstring."""
+
+    model: type[Model]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        transforms = _lookup_parts(self.model, lookup)
+        if transforms is None:
+            # Not a field: a SimpleListFilter's parameter, which the filter itself reads.
+            return super().lookup_allowed(lookup, value, request)  # type: ignore[misc, no-any-return]
+        if len(transforms) > 1:
+            return False
+        if transforms:
+            (name,) = transforms
+            if name in DATE_PARTS:
+                low, high = DATE_PARTS[name]
+                if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+                    return False
+            elif name not in SAFE_LOOKUPS:
+                return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc, no-any-return]
+
+    def response_action(self, request: HttpRequest, queryset: Any) -> HttpResponseBase | None:
+        # The selected ids go to the database as they are, outside any form.
+        refuse_nul(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME), "selected ids")
+        return super().response_action(request, queryset)  # type: ignore[misc, no-any-return]
+
+
+def _lookup_parts(model: type[Model], lookup: str) -> list[str] | None:
+    """The lookup and transform names after the field path of ``lookup``; None when it names no field."""
+    parts = lookup.split(LOOKUP_SEP)
+    opts = model._meta
+    for index, part in enumerate(parts):
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            return None if index == 0 else parts[index:]
+        related = field.related_model
+        if not field.is_relation or related is None or isinstance(related, str):
+            return parts[index + 1 :]
+        opts = related._meta
+    return []
+
+
+class ServerOpsAdminSite(admin.AdminSite):
+    """The staff admin, branded, with the guards above on every page."""
+
+    site_header = "ServerOps"
+    site_title = "ServerOps admin"
+    index_title = "Moderation and access"
+    # "View site" opens the API's documentation page: the service has no other public page.
+    site_url = reverse_lazy("docs")  # type: ignore[assignment]
+
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refuse_nul([request.path], "path")
+            refuse_nul([*request.GET.keys(), *(v for values in request.GET.lists() for v in values[1])], "query")
+            return view(request, *args, **kwargs)
+
+        return cast(View, super().admin_view(guarded, cacheable))
+
+    def register(
+        self,
+        model_or_iterable: type[Model] | Iterable[type[Model]],
+        admin_class: type[admin.ModelAdmin[Any]] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register as usual, with ``SafeLookupsMixin`` mixed into admins that do not have it yet."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, SafeLookupsMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (SafeLookupsMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
