@@ -124,6 +124,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The admin's own assets (icon, site-wide styles), beside the apps' static folders.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT: Path | None = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 # Files (media). MEDIA_STORAGE picks where File bytes live: "filesystem" (MEDIA_ROOT, served by
 # the service's own /media/ route) or "s3" (any S3-compatible store through django-storages; its
