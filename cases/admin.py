@@ -6,20 +6,24 @@ and ETag), and every save and bulk action leaves an entry in the admin history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from rest_framework.exceptions import APIException
@@ -27,9 +31,9 @@ from rest_framework.exceptions import APIException
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
 from tokens.admin import ProjectChoiceFilter, adopt_saved
-from tokens.models import Project
+from tokens.models import Mode, Project
 
-from .models import Attachment, Case, Status
+from .models import Attachment, Case, CaseEvent, Status
 from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
 
@@ -49,6 +53,48 @@ def _shown(value: object, limit: int = 120) -> str:
 
 def _lf(text: str) -> str:
     return text.replace("\r\n", "\n")
+
+
+# The case page shows this many of the newest changes; its History button shows them all.
+HISTORY_ON_PAGE = 20
+HISTORY_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One ``CaseEvent`` as staff read it (templates/admin/cases/case/history_table.html)."""
+
+    created_at: Any
+    actor: str
+    actor_name: str
+    request_id: str
+    changes: list[tuple[str, str, str]]
+
+
+def history_rows(events: Any) -> list[HistoryRow]:
+    return [
+        HistoryRow(
+            created_at=event.created_at,
+            actor=event.get_actor_type_display(),
+            actor_name=event.actor_name,
+            request_id=event.request_id,
+            changes=[(field, _shown(c["from"]), _shown(c["to"])) for field, c in event.changes.items()],
+        )
+        for event in events
+    ]
+
+
+def short(value: str, keep: int = 12) -> SafeString:
+    """A long identifier (key, SHA-256) cut to its first characters; the whole value is the tooltip,
+    and a click copies it (cases/static/cases/admin.js)."""
+    if len(value) <= keep + 1:
+        return format_html('<span class="short-value">{}</span>', value)
+    return format_html(
+        '<span class="short-value" title="{}" data-full="{}">{}…</span>',
+        value,
+        value,
+        value[:keep],
+    )
 
 
 class TitleField(forms.CharField):
@@ -226,8 +272,8 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     model = Attachment
     form = AttachmentForm
-    fields = ("open_file", "stored", "tags", "folder", "visibility", "abuse_status", "attached")
-    readonly_fields = ("open_file", "stored", "attached")
+    fields = ("open_file", "stored", "tags", "folder", "visibility", "abuse_status")
+    readonly_fields = ("open_file", "stored")
     extra = 0
     can_delete = False
     verbose_name = "file"
@@ -255,16 +301,18 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     @admin.display(description="stored as")
     def stored(self, obj: Attachment) -> SafeString:
-        """What the server read from the bytes: type, size, key and SHA-256."""
+        """What the server read from the bytes (type, size, key and SHA-256, the long values shortened
+        with the whole on hover) and when and by whom the file was attached to this case."""
         file = obj.file
         return format_html(
-            '<div class="file-facts">{} · {} ({} bytes)'
-            "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd></dl></div>",
-            file.content_type,
-            filesizeformat(file.size),
+            '<div class="file-facts"><span title="{} bytes">{}</span> · {}'
+            "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd><dt>attached</dt><dd>{}</dd></dl></div>",
             f"{file.size:,}",
-            file.key,
-            file.sha256,
+            filesizeformat(file.size),
+            file.content_type,
+            short(file.key, 24),
+            short(file.sha256),
+            self.attached(obj),
         )
 
     @admin.display(description="attached")
@@ -301,8 +349,10 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The moderation queue. Cases are archived, not deleted: the API has no delete either."""
 
     form = CaseForm
-    list_display = ("id", "title", "status_badge", "project_name", "mode", "attachment_count", "updated_at")
-    list_display_links = ("id", "title")
+    # Read at 1280 px with both sidebars open: short id, titles in at most two lines (whole in
+    # the tooltip), the mode as a tag on the project, a compact date (cases/static/cases/admin.css).
+    list_display = ("short_id", "case_title", "status_badge", "project_name", "attachment_count", "updated")
+    list_display_links = ("short_id", "case_title")
     list_select_related = ("project__organisation",)
     list_filter = ("status", ("project", ProjectChoiceFilter), "mode", "created_at", "updated_at")
     date_hierarchy = "created_at"
@@ -314,6 +364,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     class Media:
         css = {"all": ("cases/admin.css",)}
+        js = ("cases/admin.js",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         cases: QuerySet[Case] = super().get_queryset(request)
@@ -325,7 +376,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return (
             (None, {"fields": ("title", "description", "status")}),
             ("Case", {"fields": ("id", "project", "mode", "created_at", "updated_at")}),
-            ("History", {"fields": ("history",), "classes": ("collapse",)}),
+            ("History", {"fields": ("history",), "classes": ("case-history-section",)}),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Case | None = None) -> Any:
@@ -397,39 +448,85 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="changes, newest first")
     def history(self, obj: Case) -> SafeString:
-        """Every change to the case, from the API, this admin or the system (``CaseEvent``)."""
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            (
-                (
-                    date_format(localtime(event.created_at), "DATETIME_FORMAT"),
-                    event.get_actor_type_display(),
-                    event.actor_name,
-                    event.request_id or "–",
-                    format_html_join(
-                        "",
-                        "<div><b>{}</b>: {} → {}</div>",
-                        ((field, _shown(c["from"]), _shown(c["to"])) for field, c in event.changes.items()),
-                    ),
-                )
-                for event in obj.events.order_by("-created_at", "-id")
-            ),
+        """Every change to the case, from the API, this admin or the system (``CaseEvent``), newest first."""
+        events = list(obj.events.order_by("-created_at", "-id")[: HISTORY_ON_PAGE + 1])
+        more = ""
+        if len(events) > HISTORY_ON_PAGE:
+            more = format_html(
+                '<p class="case-history-more"><a href="{}">All {} changes</a></p>',
+                reverse("admin:cases_case_history", args=[obj.pk]),
+                obj.events.count(),
+            )
+        table = render_to_string(
+            "admin/cases/case/history_table.html", {"rows": history_rows(events[:HISTORY_ON_PAGE])}
         )
-        return format_html(
-            '<table class="case-history"><thead><tr><th>when</th><th>by</th><th>who</th><th>request</th>'
-            "<th>changes</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        return format_html("{}{}", SafeString(table), more)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The History button: the case's own history (``CaseEvent``), paged, newest first.
+
+        The admin's log (``LogEntry``) knows only saves made in the admin, so it would call a
+        case changed five times through the API unchanged; the case page shows these same rows.
+        """
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            # As Django's own pages answer an id that does not exist.
+            self.message_user(
+                request, f"Case with ID “{object_id}” doesn’t exist. Perhaps it was deleted?", messages.WARNING
+            )
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
+        if not self.has_view_or_change_permission(request, case):
+            raise PermissionDenied
+        events = CaseEvent.objects.filter(case=case).order_by("-created_at", "-id")
+        paginator = self.get_paginator(request, events, HISTORY_PER_PAGE)
+        page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change history: {case}",
+            "subtitle": None,
+            "opts": self.opts,
+            "object": case,
+            "page_obj": page,
+            "page_range": paginator.get_elided_page_range(page.number),
+            "pagination_required": paginator.num_pages > 1,
+            "rows": history_rows(page.object_list),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/cases/case/object_history.html", context)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Case) -> SafeString:
-        return format_html('<span class="case-status case-status-{}">{}</span>', obj.status, obj.get_status_display())
+        # Live is the norm; a test-mode case says so under its status.
+        mode = format_html('<span class="case-mode">{}</span>', obj.get_mode_display()) if obj.mode == Mode.TEST else ""
+        return format_html(
+            '<span class="case-status case-status-{}">{}</span>{}', obj.status, obj.get_status_display(), mode
+        )
 
     @admin.display(description="project", ordering="project__name")
     def project_name(self, obj: Case) -> SafeString:
         # The organisation is in the tooltip and the filter: the column stays narrow.
-        return format_html('<span title="{}">{}</span>', obj.project, obj.project.name)
+        return format_html('<span class="case-project" title="{}">{}</span>', obj.project, obj.project.name)
+
+    @admin.display(description="title", ordering="title")
+    def case_title(self, obj: Case) -> SafeString:
+        # Cut to two lines by the style sheet when it is very long: the whole title in the tooltip.
+        return format_html('<span class="case-title" title="{}">{}</span>', obj.title, obj.title)
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj: Case) -> SafeString:
+        """The id's last characters (its random part, which tells cases apart); the whole id in the tooltip."""
+        return format_html('<span title="{}">c_…{}</span>', obj.pk, obj.pk[-6:])
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: Case) -> SafeString:
+        when = localtime(obj.updated_at)
+        compact = date_format(when, "j M H:i" if when.year == localtime().year else "j M Y")
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>', when.isoformat(), date_format(when, "DATETIME_FORMAT"), compact
+        )
 
     @admin.display(description="files", ordering="attachment_count")
     def attachment_count(self, obj: Case) -> int:

@@ -7,6 +7,7 @@ token is rendered once, as the response to the add form's POST, and kept nowhere
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -20,7 +21,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html_join
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from cases.models import Case
 
@@ -115,6 +118,16 @@ class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return obj.token_count  # type: ignore[attr-defined, no-any-return]
 
 
+# The token list shows this many scopes, then "+N more".
+LISTED_SCOPES = 3
+
+
+def _compact(when: datetime) -> str:
+    """A date as a list cell shows it: "27 Nov 14:05" this year, "27 Nov 2027" otherwise."""
+    local = timezone.localtime(when)
+    return date_format(local, "j M H:i" if local.year == timezone.localtime().year else "j M Y")
+
+
 class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
     """What a new token needs; the rules are the services' (``clean_scopes``, ``clean_expiry``)."""
 
@@ -192,12 +205,19 @@ class TokenStateFilter(admin.SimpleListFilter):
 class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Tokens are never deleted (revoke instead) and their digest is never shown."""
 
-    list_display = ("name", "hint", "project", "mode", "scope_list", "last_used_at", "expires_at", "state")
+    # Read at 1280 px with both sidebars open, state second so it is always in view. The hint
+    # says the mode (so_live_/so_test_); the organisation is in the project's tooltip.
+    list_display = ("name_and_hint", "state_badge", "project_name", "scope_summary", "usage")
+    list_display_links = ("name_and_hint",)
     list_select_related = ("project__organisation",)
     list_filter = (TokenStateFilter, "mode", ("project", ProjectChoiceFilter))
     search_fields = ("=id", "name", "hint")
     ordering = ("-created_at",)
     actions = ("revoke_tokens",)
+
+    class Media:
+        css = {"all": ("tokens/admin.css",)}
+
     add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at", "form_key")}),)
     readonly_fields = (
         "id",
@@ -313,3 +333,39 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="state")
     def state(self, obj: ScopedToken) -> str:
         return obj.state()
+
+    @admin.display(description="name", ordering="name")
+    def name_and_hint(self, obj: ScopedToken) -> SafeString:
+        return format_html('<span class="token-name">{}</span><code class="token-hint">{}</code>', obj.name, obj.hint)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, obj: ScopedToken) -> SafeString:
+        return format_html('<span class="token-project" title="{}">{}</span>', obj.project, obj.project.name)
+
+    @admin.display(description="scopes")
+    def scope_summary(self, obj: ScopedToken) -> SafeString:
+        """The first scopes, then how many more (all of them in the tooltip and on the token's page)."""
+        shown = format_html_join(" ", "<code>{}</code>", ((scope,) for scope in obj.scopes[:LISTED_SCOPES]))
+        hidden = len(obj.scopes) - LISTED_SCOPES
+        if hidden <= 1:
+            # "+1 more" would take the room of the scope itself.
+            return format_html_join(" ", "<code>{}</code>", ((scope,) for scope in obj.scopes))
+        return format_html(
+            '{} <span class="token-more-scopes" title="{}">+{} more</span>', shown, " ".join(obj.scopes), hidden
+        )
+
+    @admin.display(description="last used / expires", ordering="last_used_at")
+    def usage(self, obj: ScopedToken) -> SafeString:
+        used = f"used {_compact(obj.last_used_at)}" if obj.last_used_at else "never used"
+        if obj.expires_at is None:
+            expiry = "no expiry"
+        else:
+            verb = "expired" if obj.state() == "expired" else "expires"
+            expiry = f"{verb} {_compact(obj.expires_at)}"
+        return format_html('<span class="token-used">{}</span><span class="token-expiry">{}</span>', used, expiry)
+
+    @admin.display(description="state")
+    def state_badge(self, obj: ScopedToken) -> SafeString:
+        """Active, revoked or expired, each its own colour (tokens/static/tokens/admin.css)."""
+        state = obj.state()
+        return format_html('<span class="token-state token-state-{}">{}</span>', state, state)

@@ -58,10 +58,21 @@ def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
     row = r.context["cl"].result_list[0]
     assert row.attachment_count == 2
     body = r.content.decode()
-    for text in (case.pk, "Aimbot near the docks", "Closed", str(case.project), "Test"):
+    for text in (
+        f'<span title="{case.pk}">c_…{case.pk[-6:]}</span>',
+        '<span class="case-title" title="Aimbot near the docks">Aimbot near the docks</span>',
+        'Closed</span><span class="case-mode">Test</span>',
+        f'<span class="case-project" title="{case.project}">{case.project.name}</span>',
+    ):
         assert text in body
     headers = [h["text"] for h in r.context["result_headers"]][1:]
-    assert headers == ["id", "title", "status", "project", "mode", "files", "updated at"]
+    assert headers == ["id", "title", "status", "project", "files", "updated"]
+
+
+def test_case_list_marks_only_test_mode_cases(admin_client: Client) -> None:
+    CaseFactory(mode=Mode.LIVE)
+
+    assert 'class="case-mode"' not in admin_client.get(CHANGELIST).content.decode()
 
 
 def test_case_list_is_newest_first(admin_client: Client) -> None:
@@ -220,8 +231,9 @@ def test_case_page_records_the_changed_fields_in_history(admin_client: Client) -
     assert entry.user.get_username() == "admin"
     assert json.loads(entry.change_message) == [{"changed": {"fields": ["Title", "Status"]}}]
     assert Case.objects.get(pk=case.pk).description == "Line one\nLine two"
-    history = admin_client.get(reverse("admin:cases_case_history", args=[case.pk]))
-    assert "Changed Title and Status." in history.content.decode()
+    history = admin_client.get(reverse("admin:cases_case_history", args=[case.pk])).content.decode()
+    assert "<b>title</b>: " + case.title + " → Renamed" in history
+    assert "<b>status</b>: open → archived" in history
 
 
 def test_case_page_saved_unchanged_writes_nothing(admin_client: Client) -> None:
@@ -490,3 +502,88 @@ def test_case_page_shows_the_history_from_api_admin_and_system(admin_client, cal
     assert "API token" in history and "api-change-1" in history
     assert "<b>status</b>: open → closed" in history
     assert "<b>title</b>: – → " in history  # the create event, from nothing
+
+
+# One history: the case's own, on its page and behind the History button
+
+
+def _api_changes(call: Any, case: Case, n: int) -> None:
+    for i in range(n):
+        r = call(
+            "PATCH", f"/v1/cases/{case.id}", json_body={"title": f"API title {i}"}, headers={"X-Request-Id": f"api-{i}"}
+        )
+        assert r.status_code == 200, r.content
+
+
+def test_history_button_shows_the_api_changes(admin_client: Client, call: Any, case: Case) -> None:
+    _api_changes(call, case, 5)
+
+    r = admin_client.get(reverse("admin:cases_case_history", args=[case.pk]))
+
+    assert r.status_code == 200, r.content
+    body = r.content.decode()
+    assert "doesn’t have a change history" not in body
+    for i in range(5):
+        assert f"<code>api-{i}</code>" in body
+    assert "<b>title</b>: API title 3 → API title 4" in body
+    # Newest first, the create event last.
+    assert body.index("api-4") < body.index("api-0") < body.index("<b>title</b>: – → ")
+
+
+def test_history_button_pages_a_long_history(
+    admin_client: Client, call: Any, case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cases.admin.HISTORY_PER_PAGE", 2)
+    _api_changes(call, case, 4)
+    url = reverse("admin:cases_case_history", args=[case.pk])
+
+    first, last = admin_client.get(url).content.decode(), admin_client.get(url, {"p": 3}).content.decode()
+
+    assert "api-3" in first and "api-2" in first and "api-1" not in first
+    assert "5 changes" in first
+    assert "<b>title</b>: – → " in last and "api-3" not in last
+
+
+def test_case_page_history_is_open_and_links_to_the_rest(
+    admin_client: Client, call: Any, case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cases.admin.HISTORY_ON_PAGE", 3)
+    _api_changes(call, case, 4)
+
+    body = admin_client.get(change_url(case)).content.decode()
+
+    section = body[body.index('class="case-history"') :]
+    assert "api-3" in section and "api-1" in section and "api-0" not in section
+    assert f'href="{reverse("admin:cases_case_history", args=[case.pk])}">All 5 changes' in body
+    # Not folded away: Django folds a fieldset into <details> only for the "collapse" class.
+    fieldset = body[: body.index('class="case-history"')]
+    assert "<details" not in fieldset[fieldset.rindex("<fieldset") :]
+
+
+def test_history_button_of_a_missing_case_goes_back_to_the_index(admin_client: Client) -> None:
+    r = admin_client.get(reverse("admin:cases_case_history", args=["c_" + "0" * 26]))
+
+    assert r.status_code == 302
+    assert r["Location"] == reverse("admin:index")
+
+
+def test_history_button_needs_permission_to_view_the_case(client: Client, django_user_model: Any) -> None:
+    case = CaseFactory()
+    client.force_login(django_user_model.objects.create_user("outsider", password="pw", is_staff=True))
+
+    assert client.get(reverse("admin:cases_case_history", args=[case.pk])).status_code == 403
+
+
+def test_file_facts_read_once_and_long_values_are_shortened(admin_client: Client) -> None:
+    case = CaseFactory()
+    attachment = attachment_create(
+        case=case, content=SimpleUploadedFile("n.txt", b"x" * 454), original_name="notes-from-the-server-console.txt"
+    )
+
+    body = admin_client.get(change_url(case)).content.decode()
+
+    assert "454\xa0bytes (" not in body and "454 bytes (" not in body
+    assert '<span title="454 bytes">454\xa0bytes</span>' in body
+    for value, keep in ((attachment.sha256, 12), (attachment.key, 24)):
+        assert f'title="{value}" data-full="{value}">{value[:keep]}…</span>' in body
+        assert f">{value}<" not in body

@@ -147,6 +147,7 @@ def test_add_form_refuses_what_the_service_refuses(admin_client: Client, overrid
 
 def test_token_list_shows_what_identifies_a_token_but_never_the_digest(admin_client: Client) -> None:
     token = TokenFactory(scopes=["media:read", "cases:read"])
+    TokenFactory(name="everything", scopes=["media:read", "media:write", "logs:read", "cases:read", "cases:write"])
     revoked = token_revoke(token=TokenFactory(name="old bot"))
     expired = TokenFactory(name="expiring")
     ScopedToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(hours=1))
@@ -155,9 +156,19 @@ def test_token_list_shows_what_identifies_a_token_but_never_the_digest(admin_cli
 
     body = r.content.decode()
     headers = [h["text"] for h in r.context["result_headers"]][1:]
-    assert headers == ["name", "hint", "project", "mode", "scopes", "last used at", "expires at", "state"]
-    for text in (token.hint, str(token.project), "<code>media:read</code>", "active", "revoked", "expired"):
+    assert headers == ["name", "state", "project", "scopes", "last used / expires"]
+    for text in (
+        f'<code class="token-hint">{token.hint}</code>',
+        f'<span class="token-project" title="{token.project}">{token.project.name}</span>',
+        "<code>media:read</code> <code>cases:read</code>",
+        '<span class="token-more-scopes" title="media:read media:write logs:read cases:read cases:write">'
+        "+2 more</span>",
+        "expired ",
+    ):
         assert text in body
+    # Each state its own badge (and colour): revoked and expired never look active.
+    for state, count in (("active", 2), ("revoked", 1), ("expired", 1)):
+        assert body.count(f'<span class="token-state token-state-{state}">{state}</span>') == count
     for shown in (token, revoked, expired):
         assert shown.digest not in body
         assert shown.digest not in admin_client.get(change_url(shown)).content.decode()
