@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast lint install install-dev lock clean
+.PHONY: run test test-fast screenshots lint install install-dev lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: $(DEV)
 ## Every test but the slow generated (schemathesis) and browser ones.
 test-fast: $(DEV)
 	$(BIN)/python -m pytest -m "not schemathesis and not browser" $(PYTEST_ARGS)
+
+## Refresh the README's admin screenshots (docs/screenshots/) by running the browser tests.
+screenshots: $(DEV)
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -m browser -q $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -13,7 +13,13 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def screenshots_dir() -> Path:
+    """``artifacts/screenshots`` (ignored by git); ``SCREENSHOTS_DIR=docs/screenshots`` (``make screenshots``)
+    refreshes the README's images instead, so an ordinary test run never rewrites committed files."""
+    return ROOT / os.environ.get("SCREENSHOTS_DIR", "artifacts/screenshots")
 
 
 def _missing() -> list[str]:
@@ -73,15 +79,16 @@ def browser(live_server: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def screenshot(browser: Any) -> Any:
-    """``screenshot("case-list")`` saves artifacts/screenshots/case-list.png.
+    """``screenshot("case-list")`` saves case-list.png in ``screenshots_dir()``.
 
     ``full_page=True`` grows the window to the page's height first, so the shot holds
     everything below the fold (a case's files) too.
     """
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folder = screenshots_dir()
+    folder.mkdir(parents=True, exist_ok=True)
 
     def _save(name: str, *, full_page: bool = False) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
+        path = folder / f"{name}.png"
         size = browser.get_window_size()
         if full_page:
             height = browser.execute_script("return document.documentElement.scrollHeight")

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.demo import demo_seed, screenshot_png
 from cases.models import Attachment, Case, Status
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import screenshots_dir
+from tests.factories import TokenFactory
 from tokens import crypto
 from tokens.models import ScopedToken
+from tokens.scopes import SCOPES
+from tokens.services import token_revoke
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,8 +54,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     assert len(rows) == 50
     newest = Case.objects.order_by("-created_at", "-id").first()
     assert newest is not None
-    assert newest.pk in rows[0].text
-    screenshot("case-list")
+    assert rows[0].find_element(By.CSS_SELECTOR, f"span[title='{newest.pk}']")
 
     # Close an open case and upload a screenshot to it.
     case = Case.objects.filter(project=demo.project, status=Status.OPEN).order_by("-created_at").first()
@@ -74,7 +78,6 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     assert "evidence.txt" in file_link.text
     preview = file_link.find_element(By.TAG_NAME, "img")
     assert browser.execute_script("return arguments[0].naturalWidth", preview) == 160
-    screenshot("case-page", full_page=True)
 
     # Create a token: its plaintext is on the page that answers the form, and only there.
     browser.get(base + reverse("admin:tokens_scopedtoken_add"))
@@ -113,5 +116,71 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     assert plaintext not in browser.page_source
     assert token.hint in browser.page_source
 
-    for name in ("case-list", "case-page", "token-shown-once"):
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+    assert (screenshots_dir() / "token-shown-once.png").stat().st_size > 10_000
+
+
+# How many lines each matching element's text takes (an inline element has one client rect per line).
+LINES = "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.getClientRects().length)"
+# The width the element's box overflows the visible page by (0 when it fits).
+OVERFLOW = """
+const rects = Array.from(document.querySelectorAll(arguments[0])).map(e => e.getBoundingClientRect().right);
+return Math.max(0, ...rects) - document.documentElement.clientWidth;
+"""
+# Per case title in the list: the lines it takes, and whether the two-line cut hides some of it.
+TITLES = """
+return Array.from(document.querySelectorAll("#result_list .case-title")).map(e => [
+  Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)),
+  e.scrollHeight > e.clientHeight + 1,
+]);
+"""
+# The page, or the change list's table inside it, scrolls sideways.
+SCROLLS_SIDEWAYS = """
+return [document.documentElement, document.querySelector("#changelist .results")]
+  .some(e => e !== null && e.scrollWidth > e.clientWidth);
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_case_list_case_page_and_token_list_read_well_with_the_sidebar_open(
+    browser: Any, screenshot: Any, live_server: Any, django_user_model: type[User], width: int
+) -> None:
+    """No sideways scrolling, titles on at most two lines, token states in view; screenshots of each page."""
+    from selenium.webdriver.common.by import By
+
+    demo = demo_seed()
+    token_revoke(token=TokenFactory(project=demo.project, name="Old Discord bot"))
+    expired = TokenFactory(project=demo.project, name="Tournament scoreboard", scopes=list(SCOPES))
+    ScopedToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=3))
+    django_user_model.objects.create_user("mod", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    browser.set_window_size(width, 900)
+    base = live_server.url
+    log_in(browser, base, "mod", "a-long-staff-password")
+
+    browser.get(base + reverse("admin:cases_case_changelist"))
+    screenshot(f"case-list-{width}")
+    assert browser.find_element(By.ID, "nav-sidebar").is_displayed()
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    titles = browser.execute_script(TITLES)
+    assert len(titles) == 50
+    assert max(lines for lines, _ in titles) <= 2, titles
+    assert not any(cut for _, cut in titles), titles  # the demo's titles all show whole
+
+    case = Case.objects.filter(project=demo.project, attachments__isnull=False).order_by("-created_at").first()
+    assert case is not None
+    browser.get(base + reverse("admin:cases_case_change", args=[case.pk]))
+    screenshot(f"case-page-{width}", full_page=True)
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    assert browser.find_element(By.CSS_SELECTOR, "table.case-history").is_displayed()
+    assert set(browser.execute_script(LINES, ".file-facts .short-value")) == {1}
+
+    browser.get(base + reverse("admin:tokens_scopedtoken_changelist"))
+    screenshot(f"token-list-{width}")
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    assert browser.execute_script(OVERFLOW, "#result_list td.field-state_badge") <= 0
+    states = {b.text for b in browser.find_elements(By.CSS_SELECTOR, ".token-state")}
+    assert {"active", "revoked", "expired"} <= states
+    colours = {
+        state: browser.find_element(By.CSS_SELECTOR, f".token-state-{state}").value_of_css_property("background-color")
+        for state in ("active", "revoked", "expired")
+    }
+    assert len(set(colours.values())) == 3, colours
