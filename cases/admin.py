@@ -306,7 +306,8 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
         file = obj.file
         return format_html(
             '<div class="file-facts"><span title="{} bytes">{}</span> · {}'
-            "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd><dt>attached</dt><dd>{}</dd></dl></div>",
+            "<dl><dt>key</dt><dd>{}</dd><dt>sha256</dt><dd>{}</dd>"
+            '<dt>attached</dt><dd class="wraps">{}</dd></dl></div>',
             f"{file.size:,}",
             filesizeformat(file.size),
             file.content_type,
@@ -317,7 +318,8 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     @admin.display(description="attached")
     def attached(self, obj: Attachment) -> str:
-        return f"{date_format(localtime(obj.attached_at), 'DATETIME_FORMAT')} by {obj.attached_by_name}"
+        when = date_format(localtime(obj.attached_at), "j M Y H:i")
+        return f"{when} by {obj.attached_by_name}"
 
 
 class UploadInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -576,14 +576,15 @@ def test_history_button_needs_permission_to_view_the_case(client: Client, django
 
 def test_file_facts_read_once_and_long_values_are_shortened(admin_client: Client) -> None:
     case = CaseFactory()
-    attachment = attachment_create(
+    attachment = attach_file(
         case=case, content=SimpleUploadedFile("n.txt", b"x" * 454), original_name="notes-from-the-server-console.txt"
     )
+    file = attachment.file
 
     body = admin_client.get(change_url(case)).content.decode()
 
     assert "454\xa0bytes (" not in body and "454 bytes (" not in body
     assert '<span title="454 bytes">454\xa0bytes</span>' in body
-    for value, keep in ((attachment.sha256, 12), (attachment.key, 24)):
+    for value, keep in ((file.sha256, 12), (file.key, 24)):
         assert f'title="{value}" data-full="{value}">{value[:keep]}…</span>' in body
         assert f">{value}<" not in body

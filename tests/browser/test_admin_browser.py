@@ -71,7 +71,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     stored = Case.objects.get(pk=case.pk)
     assert stored.status == Status.CLOSED
     assert stored.updated_at > before
-    upload = Attachment.objects.filter(case=case, original_name="evidence.txt").get()
+    upload = Attachment.objects.select_related("file").get(case=case, file__original_name="evidence.txt").file
     assert (upload.content_type, upload.size, upload.tags) == ("image/png", evidence.stat().st_size, ["aimbot", "clip"])
     # The page shows the new file with a preview served by the admin's own file view.
     file_link = browser.find_element(By.CSS_SELECTOR, f"a[href$='/attachments/{upload.pk}/']")
