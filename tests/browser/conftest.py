@@ -81,13 +81,15 @@ def browser(live_server: Any) -> Iterator[Any]:
 def screenshot(browser: Any) -> Any:
     """``screenshot("case-list")`` saves case-list.png in ``screenshots_dir()``.
 
-    ``full_page=True`` grows the window to the page's height first, so the shot holds
-    everything below the fold (a case's files) too.
+    ``publish=False`` keeps it in artifacts/ even under ``make screenshots``. ``full_page=True``
+    grows the window to the page's height first, so the shot holds everything below the fold
+    (a case's files) too.
     """
-    folder = screenshots_dir()
-    folder.mkdir(parents=True, exist_ok=True)
 
-    def _save(name: str, *, full_page: bool = False) -> Path:
+    def _save(name: str, *, full_page: bool = False, publish: bool = True) -> Path:
+        # A shot that shows a secret (the shown-once token) never goes to docs/.
+        folder = screenshots_dir() if publish else ROOT / "artifacts" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
         size = browser.get_window_size()
         if full_page:
