@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +36,7 @@ class Receiver:
     ``answers`` are used in order, then ``default``; ``requests`` is what arrived.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.requests: list[Received] = []
         self.answers: list[Answer] = []
         self.default = Answer()
@@ -59,6 +62,11 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.certificate = tls[0] if tls else ""
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -69,6 +77,30 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def self_signed(directory: Path, name: str) -> tuple[str, str]:
+    """A certificate for ``name`` and its key (openssl), trusted as its own authority."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate names ``request.param`` (default hooks.example)."""
+    r = Receiver(tls=self_signed(tmp_path, getattr(request, "param", "hooks.example")))
     r.thread.start()
     yield r
     r.server.shutdown()

@@ -252,14 +252,20 @@ def test_a_private_address_is_refused_when_the_setting_is_off(project, receiver,
     assert message.status == MessageStatus.PENDING
 
 
-def test_delivery_connects_to_the_address_it_checked(project, receiver, settings, monkeypatch) -> None:
-    """A name that resolves to 127.0.0.1 is refused; allowed, the request goes to that address with the name as Host."""
+@pytest.fixture
+def hooks_example_is_local(monkeypatch):
+    """``hooks.example`` resolves to 127.0.0.1, as a rebinding attacker's name would."""
     real = socket.getaddrinfo
 
     def fake(host, port, *args, **kwargs):
         return real("127.0.0.1" if host == "hooks.example" else host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+@pytest.mark.usefixtures("hooks_example_is_local")
+def test_delivery_connects_to_the_address_it_checked(project, receiver, settings) -> None:
+    """A name that resolves to 127.0.0.1 is refused; allowed, the request goes to that address with the name as Host."""
     settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}
     with pytest.raises(ValidationError, match=r"hooks\.example resolves to a loopback address"):
         endpoint_create(project=project, mode=Mode.LIVE, url=f"http://hooks.example:{receiver.port}/in")
@@ -269,6 +275,25 @@ def test_delivery_connects_to_the_address_it_checked(project, receiver, settings
     CaseFactory(project=project)
     assert deliver() == 1
     assert receiver.requests[0].headers["host"] == f"hooks.example:{receiver.port}"
+
+
+def test_a_name_rebound_to_a_private_address_after_registration_is_refused_at_delivery(
+    project, receiver, settings, monkeypatch
+) -> None:
+    settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}
+    real = socket.getaddrinfo
+    answers = iter(["93.184.215.14", "127.0.0.1"])  # public when registered, loopback afterwards
+
+    def rebinding(host, port, *args, **kwargs):
+        return real(next(answers) if host == "hooks.example" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    endpoint_create(project=project, mode=Mode.LIVE, url=f"http://hooks.example:{receiver.port}/in")
+    CaseFactory(project=project)
+
+    assert deliver() == 0
+    assert receiver.requests == []
+    assert "loopback address (127.0.0.1); refused" in WebhookMessage.objects.get().last_error
 
 
 def test_a_leased_message_is_not_sent_by_a_second_worker(call, project, receiver) -> None:
@@ -287,3 +312,29 @@ def test_a_leased_message_is_not_sent_by_a_second_worker(call, project, receiver
     WebhookMessage.objects.filter(pk=message.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
     assert deliver() == 1
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.usefixtures("hooks_example_is_local")
+def test_https_goes_to_the_checked_address_and_verifies_the_endpoints_name(project, tls_receiver, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", tls_receiver.certificate)
+    _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=f"https://hooks.example:{tls_receiver.port}/in")
+    CaseFactory(project=project)
+
+    assert deliver() == 1
+    [request] = tls_receiver.requests
+    assert request.headers["host"] == f"hooks.example:{tls_receiver.port}"
+    assert verified(secret, request)["type"] == "case.created"
+
+
+@pytest.mark.parametrize("tls_receiver", ["other.example"], indirect=True)
+@pytest.mark.usefixtures("hooks_example_is_local")
+def test_https_refuses_a_certificate_for_another_name(project, tls_receiver, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", tls_receiver.certificate)
+    endpoint_create(project=project, mode=Mode.LIVE, url=f"https://hooks.example:{tls_receiver.port}/in")
+    CaseFactory(project=project)
+
+    assert deliver() == 0
+    assert tls_receiver.requests == []
+    message = WebhookMessage.objects.get()
+    assert "SSLError" in message.last_error
+    assert message.status == MessageStatus.PENDING
