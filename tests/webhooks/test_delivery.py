@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from standardwebhooks import Webhook
 
 from cases.models import Case, CaseEvent, Status
@@ -338,3 +341,41 @@ def test_https_refuses_a_certificate_for_another_name(project, tls_receiver, mon
     message = WebhookMessage.objects.get()
     assert "SSLError" in message.last_error
     assert message.status == MessageStatus.PENDING
+
+
+def test_a_message_whose_task_was_lost_is_swept_and_delivered(call, project, receiver) -> None:
+    """The outbox row is the truth: a crash between the commit and the queueing loses nothing."""
+    endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    call("POST", "/v1/cases", json_body={"title": "t"})
+    DBTaskResult.objects.all().delete()  # as if the process died before queueing the task
+
+    assert deliver() == 1
+    assert WebhookMessage.objects.get().status == MessageStatus.DELIVERED
+
+
+@pytest.mark.postgres
+def test_two_workers_at_once_send_a_message_once(call, project, receiver) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; .ci/run runs the suite with DATABASE_URL set")
+    endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    receiver.default = Answer(200, delay=0.5)
+    call("POST", "/v1/cases", json_body={"title": "t"})
+    message = WebhookMessage.objects.get()
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def worker(n: int) -> None:
+        start.wait()
+        try:
+            outcomes.append(message_deliver(message_id=message.pk, worker=f"test:{n}"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["delivered", "skipped", "skipped", "skipped"]
+    assert len(receiver.requests) == 1
+    assert WebhookAttempt.objects.count() == 1
