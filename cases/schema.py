@@ -315,6 +315,15 @@ IF_MATCH = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     description="An `ETag` of the case (or `*`); when it is not current, nothing is written and the answer is 412.",
 )
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    type={"type": "string"},
+    location=OpenApiParameter.HEADER,
+    description=(
+        'One or more `ETag`s the client holds (or `*`), compared weakly (`W/"…"` matches `"…"`). '
+        "When one is current the answer is 304 with no body: poll without fetching what you already have."
+    ),
+)
 IDEMPOTENCY = OpenApiParameter(
     IDEMPOTENCY_KEY,
     type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]{1,255}$"},
@@ -381,11 +390,14 @@ def case_schema(viewset: type[T]) -> type[T]:
             scopes["retrieve"],
             operation_id="getCase",
             summary="Get a case",
-            description="One case with its attachments.",
-            parameters=[CASE_ID],
-            success={200: OpenApiResponse(response=CASE, description="The case.")},
+            description="One case with its attachments. Send `If-None-Match` to poll cheaply.",
+            parameters=[CASE_ID, IF_NONE_MATCH],
+            success={
+                200: OpenApiResponse(response=CASE, description="The case."),
+                304: OpenApiResponse(description="Not modified: an `If-None-Match` tag is current. No body."),
+            },
             errors=[401, 403, 404, 406, 429, 500],
-            headers=_case_headers(200),
+            headers=[*_case_headers(200), *_case_headers(304)],
         ),
         partial_update=_operation(
             scopes["partial_update"],

@@ -16,6 +16,9 @@ from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, S
 from .services import clean_attachment_ids
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
+# The order of a Case's keys in §4, which a CaseEvent's changes follow.
+CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
+
 
 def case_representation(case: Case, *, request: HttpRequest | None) -> dict[str, Any]:
     """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
@@ -107,12 +110,29 @@ class CaseSerializer(serializers.Serializer[Case]):
         return validated
 
 
+def ordered_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` in one order on every database: the Case's field order, then any other key
+    by name, and ``from`` before ``to`` in each change. PostgreSQL's jsonb keeps keys in its
+    own order (shortest first), SQLite in the order written; clients see neither."""
+    order = {name: index for index, name in enumerate(CASE_FIELD_ORDER)}
+    return {
+        name: _from_to(changes[name]) for name in sorted(changes, key=lambda name: (order.get(name, len(order)), name))
+    }
+
+
+def _from_to(change: Any) -> Any:
+    if isinstance(change, Mapping) and set(change) == {"from", "to"}:
+        return {"from": change["from"], "to": change["to"]}
+    return change
+
+
 class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
     """A CaseEvent (§5): who changed which fields of a case, when, in which request."""
 
     created_at = TimestampField(read_only=True)
     actor = serializers.SerializerMethodField()
     request_id = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
 
     class Meta:
         model = CaseEvent
@@ -121,6 +141,9 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
 
     def get_actor(self, event: CaseEvent) -> dict[str, str]:
         return {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name}
+
+    def get_changes(self, event: CaseEvent) -> dict[str, Any]:
+        return ordered_changes(event.changes)
 
     def get_request_id(self, event: CaseEvent) -> str | None:
         return event.request_id or None

@@ -163,6 +163,15 @@ def _set_attachments(case: Case, file_ids: list[str], actor: Actor) -> None:
     prefetch_related_objects([case], attachments_prefetch())
 
 
+def etag_matches_weakly(if_none_match: str, current: str) -> bool:
+    """RFC 9110 ``If-None-Match``: weak comparison (``W/"x"`` matches ``"x"``), ``*`` matches
+    any existing representation; a malformed header matches nothing."""
+    tags = parse_etags(if_none_match)
+    if tags == ["*"]:
+        return True
+    return current.removeprefix("W/") in {tag.removeprefix("W/") for tag in tags}
+
+
 @transaction.atomic
 def case_create(
     *,

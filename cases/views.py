@@ -109,7 +109,12 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return paginator.get_paginated_response([case_representation(case, request=request) for case in page or []])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._case_response(self.get_object())
+        case = self.get_object()
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None and services.etag_matches_weakly(if_none_match, case.etag):
+            # The client's copy is current: no body, only the validator (RFC 9110 §15.4.5).
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": case.etag})
+        return self._case_response(case)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = idempotency.key_from(request.headers)
