@@ -15,7 +15,13 @@ def main() -> None:
             "`.venv/bin/python manage.py …` (or activate it with `. .venv/bin/activate`)."
         ) from exc
 
-    execute_from_command_line(sys.argv)
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # A setting the environment must provide (SECRET_KEY, ALLOWED_HOSTS…): one line, no traceback.
+        sys.exit(f"manage.py: {exc}")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ class Gunicorn:
             [
                 str(VENV_BIN / "gunicorn"),
                 "serverops.wsgi:application",
+                "--config=gunicorn.conf.py",
                 "--workers=2",
                 f"--bind=127.0.0.1:{self.port}",
                 "--log-level=warning",

@@ -5,6 +5,7 @@ Views and services raise these; ``serverops.exceptions.exception_handler`` shape
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import JsonResponse
@@ -18,12 +19,19 @@ CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    411: "length_required",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_type",
+    417: "expectation_failed",
     429: "rate_limited",
+    431: "header_fields_too_large",
     500: "internal",
+    501: "not_implemented",
 }
+# "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
+_API_PATH = re.compile(r"/+v1(/|$)")
 UNAUTHORIZED_MESSAGE = "missing or invalid authorization token"
 INTERNAL_MESSAGE = "an unexpected error occurred"
 
@@ -65,6 +73,10 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "request body is larger than 1 MiB"
     default_code = "payload_too_large"
+
+
+def is_api_path(path: str) -> bool:
+    return _API_PATH.match(path) is not None
 
 
 def voice(message: str) -> str:

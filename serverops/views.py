@@ -5,7 +5,6 @@ Everything else (the admin) keeps Django's own pages.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -15,15 +14,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .errors import INTERNAL_MESSAGE, error_response
+from .errors import INTERNAL_MESSAGE, error_response, is_api_path
 from .exceptions import request_refusal
-
-# "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
-_API_PATH = re.compile(r"/+v1(/|$)")
-
-
-def is_api_path(path: str) -> bool:
-    return _API_PATH.match(path) is not None
 
 
 def _is_api(request: HttpRequest) -> bool:

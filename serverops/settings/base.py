@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "serverops.middleware.RequestIdMiddleware",
     "serverops.middleware.RequestLogMiddleware",
+    "serverops.bodies.BodyFramingErrors",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

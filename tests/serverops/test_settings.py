@@ -41,7 +41,26 @@ def test_production_refuses_to_start_without_a_secret_or_hosts(missing) -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", settings="serverops.settings.production", **env)
     assert result.returncode != 0
-    assert f"{missing} must be set in production" in result.stderr
+    assert result.stderr == f"manage.py: {missing} must be set in production\n", result.stderr
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_gunicorn_refuses_to_start_in_one_line_without_a_secret_or_hosts(missing) -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "serverops.settings.production", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    problems = [line for line in result.stderr.splitlines() if "[INFO]" not in line]
+    assert problems == [f"serverops: {missing} must be set in production"], result.stderr
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, "False"), ("0", "False"), ("true", "True"), ("1", "True")])
