@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.http import UnreadablePostError
 
 from cases.models import Case
@@ -54,7 +56,16 @@ def wsgi(
         answer["status"] = int(status.split()[0])
         answer["headers"] = dict(response_headers)
 
-    content = b"".join(application(environ, start_response))
+    # As Django's test client does: the request must not close the test's own connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        content = b"".join(response)
+        response.close()  # type: ignore[attr-defined]
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return answer["status"], answer["headers"], content
 
 
