@@ -9,6 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousFileOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.test import Client, override_settings
 
 from cases.admin import TitleField
@@ -198,3 +207,56 @@ def test_admin_too_many_form_fields_is_a_plain_400_before_login(security_log) ->
     r = Client().post("/admin/login/", MANY_FIELDS, content_type="application/x-www-form-urlencoded")
     assert r.status_code == 400, r.content[:300]
     assert "Traceback" not in security_log.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(b"anything", "multipart/form-data", id="no-boundary"),
+        pytest.param(b"anything", "multipart/form-data; boundary=" + "b" * 300, id="boundary-too-long"),
+        pytest.param(
+            b"".join(
+                b'--x\r\nContent-Disposition: form-data; name="f%d"; filename="f%d.txt"\r\n\r\nx\r\n' % (n, n)
+                for n in range(120)
+            )
+            + b"--x--\r\n",
+            "multipart/form-data; boundary=x",
+            id="too-many-files",
+        ),
+        pytest.param(
+            b"".join(b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nx\r\n' % n for n in range(1_100))
+            + b"--x--\r\n",
+            "multipart/form-data; boundary=x",
+            id="too-many-fields",
+        ),
+    ],
+)
+def test_admin_bad_multipart_is_a_plain_400_logged_without_traceback(security_log, body, content_type) -> None:
+    r = Client().post("/admin/login/", body, content_type=content_type)
+    assert r.status_code == 400, r.content[:300]
+    assert "Traceback" not in security_log.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("exception", "status", "message"),
+    [
+        pytest.param(TooManyFieldsSent("x"), 400, "too many fields in the query string or form", id="fields"),
+        pytest.param(TooManyFilesSent("x"), 400, "too many files in the form", id="files"),
+        pytest.param(RequestDataTooBig("x"), 413, "request body is larger than 1 MiB", id="too-big"),
+        pytest.param(MultiPartParserError("Invalid boundary in multipart: None"), 400, "multipart", id="multipart"),
+        pytest.param(UnreadablePostError("x"), 400, "request body ended before its Content-Length", id="unreadable"),
+        pytest.param(DisallowedHost("x"), 400, "Host header", id="host"),
+        pytest.param(SuspiciousFileOperation("x"), 400, "bad request", id="suspicious"),
+    ],
+)
+def test_every_request_parsing_refusal_is_a_4xx_envelope_in_the_api(exception, status, message) -> None:
+    from rest_framework.test import APIRequestFactory
+
+    from serverops.exceptions import exception_handler
+
+    request = APIRequestFactory().get("/v1/cases")
+    response = exception_handler(exception, {"request": request})
+    assert response.status_code == status
+    assert response.data["error"]["code"] in {"bad_request", "payload_too_large"}
+    assert message in response.data["error"]["message"]
+    assert response.data["error"]["message"] != "x"
