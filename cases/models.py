@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from media.models import File
 from serverops.ids import new_case_id, new_event_id
@@ -74,6 +75,15 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"{self.id} {self.title}"
 
+    @cached_property
+    def evidence(self) -> list[Attachment]:
+        """The case's attachments, each with its file, in the case's order.
+
+        ``cases.services.attachments_prefetch`` fills it for a whole page of cases in one
+        query, as a plain list per case; read without it, it costs one query on first use.
+        """
+        return list(self.attachments.select_related("file"))
+
     @property
     def etag(self) -> str:
         """A strong validator of the Case representation: it changes whenever any key of it does.
@@ -83,7 +93,7 @@ class Case(models.Model):
         so it costs no query where the response needs them anyway.
         """
         parts = [self.id, self.updated_at.isoformat()]
-        parts += [f"{a.file_id}@{a.file.updated_at.isoformat()}" for a in self.attachments.all()]
+        parts += [f"{a.file_id}@{a.file.updated_at.isoformat()}" for a in self.evidence]
         return '"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'
 
 

@@ -31,7 +31,7 @@ def case_representation(case: Case, *, request: HttpRequest | None) -> dict[str,
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [file_representation(link.file, request=request) for link in case.attachments.all()],
+        "attachments": [file_representation(link.file, request=request) for link in case.evidence],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }

@@ -87,8 +87,12 @@ def etag_matches(if_match: str, current: str) -> bool:
 
 
 def attachments_prefetch() -> Prefetch[Any]:
-    """A case's attachments with their files, in the case's order: one query for a whole page of cases."""
-    return Prefetch("attachments", queryset=Attachment.objects.select_related("file"))
+    """A case's attachments with their files, in the case's order, as ``Case.evidence``.
+
+    One query for a whole page of cases, kept as a plain list per case: a prefetch into the
+    related manager would build a queryset per case only to hold that list (bench/PROFILE.md).
+    """
+    return Prefetch("attachments", queryset=Attachment.objects.select_related("file"), to_attr="evidence")
 
 
 def _attachments_invalid(message: str) -> ValidationError:
@@ -123,7 +127,7 @@ def _set_attachments(case: Case, file_ids: list[str], actor: Actor) -> None:
     case's project and mode; they are locked so a concurrent delete either sees the new link
     (409) or has removed the file first (then it is "not found" here).
     """
-    current = {link.file_id: link for link in case.attachments.all()}
+    current = {link.file_id: link for link in case.evidence}
     added = [file_id for file_id in file_ids if file_id not in current]
     if added:
         visible = set(
@@ -158,8 +162,7 @@ def _set_attachments(case: Case, file_ids: list[str], actor: Actor) -> None:
         for file_id in added
     )
     # The response shows the new list: fetch it once, files included.
-    if hasattr(case, "_prefetched_objects_cache"):
-        case._prefetched_objects_cache.pop("attachments", None)
+    case.__dict__.pop("evidence", None)
     prefetch_related_objects([case], attachments_prefetch())
 
 
@@ -194,7 +197,7 @@ def case_create(
         _set_attachments(case, file_ids, actor)
     else:
         # A new case without evidence: saying so spares the response a query.
-        case._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+        case.evidence = []
     first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
     _record([_event(case, actor, {**first, "attachments": {"from": None, "to": file_ids}})])
     return case
@@ -231,7 +234,7 @@ def case_update(
     if "title" in changes:
         changes = {**changes, "title": normalise_title(changes["title"])}
     current = {field: getattr(case, field) for field in SCALAR_FIELDS}
-    current["attachments"] = [link.file_id for link in case.attachments.all()]
+    current["attachments"] = [link.file_id for link in case.evidence]
     changed = [field for field, value in changes.items() if current[field] != value]
     if not changed:
         return case
@@ -306,4 +309,4 @@ def attachment_create(
     updated = case_update(
         cases=Case.objects.all(), case_id=case.pk, changes={"attachments": [*file_ids, file.pk]}, actor=actor
     )
-    return next(link for link in updated.attachments.all() if link.file_id == file.pk)
+    return next(link for link in updated.evidence if link.file_id == file.pk)
