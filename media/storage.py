@@ -17,14 +17,16 @@ of settings alone (``STORAGES["default"]``); ``file_url`` and the ``/media/`` ro
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import urlencode
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
@@ -106,14 +108,22 @@ def signed_url_ttl() -> int:
     return int(serverops_setting("MEDIA_SIGNED_URL_TTL"))
 
 
+# isinstance() against a runtime-checkable Protocol walks the protocol's members on every call
+# (Python 3.11), and a page of 50 cases asks for every file: the answer is kept per storage class.
+_SPEAKS_MEDIA: dict[type, bool] = {}
+
+
 def media_storage(file: StoredFile) -> MediaStorage:
     storage: Storage = file.blob.storage
-    if not isinstance(storage, MediaStorage):
+    speaks = _SPEAKS_MEDIA.get(type(storage))
+    if speaks is None:
+        speaks = _SPEAKS_MEDIA[type(storage)] = isinstance(storage, MediaStorage)
+    if not speaks:
         raise ImproperlyConfigured(
             f"{type(storage).__name__} cannot link to files: STORAGES['default'] must be "
             "media.storage.FileSystemMediaStorage or media.storage.S3MediaStorage"
         )
-    return storage
+    return cast(MediaStorage, storage)
 
 
 def file_url(file: StoredFile, *, request: HttpRequest | None) -> str:
@@ -164,6 +174,21 @@ def _now() -> int:
     return int(time.time())
 
 
+@lru_cache(maxsize=4096)
+def _uri_path(name: str) -> str:
+    """``filepath_to_uri(name)``, remembered: quote() works character by character, and the
+    same files are listed in response after response."""
+    return filepath_to_uri(name)
+
+
+@lru_cache(maxsize=16)
+def _keyed_hmac(salt: str, secret: str) -> hmac.HMAC:
+    """The HMAC ``salted_hmac(salt, …, algorithm="sha256")`` builds, keyed once instead of per
+    call (the key is a SHA-256 of salt and secret); callers ``copy()`` it. Keyed by the secret
+    too, so a changed ``SECRET_KEY`` signs with the new key."""
+    return hmac.new(hashlib.sha256((salt + secret).encode()).digest(), digestmod=hashlib.sha256)
+
+
 class FileSystemMediaStorage(FileSystemStorage):
     """Files under ``MEDIA_ROOT``, served by the service's ``/media/`` route (``media.serving``)."""
 
@@ -173,16 +198,15 @@ class FileSystemMediaStorage(FileSystemStorage):
 
     def media_url(self, name: str, *, expires_in: int | None, staff: bool = False) -> str:
         base: str = serverops_setting("MEDIA_BASE_URL") or settings.MEDIA_URL
-        url = base.rstrip("/") + "/" + filepath_to_uri(name).lstrip("/")
+        url = base.rstrip("/") + "/" + _uri_path(name).lstrip("/")
         if not base.startswith(("/", "http://", "https://")):
             url = "/" + url
         if expires_in is None:
             return url
         expires = _now() + expires_in
-        query = {"expires": str(expires), "signature": self._signature(name, expires, staff=staff)}
-        if staff:
-            query["staff"] = "1"
-        return url + "?" + urlencode(query)
+        # Digits and hex digits: nothing in the query needs escaping.
+        query = f"expires={expires}&signature={self._signature(name, expires, staff=staff)}"
+        return url + "?" + query + ("&staff=1" if staff else "")
 
     def url(self, name: str | None) -> str:
         # What a FileField's ``.url`` gives (the admin's "Currently:" link): a signed link, which
@@ -203,7 +227,9 @@ class FileSystemMediaStorage(FileSystemStorage):
 
     def _signature(self, name: str, expires: int, *, staff: bool) -> str:
         salt = self._SALT + (".staff" if staff else "")
-        return salted_hmac(salt, f"{name}\n{expires}", algorithm="sha256").hexdigest()
+        signer = _keyed_hmac(salt, settings.SECRET_KEY).copy()
+        signer.update(f"{name}\n{expires}".encode())
+        return signer.hexdigest()
 
 
 class S3MediaStorage(S3Storage):  # type: ignore[misc]  # django-storages ships no type hints

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 from django.test import RequestFactory, override_settings
+from django.utils.crypto import salted_hmac
 
 from media import storage as media_storage_module
 from media.storage import FileSystemMediaStorage, S3MediaStorage, absolute_url, file_url, staff_file_url
@@ -208,3 +209,17 @@ def _serverops() -> dict[str, Any]:
     from django.conf import settings
 
     return dict(settings.SERVEROPS)
+
+
+@pytest.mark.parametrize("staff", [pytest.param(False, id="public-link"), pytest.param(True, id="staff-link")])
+def test_signature_is_djangos_salted_hmac_of_name_and_expiry_under_the_current_secret(
+    fs: FileSystemMediaStorage, staff: bool
+) -> None:
+    salt = "media.storage.FileSystemMediaStorage" + (".staff" if staff else "")
+    message = f"{KEY}\n{NOW}"
+
+    assert fs._signature(KEY, NOW, staff=staff) == salted_hmac(salt, message, algorithm="sha256").hexdigest()
+    other = "another-secret-key-used-by-this-test-only-0123456789"
+    with override_settings(SECRET_KEY=other):
+        expected = salted_hmac(salt, message, secret=other, algorithm="sha256").hexdigest()
+        assert fs._signature(KEY, NOW, staff=staff) == expected
