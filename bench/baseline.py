@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
-from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Case, CaseEvent, Status
+from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Attachment, Case, CaseEvent, Status
 from cases.validators import validate_description_characters, validate_title_characters
 from media.models import File
+from media.storage import file_url
 from serverops.fields import rfc3339
 from serverops.pagination import encode_cursor
 from tokens import crypto
@@ -31,6 +31,8 @@ from tokens.models import ScopedToken
 from tokens.ratelimit import RateLimited, RateLimitState, charge
 
 COMPACT = {"separators": (",", ":")}
+# A page's attachments and their files in one query, kept as a list per case (as the API does).
+EVIDENCE = Prefetch("attachments", queryset=Attachment.objects.select_related("file"), to_attr="evidence")
 
 
 def _fail(status: int) -> JsonResponse:
@@ -57,10 +59,11 @@ def _caller(request: HttpRequest, scope: str) -> tuple[ScopedToken, RateLimitSta
         return _fail(429)
 
 
-def _file(attachment: File, base: str) -> dict[str, Any]:
+def _file(attachment: File, request: HttpRequest) -> dict[str, Any]:
     return {
         "id": attachment.id,
-        "url": base + quote(attachment.key),
+        # The same link as the API's: signed for a private file, absolute on the request's host.
+        "url": file_url(attachment, request=request),
         "key": attachment.key,
         "size": attachment.size,
         "content_type": attachment.content_type,
@@ -76,13 +79,13 @@ def _file(attachment: File, base: str) -> dict[str, Any]:
     }
 
 
-def _case(case: Case, base: str) -> dict[str, Any]:
+def _case(case: Case, request: HttpRequest) -> dict[str, Any]:
     return {
         "id": case.id,
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [_file(a.file, base) for a in case.attachments.all()],
+        "attachments": [_file(a.file, request) for a in case.evidence],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -95,10 +98,6 @@ def _respond(body: dict[str, Any], state: RateLimitState, etag: str | None = Non
     if etag is not None:
         response["ETag"] = etag
     return response
-
-
-def _media_base() -> str:
-    return str(settings.SERVEROPS["MEDIA_BASE_URL"]).rstrip("/") + "/"
 
 
 def _validated(body: bytes) -> dict[str, str] | None:
@@ -130,12 +129,12 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
     if isinstance(caller, JsonResponse):
         return caller
     token, state = caller
-    cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related("attachments__file")
+    cases = Case.objects.filter(project_id=token.project_id, mode=token.mode).prefetch_related(EVIDENCE)
     if request.method == "GET":
         case = cases.filter(pk=case_id).first()
         if case is None:
             return _fail(404)
-        return _respond(_case(case, _media_base()), state, case.etag)
+        return _respond(_case(case, request), state, case.etag)
     if request.method != "PATCH":
         return _fail(405)
     changes = _validated(request.body)
@@ -160,7 +159,7 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
                 request_id=getattr(request, "request_id", ""),
                 changes=history,
             )
-    return _respond(_case(case, _media_base()), state, case.etag)
+    return _respond(_case(case, request), state, case.etag)
 
 
 @csrf_exempt
@@ -173,13 +172,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
     rows = list(
         Case.objects.filter(project_id=token.project_id, mode=token.mode)
         .order_by("-created_at", "-id")
-        .prefetch_related("attachments__file")[: limit + 1]
+        .prefetch_related(EVIDENCE)[: limit + 1]
     )
     page, has_more = rows[:limit], len(rows) > limit
-    base = _media_base()
     return _respond(
         {
-            "cases": [_case(case, base) for case in page],
+            "cases": [_case(case, request) for case in page],
             "next_cursor": encode_cursor(page[-1].created_at, page[-1].pk, salt="cases") if has_more else None,
             "has_more": has_more,
         },
