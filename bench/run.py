@@ -47,12 +47,20 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
-OPERATIONS = {"patch": "PATCH /v1/cases/{id}", "get": "GET /v1/cases/{id}", "list": "GET /v1/cases?limit=50"}
+OPERATIONS = {
+    "patch": "PATCH /v1/cases/{id}",
+    "get": "GET /v1/cases/{id}",
+    "list": "GET /v1/cases?limit=50",
+    # Issue 9: the list where every case has 3 files, against the baseline doing the same work.
+    "list3": "… 3 files on every case",
+}
 SIDES = {"api": "/v1", "baseline": "/bench/baseline/v1", "drf": "/bench/drf/v1", "minimal": "/bench/minimal/v1"}
+# The stock DRF and minimal comparators have no files: the 3-file list is the baseline's alone.
+SIDES_OF = {op: list(SIDES) if op != "list3" else ["api", "baseline"] for op in OPERATIONS}
 LABELS = {"api": "API", "baseline": "baseline", "drf": "stock DRF", "minimal": "minimal"}
 # API requests per second divided by the side's (issue 6 for the baseline, issue 11 for the others).
 TARGETS = {
-    "baseline": {"patch": 0.90, "get": 0.90, "list": 0.85},
+    "baseline": {"patch": 0.90, "get": 0.90, "list": 0.85, "list3": 0.85},
     "drf": {"patch": 1.0, "get": 1.0, "list": 1.0},
     "minimal": {"patch": 0.75, "get": 0.75, "list": 0.5},
 }
@@ -278,7 +286,7 @@ def measure(
     server: Gunicorn,
     meter: CpuMeter,
     *,
-    token: str,
+    tokens: dict[str, str],
     ids_file: Path,
     rounds: int,
     seconds: int,
@@ -286,8 +294,8 @@ def measure(
     warmup: bool,
 ) -> list[Round]:
     results: list[Round] = []
-    sides = list(SIDES)
     for op in OPERATIONS:
+        sides, token = SIDES_OF[op], tokens[op]
         if warmup:
             for side in sides:
                 raw = run_wrk(
@@ -334,7 +342,7 @@ def count_round_trips(
     env: dict[str, str],
     *,
     tmp: Path,
-    token: str,
+    tokens: dict[str, str],
     case_ids: list[str],
     redis_url: str,
     requests: int,
@@ -353,8 +361,8 @@ def count_round_trips(
     counts: dict[tuple[str, str, str], Counts] = {}
 
     def one(base: str, op: str, side: str) -> None:
-        case_id = rng.choice(case_ids)
-        if op == "list":
+        case_id, token = rng.choice(case_ids), tokens[op]
+        if op in ("list", "list3"):
             status = send(base, "GET", f"{SIDES[side]}/cases?limit=50", token)
         elif op == "get":
             status = send(base, "GET", f"{SIDES[side]}/cases/{case_id}", token)
@@ -367,14 +375,15 @@ def count_round_trips(
     with PostgresCounter(host, int(port or 5432)) as pg:
         proxied = database_url.replace(host_port, f"127.0.0.1:{pg.port}", 1)
         proxied += ("&" if "?" in proxied else "?") + "sslmode=disable"
+        counted_env = env | {"BENCH_DATABASE_URL": proxied}
         with (
-            gunicorn(env | {"BENCH_DATABASE_URL": proxied}, tmp / f"gunicorn-count-{cache}.log", token) as server,
+            gunicorn(counted_env, tmp / f"gunicorn-count-{cache}.log", tokens["get"]) as server,
             RedisCounter(redis_url) as redis_counter,
         ):
             for _ in range(8):  # both workers connected and warm before anything is counted
                 one(server.base, "get", "api")
             for op in OPERATIONS:
-                for side in SIDES:
+                for side in SIDES_OF[op]:
                     redis_counter.settle()
                     pg_before, redis_before = pg.round_trips, redis_counter.commands
                     for _ in range(requests):
@@ -451,7 +460,9 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     seeded = seed(cases=args.cases)
-    log(f"seeded {len(seeded.case_ids)} cases; token {seeded.token_id}")
+    three = seed(cases=60, name="bench-3-files", files_per_case=3)  # more than one page of 50
+    log(f"seeded {len(seeded.case_ids)} cases; token {seeded.token_id}; 60 cases with 3 files each")
+    tokens = {op: three.plaintext if op == "list3" else seeded.plaintext for op in OPERATIONS}
 
     results = Results()
     application_name = f"serverops-bench-{os.getpid()}"
@@ -462,7 +473,7 @@ def main() -> int:
         base_env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         base_env |= {
             "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "BENCH_TOKEN_ID": seeded.token_id,
+            "BENCH_TOKEN_ID": f"{seeded.token_id},{three.token_id}",
             "BENCH_APPLICATION_NAME": application_name,
         }
         for cache in args.cache or ["locmem", "redis"]:
@@ -478,7 +489,7 @@ def main() -> int:
                     cache,
                     server,
                     meter,
-                    token=seeded.plaintext,
+                    tokens=tokens,
                     ids_file=ids_file,
                     rounds=args.rounds,
                     seconds=args.seconds,
@@ -489,7 +500,7 @@ def main() -> int:
                 cache,
                 env,
                 tmp=tmp,
-                token=seeded.plaintext,
+                tokens=tokens,
                 case_ids=seeded.case_ids,
                 redis_url=redis_url,
                 requests=args.count,

@@ -33,8 +33,9 @@ def _drop(name: str) -> None:
 
 
 @transaction.atomic
-def seed(*, cases: int, name: str = "bench", seed: int = 6) -> Seeded:
-    """``cases`` live cases (0–3 attachments each) in a new project, and a live read/write token."""
+def seed(*, cases: int, name: str = "bench", seed: int = 6, files_per_case: int | None = None) -> Seeded:
+    """``cases`` live cases in a new project, each with 0–3 files (or exactly ``files_per_case``), and a
+    live read/write token."""
     rng = random.Random(seed)  # noqa: S311 (repeatable test data, not secrets)
     _drop(name)
     organisation, _ = Organisation.objects.get_or_create(name=ORGANISATION)
@@ -55,7 +56,7 @@ def seed(*, cases: int, name: str = "bench", seed: int = 6) -> Seeded:
     files = []
     links = []
     for case in rows:
-        for n in range(rng.randint(0, 3)):
+        for n in range(rng.randint(0, 3) if files_per_case is None else files_per_case):
             attachment = File(
                 project=project,
                 mode=Mode.LIVE,

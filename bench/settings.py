@@ -29,9 +29,9 @@ DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"  # as serverops.setti
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
     "BENCH_APPLICATION_NAME", "serverops-bench"
 )
-_TOKEN_ID = os.environ.get("BENCH_TOKEN_ID", "")
+_TOKEN_IDS = [token_id for token_id in os.environ.get("BENCH_TOKEN_ID", "").split(",") if token_id]
 # Far above anything two workers on two cores can serve, so no benchmark request is refused.
 SERVEROPS = {
     **SERVEROPS,
-    "RATE_LIMIT_TOKEN_BUDGETS": {_TOKEN_ID: (10**9, 10**9)} if _TOKEN_ID else {},
+    "RATE_LIMIT_TOKEN_BUDGETS": dict.fromkeys(_TOKEN_IDS, (10**9, 10**9)),
 }

@@ -1,6 +1,6 @@
 -- One benchmark operation for wrk. Arguments (after `--`): op token prefix ids_file
---   op      patch | get | list
---   prefix  /v1 (the API) or /bench/baseline/v1 (the baseline)
+--   op      patch | get | list | list3 (the list, on a project whose cases all have 3 files)
+--   prefix  /v1 (the API) or a comparator's prefix, /bench/…/v1
 -- Every response that is not 2xx is counted; done() prints one BENCH line of JSON.
 
 local threads = {}
@@ -28,7 +28,7 @@ function init(args)
 end
 
 function request()
-  if op == "list" then
+  if op == "list" or op == "list3" then
     return wrk.format("GET", prefix .. "/cases?limit=50", auth)
   end
   local path = prefix .. "/cases/" .. ids[math.random(#ids)]
