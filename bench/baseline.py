@@ -1,7 +1,8 @@
 """The baseline: plain Django function views doing the API's work with no framework.
 
-Mounted only by ``bench.urls``. Each view hand-parses what it needs and runs the same
-SQL as the API: the token lookup by digest (after the offline checksum), the same
+Mounted only by ``bench.urls``. Each view hand-parses what it needs and runs the SQL a
+Django engineer would write for the API's work (the API reads a case and its files in one
+query where this reads them in two): the token lookup by digest (after the offline checksum), the same
 rate-limit charge, for PATCH the same row lock, an update of only the changed fields
 plus ``updated_at`` and the history event, the attachments, and a ``JsonResponse`` of the same Case shape with
 the same ETag and rate-limit headers. Error handling is the bare minimum: the benchmark

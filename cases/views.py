@@ -86,7 +86,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     def get_object(self) -> Case:
         try:
-            return self.get_queryset().get(pk=self._case_id())
+            return services.case_with_evidence(self._visible_cases(), self._case_id())
         except Case.DoesNotExist:
             raise CaseNotFound() from None
 

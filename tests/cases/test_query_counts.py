@@ -1,66 +1,128 @@
-"""Query counts of the hot paths, pinned (issue 2): never one query per row."""
+"""Round trips of the hot paths, pinned (issues 2 and 11): SQL statements and Redis commands per request.
+
+Inside a test, ``transaction.atomic`` is a SAVEPOINT and its RELEASE; in production the same
+block costs BEGIN and COMMIT, so the counts with transaction control are the production ones
+(the connection health check costs no query: serverops.db.postgresql).
+"""
 
 from __future__ import annotations
 
 import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from tests.factories import CaseFactory, attach_file
+from tokens import ratelimit
 
 pytestmark = pytest.mark.django_db
 
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+REDIS_LOCATION = "redis://127.0.0.1:6379/15"
 
 
 def statements(captured) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
 
 
-def _with_attachments(project, count: int) -> None:
+def _with_attachments(project, count: int, files: int = 2) -> list[Any]:
+    cases = []
     for i in range(count):
         case = CaseFactory(project=project)
-        for n in range(2):
+        for n in range(files):
             attach_file(case=case, content=io.BytesIO(b"evidence %d-%d" % (i, n)), original_name="e.txt")
+        cases.append(case)
+    return cases
+
+
+class RedisWrites:
+    """What redis-py writes to the server, one count per round trip."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@pytest.fixture
+def redis_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisWrites]:
+    """The rate-limit counters in the real Redis, and a count of the round trips to it."""
+    import redis.connection
+
+    writes = RedisWrites()
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(connection: Any, command: Any, check_health: bool = True) -> None:
+        writes.count += 1
+        send(connection, command, check_health)
+
+    cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
+    with override_settings(CACHES=cache):
+        # The connection open and the charge script loaded on the server before anything is counted.
+        ratelimit.charge(f"tok_warm_up_{uuid.uuid4().hex}")
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+        yield writes
 
 
 @pytest.mark.parametrize("page_size", [1, 10, 100])
 def test_list_is_three_queries_whatever_the_page_size(call, project, used_token, page_size, django_assert_num_queries):
     _with_attachments(project, page_size + 1)
-    with django_assert_num_queries(3):  # token, cases page, attachments of the whole page
+    with django_assert_num_queries(3):  # token, cases page, attachments and files of the whole page
         r = call("GET", f"/v1/cases?limit={page_size}")
     assert r.status_code == 200, r.content
     assert len(r.json()["cases"]) == page_size
     assert all(len(c["attachments"]) == 2 for c in r.json()["cases"])
 
 
-def test_get_one_is_at_most_three_queries(call, project, used_token, django_assert_num_queries):
-    _with_attachments(project, 1)
-    case_id = project.cases.get().id
-    with django_assert_num_queries(3):  # token, case, its attachments
-        r = call("GET", f"/v1/cases/{case_id}")
+@pytest.mark.parametrize("files", [pytest.param(0, id="no-files"), pytest.param(3, id="three-files")])
+def test_get_one_is_two_queries(call, project, used_token, files, django_assert_num_queries):
+    (case,) = _with_attachments(project, 1, files=files)
+    with django_assert_num_queries(2):  # token; the case joined with its attachments and files
+        r = call("GET", f"/v1/cases/{case.id}")
     assert r.status_code == 200, r.content
+    assert len(r.json()["attachments"]) == files
 
 
-def test_patch_is_four_statements_and_its_history_event(call, project, used_token, django_assert_num_queries):
-    _with_attachments(project, 1)
-    case_id = project.cases.get().id
-    with django_assert_num_queries(8) as captured:  # 6 statements + SAVEPOINT/RELEASE of the atomic block
-        r = call("PATCH", f"/v1/cases/{case_id}", json_body={"title": "new title", "status": "closed"})
+def test_patch_is_seven_round_trips_with_begin_and_commit(call, project, used_token, django_assert_num_queries):
+    (case,) = _with_attachments(project, 1)
+    with django_assert_num_queries(7) as captured:
+        r = call("PATCH", f"/v1/cases/{case.id}", json_body={"title": "new title", "status": "closed"})
     assert r.status_code == 200, r.content
+    assert len(r.json()["attachments"]) == 2
     sql = statements(captured)
-    # token, SELECT … FOR UPDATE (a no-op clause on SQLite), attachments, UPDATE; then the
-    # history INSERT that must share the change's transaction (issue 5), and the one lookup
-    # of the project's webhook endpoints (none here, so no outbox row).
-    assert len(sql) == 6, sql
-    assert sql[3].startswith("UPDATE")
-    assert sql[4].startswith('INSERT INTO "cases_caseevent"')
-    assert sql[5].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[5]
+    # token; the case joined with its evidence, locked (FOR UPDATE OF the case; a no-op on
+    # SQLite); UPDATE; the history INSERT that must share the change's transaction (issue 5);
+    # the one lookup of the project's webhook endpoints (none here, so no outbox row).
+    assert len(sql) == 5, sql
+    assert sql[1].startswith("SELECT") and 'LEFT OUTER JOIN "media_file"' in sql[1], sql[1]
+    assert sql[2].startswith("UPDATE")
+    assert sql[3].startswith('INSERT INTO "cases_caseevent"')
+    assert sql[4].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[4]
 
 
-def test_create_is_three_statements(call, used_token, django_assert_num_queries):
+def test_create_is_four_statements(call, used_token, django_assert_num_queries):
     with django_assert_num_queries(6) as captured:  # + SAVEPOINT/RELEASE
         r = call("POST", "/v1/cases", json_body={"title": "t"})
     assert r.status_code == 201, r.content
     # token, INSERT case, INSERT its first history event, the project's webhook endpoints (none)
     assert len(statements(captured)) == 4
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "queries"),
+    [
+        pytest.param("GET", "/v1/cases?limit=50", None, 3, id="list"),
+        pytest.param("GET", "/v1/cases/{id}", None, 2, id="get"),
+        pytest.param("PATCH", "/v1/cases/{id}", {"status": "closed"}, 7, id="patch"),
+    ],
+)
+def test_one_redis_round_trip_per_request_with_the_counters_in_redis(
+    call, project, used_token, redis_writes, method, path, body, queries, django_assert_num_queries
+):
+    (case,) = _with_attachments(project, 1)
+    with django_assert_num_queries(queries):
+        r = call(method, path.format(id=case.id), json_body=body)
+    assert r.status_code == 200, r.content
+    assert redis_writes.count == 1
+    assert r["RateLimit"].startswith('"per-second";r=59;'), r["RateLimit"]
