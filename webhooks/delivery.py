@@ -134,7 +134,8 @@ def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
         finally:
             response.close()
         return outcome(response.status, head[:RESPONSE_KEPT])
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        # Whatever the endpoint does, the attempt ends with an outcome, so the message is retried or failed.
         return outcome(error=f"{type(exc).__name__}: {exc}")
     finally:
         pool.close()

@@ -128,6 +128,8 @@ def messages_create_for_events(*, events: Sequence[CaseEvent], current: bool = T
     messages are queued for delivery once the transaction commits. ``current=False``
     means the events' cases are stale (a bulk UPDATE): the ones with endpoints are re-read.
     """
+    if not events:
+        return []
     keys = {(event.case.project_id, event.case.mode) for event in events}
     where = Q()
     for project_id, mode in keys:

@@ -96,6 +96,12 @@ def test_endpoint_page_shows_the_delivery_log(admin_client: Client, project) -> 
     assert "37 ms" in body
     assert case.events.get().id == message.event_id
 
+    everything = admin_client.get(
+        reverse("admin:webhooks_webhookmessage_changelist") + f"?endpoint__id__exact={endpoint.pk}"
+    )
+    assert everything.status_code == 200
+    assert message.event_id in everything.content.decode()
+
 
 def test_message_page_lists_attempts_and_resend_queues_it_again(admin_client: Client, project) -> None:
     endpoint_create(project=project, mode=Mode.LIVE, url="http://127.0.0.1:9/in")
