@@ -170,7 +170,7 @@ def _lease() -> timedelta:
 
 
 def _claimable(now: Any) -> Q:
-    return Q(status=MessageStatus.PENDING, next_attempt_at__lte=now) & (
+    return Q(status=MessageStatus.PENDING, next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS) & (
         Q(locked_until__isnull=True) | Q(locked_until__lte=now)
     )
 
@@ -249,8 +249,13 @@ def messages_sweep(*, overdue: timedelta, limit: int = 1000) -> int:
     so the next sweep leaves it to its fresh task for ``overdue`` longer.
     """
     now = timezone.now()
-    due = WebhookMessage.objects.filter(status=MessageStatus.PENDING, next_attempt_at__lte=now - overdue).filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    unleased = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    # A message whose last attempts all died with their workers has used its attempts up all the same.
+    WebhookMessage.objects.filter(unleased, status=MessageStatus.PENDING, attempts__gte=MAX_ATTEMPTS).update(
+        status=MessageStatus.FAILED, next_attempt_at=None, locked_until=None
+    )
+    due = WebhookMessage.objects.filter(
+        unleased, status=MessageStatus.PENDING, next_attempt_at__lte=now - overdue, attempts__lt=MAX_ATTEMPTS
     )
     ids = list(due.select_for_update(skip_locked=True).order_by("next_attempt_at").values_list("id", flat=True)[:limit])
     WebhookMessage.objects.filter(pk__in=ids).update(next_attempt_at=now)

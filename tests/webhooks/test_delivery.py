@@ -379,3 +379,15 @@ def test_two_workers_at_once_send_a_message_once(call, project, receiver) -> Non
     assert sorted(outcomes) == ["delivered", "skipped", "skipped", "skipped"]
     assert len(receiver.requests) == 1
     assert WebhookAttempt.objects.count() == 1
+
+
+def test_a_message_whose_attempts_all_died_with_their_workers_fails(call, project, receiver) -> None:
+    endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    call("POST", "/v1/cases", json_body={"title": "t"})
+    WebhookMessage.objects.update(attempts=MAX_ATTEMPTS, locked_until=timezone.now() - timedelta(seconds=1))
+
+    assert deliver() == 0
+    assert receiver.requests == []
+    message = WebhookMessage.objects.get()
+    assert message.status == MessageStatus.FAILED
+    assert message.next_attempt_at is None
