@@ -5,12 +5,14 @@ database exactly as it was."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 
 from cases.models import Case, CaseEvent, IdempotentRequest
 from serverops.pagination import encode_cursor
+from tests.serverops.wsgi import wsgi
 from tokens.models import ScopedToken
 
 pytestmark = pytest.mark.django_db
@@ -215,6 +217,55 @@ def test_bad_input_gets_a_4xx_envelope_and_changes_nothing(
     message = error["message"].removeprefix(f"{error.get('param')}: ")
     assert not message.endswith("."), error
     assert not (message[0].isupper() and message[1].islower()), error
+    assert _database(case) == before
+
+
+# Bodies framed the hard ways (issue 10, fault 5), through the WSGI application as a server
+# hands them over: (method, path, environ additions, body, expected status).
+CHUNKED = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": J}
+FRAMING: list[Any] = [
+    pytest.param("POST", "/v1/cases", {**CHUNKED}, b'{"title": "x"}', 411, id="chunked-undelimited"),
+    pytest.param(
+        "POST",
+        "/v1/cases",
+        {**CHUNKED, "wsgi.input_terminated": True},
+        b'{"title": "x", "description": "' + b"d" * (15 * 1024 * 1024) + b'"}',
+        411,
+        id="chunked-over-14-mib",
+    ),
+    pytest.param("PATCH", CASE, {**CHUNKED}, b'{"title": "x"}', 411, id="chunked-patch-undelimited"),
+    pytest.param(
+        "POST",
+        "/v1/cases",
+        {"CONTENT_TYPE": J, "CONTENT_LENGTH": "64"},
+        b'{"title": "x"}',
+        400,
+        id="body-shorter-than-length",
+    ),
+    pytest.param(
+        "PATCH",
+        CASE,
+        {"CONTENT_TYPE": J, "CONTENT_LENGTH": "21"},
+        b'{"title": "renamed"}',
+        400,
+        id="patch-one-byte-short",
+    ),
+    pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "10"}, b"", 400, id="no-body-at-all"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "environ", "body", "status"), FRAMING)
+def test_badly_framed_body_gets_a_4xx_envelope_and_changes_nothing(
+    used_token, case, method, path, environ, body, status
+) -> None:
+    path = path.replace(CASE, f"/v1/cases/{case.id}")
+    before = _database(case)
+    got, headers, content = wsgi(method, path, body, token=used_token, headers=environ)
+    assert got == status, content[:500]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Request-Id"]
+    error = json.loads(content)["error"]
+    assert error["code"] and error["message"]
     assert _database(case) == before
 
 
