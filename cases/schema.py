@@ -8,43 +8,35 @@ the schemathesis run in ``tests/openapi`` holds the service to them.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiRequest,
     OpenApiResponse,
-    extend_schema,
     extend_schema_view,
 )
 
-from media.models import AbuseStatus, StorageClass, Visibility
+from media.schema import FILE
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import KeysetPagination
-from serverops.schema import Schema, component, error_responses, header, response_headers
+from serverops.schema import (
+    TIMESTAMP,
+    Schema,
+    component,
+    header,
+    id_schema,
+    operation,
+    page_component,
+    page_parameters,
+)
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Status
 
 T = TypeVar("T")
 
-
-def _id(prefix: str) -> Schema:
-    return {
-        "type": "string",
-        "pattern": f"^{prefix}_{ULID_PATTERN}$",
-        "example": f"{prefix}_01JD3Z8W6V4M2Q9T7K5X1B0N3R",
-    }
-
-
-TIMESTAMP: Schema = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
-    "description": "RFC 3339, UTC, milliseconds, `Z`.",
-    "example": "2026-11-27T17:41:32.123Z",
-}
 
 # The control characters cases.validators refuses: all of Unicode's Cc in a title, all but
 # tab, newline and carriage return in a description.
@@ -60,51 +52,6 @@ SENT_TITLE = rf"^ *{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_T
 DESCRIPTION_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]*$"
 STATUS: Schema = {"type": "string", "enum": list(Status.values)}
 
-FILE = component(
-    "File",
-    {
-        "type": "object",
-        "description": "A file attached to a case.",
-        "additionalProperties": False,
-        "required": [
-            "id",
-            "url",
-            "key",
-            "size",
-            "content_type",
-            "sha256",
-            "original_name",
-            "tags",
-            "folder",
-            "abuse_status",
-            "visibility",
-            "storage_class",
-            "created_at",
-            "updated_at",
-        ],
-        "properties": {
-            "id": _id("f"),
-            "url": {"type": "string", "format": "uri", "description": "The media base URL joined with `key`."},
-            "key": {
-                "type": "string",
-                "pattern": f"^p_{ULID_PATTERN}/f_{ULID_PATTERN}/[^/]+$",
-                "description": "`<project id>/<file id>/<original name>`.",
-            },
-            "size": {"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes."},
-            "content_type": {"type": "string", "description": "Detected from the content.", "example": "image/png"},
-            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Of the content."},
-            "original_name": {"type": "string", "example": "screenshot.png"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "folder": {"type": "string", "description": "May be empty."},
-            "abuse_status": {"type": "string", "enum": list(AbuseStatus.values)},
-            "visibility": {"type": "string", "enum": list(Visibility.values)},
-            "storage_class": {"type": "string", "enum": list(StorageClass.values)},
-            "created_at": TIMESTAMP,
-            "updated_at": TIMESTAMP,
-        },
-    },
-)
-
 CASE = component(
     "Case",
     {
@@ -113,7 +60,7 @@ CASE = component(
         "additionalProperties": False,
         "required": ["id", "title", "description", "status", "attachments", "created_at", "updated_at"],
         "properties": {
-            "id": _id("c"),
+            "id": id_schema("c"),
             "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX_LENGTH, "pattern": STORED_TITLE},
             "description": {"type": "string", "maxLength": DESCRIPTION_MAX_LENGTH, "pattern": DESCRIPTION_PATTERN},
             "status": STATUS,
@@ -150,7 +97,7 @@ _WRITABLE: dict[str, Schema] = {
         "type": "array",
         "maxItems": 20,
         "uniqueItems": True,
-        "items": _id("f"),
+        "items": id_schema("f"),
         "description": (
             "The case's files, in this order: ids of files of the token's own project and mode "
             "(`POST /v1/media`), at most 20, no repeats. It replaces the whole list; `[]` detaches every file."
@@ -197,7 +144,7 @@ CASE_EVENT = component(
         "additionalProperties": False,
         "required": ["id", "created_at", "actor", "request_id", "changes"],
         "properties": {
-            "id": _id("ev"),
+            "id": id_schema("ev"),
             "created_at": TIMESTAMP,
             "actor": {
                 "type": "object",
@@ -231,80 +178,9 @@ CASE_EVENT = component(
 )
 
 
-def _page(name: str, description: str, results_key: str, item: Schema) -> Schema:
-    return component(
-        name,
-        {
-            "type": "object",
-            "description": description,
-            "additionalProperties": False,
-            "required": [results_key, "next_cursor", "has_more"],
-            "properties": {
-                results_key: {"type": "array", "items": item},
-                "next_cursor": {
-                    "type": "string",
-                    "nullable": True,
-                    "description": "Pass as `cursor` for the next page; null exactly when `has_more` is false.",
-                },
-                "has_more": {"type": "boolean"},
-            },
-        },
-    )
-
-
-def _page_parameters(pagination: type[KeysetPagination], cursor_format: str) -> list[OpenApiParameter]:
-    """``limit`` and ``cursor``. The cursor's format names what kind of position it holds; to a
-    client it is opaque (any value the service did not issue is a 400)."""
-    return [
-        OpenApiParameter(
-            "limit",
-            type={
-                "type": "integer",
-                "minimum": 1,
-                "maximum": pagination.max_limit,
-                "default": pagination.default_limit,
-            },
-            description="Items per page.",
-        ),
-        OpenApiParameter(
-            "cursor",
-            type={"type": "string", "format": cursor_format},
-            description="The `next_cursor` of the previous page; anything else is a 400.",
-        ),
-    ]
-
-
-def _operation(
-    scope: str,
-    *,
-    operation_id: str,
-    summary: str,
-    description: str,
-    success: dict[int, OpenApiResponse],
-    errors: list[int],
-    parameters: list[OpenApiParameter] | None = None,
-    request: OpenApiRequest | None = None,
-    headers: list[OpenApiParameter] | None = None,
-) -> Any:
-    """One operation: its scope (in the description and as ``x-required-scope``), every status
-    it can answer, the envelope for each error, and the headers of each response."""
-    return extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        description=f"{description}\n\nNeeds a token with the `{scope}` scope.",
-        tags=["cases"],
-        # The filter's parameter is stated below; introspecting it would build a queryset without a token.
-        filters=False,
-        extensions={"x-required-scope": scope},
-        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scope), *(headers or [])],
-        request=request,
-        responses={**success, **error_responses(errors)},
-    )
-
-
 CASE_ID = OpenApiParameter(
     "id",
-    type=_id("c"),
+    type=id_schema("c"),
     location=OpenApiParameter.PATH,
     description="The case's id. Any other string, or a case outside the token's project and mode, is a 404.",
 )
@@ -357,23 +233,25 @@ def case_schema(viewset: type[T]) -> type[T]:
     """Decorates ``CaseViewSet`` with its operations; each scope is read from its ``required_scopes``."""
     scopes: dict[str, str] = viewset.required_scopes  # type: ignore[attr-defined]
     cases: type[KeysetPagination] = viewset.pagination_class  # type: ignore[attr-defined]
-    case_list = _page("CaseList", "One page of cases, newest first.", cases.results_key, CASE)
-    event_list = _page("CaseEventList", "One page of a case's history, oldest first.", "events", CASE_EVENT)
+    case_list = page_component("CaseList", "One page of cases, newest first.", cases.results_key, CASE)
+    event_list = page_component("CaseEventList", "One page of a case's history, oldest first.", "events", CASE_EVENT)
     return extend_schema_view(
-        list=_operation(
+        list=operation(
             scopes["list"],
+            tag="cases",
             operation_id="listCases",
             summary="List cases",
             description="The token's cases, newest first, one page at a time (keyset pagination).",
             parameters=[
-                *_page_parameters(cases, "case-cursor"),
+                *page_parameters(cases, "case-cursor"),
                 OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
             ],
             success={200: OpenApiResponse(response=case_list, description="A page of cases.")},
             errors=[400, 401, 403, 406, 429, 500],
         ),
-        create=_operation(
+        create=operation(
             scopes["create"],
+            tag="cases",
             operation_id="createCase",
             summary="Create a case",
             description='`title` is required; `description` defaults to `""` and `status` to `open`.',
@@ -386,8 +264,9 @@ def case_schema(viewset: type[T]) -> type[T]:
             errors=[400, 401, 403, 406, 409, 413, 415, 429, 500],
             headers=_case_headers(201, created=True),
         ),
-        retrieve=_operation(
+        retrieve=operation(
             scopes["retrieve"],
+            tag="cases",
             operation_id="getCase",
             summary="Get a case",
             description="One case with its attachments. Send `If-None-Match` to poll cheaply.",
@@ -399,8 +278,9 @@ def case_schema(viewset: type[T]) -> type[T]:
             errors=[401, 403, 404, 406, 429, 500],
             headers=[*_case_headers(200), *_case_headers(304)],
         ),
-        partial_update=_operation(
+        partial_update=operation(
             scopes["partial_update"],
+            tag="cases",
             operation_id="updateCase",
             summary="Update a case",
             description=(
@@ -413,12 +293,13 @@ def case_schema(viewset: type[T]) -> type[T]:
             errors=[400, 401, 403, 404, 406, 412, 413, 415, 429, 500],
             headers=_case_headers(200),
         ),
-        events=_operation(
+        events=operation(
             scopes["events"],
+            tag="cases",
             operation_id="listCaseEvents",
             summary="List a case's history",
             description="Every change to the case, oldest first, paged like the list of cases.",
-            parameters=[CASE_ID, *_page_parameters(KeysetPagination, "case-event-cursor")],
+            parameters=[CASE_ID, *page_parameters(KeysetPagination, "case-event-cursor")],
             success={200: OpenApiResponse(response=event_list, description="A page of events.")},
             errors=[400, 401, 403, 404, 406, 429, 500],
         ),

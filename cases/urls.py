@@ -1,16 +1,6 @@
-from rest_framework.routers import SimpleRouter
+from serverops.routers import OptionalSlashRouter
 
 from .views import CaseViewSet
-
-
-class OptionalSlashRouter(SimpleRouter):
-    """Canonical paths have no trailing slash; the slashed forms are served as they are,
-    not redirected (a redirected PATCH loses its body in many clients)."""
-
-    def __init__(self) -> None:
-        super().__init__(trailing_slash=False)
-        self.trailing_slash = "/?"
-
 
 router = OptionalSlashRouter()
 router.register("cases", CaseViewSet, basename="case")

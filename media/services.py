@@ -13,6 +13,7 @@ import ijson
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
+from PIL import Image
 from rest_framework.exceptions import ValidationError
 
 from tokens.models import Mode, Project
@@ -22,6 +23,7 @@ from .content import (
     JSON_CANDIDATE,
     SNIFF_BYTES,
     UNKNOWN,
+    Kind,
     Limits,
     canonical_declared,
     sniff,
@@ -37,20 +39,23 @@ def _invalid(param: str, message: str) -> ValidationError:
     return ValidationError({param: [message]})
 
 
-def clean_original_name(name: str) -> str:
-    """The base name a client sent: no directories (``/`` or ``\\``), no control characters, ≤255 characters.
+def clean_original_name(name: str, *, param: str = "file") -> str:
+    """A file's name as a client sent it, when it is a base name: no directory part (``/`` or
+    ``\\``: ``../../x.png``, ``C:\\x\\y.png``), no control characters, at most 255 characters.
 
-    Raises a 400 naming ``file`` for a name with control characters, one too long (255
-    characters, and 255 bytes in UTF-8, which is what file systems allow a name), and one with
-    nothing left (``../``, ``.``): refusing tells a client more than a silently renamed file.
+    Raises a 400 naming ``param`` otherwise (also for ``.``, ``..`` and names over 255 bytes in
+    UTF-8, which is what file systems allow a name): refusing tells a client more than a
+    silently renamed file, and the key built from it can never leave the project's prefix.
     """
     if _has_controls(name):
-        raise _invalid("file", "file name must not contain control characters")
-    base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1].strip())
+        raise _invalid(param, "file name must not contain control characters")
+    if "/" in name or "\\" in name:
+        raise _invalid(param, "file name must be a base name, without directories")
+    base = unicodedata.normalize("NFC", name.strip())
     if base in ("", ".", ".."):
-        raise _invalid("file", "file name is missing")
+        raise _invalid(param, "file name is missing")
     if len(base) > ORIGINAL_NAME_MAX_LENGTH or len(base.encode()) > ORIGINAL_NAME_MAX_LENGTH:
-        raise _invalid("file", f"file name must be at most {ORIGINAL_NAME_MAX_LENGTH} characters")
+        raise _invalid(param, f"file name must be at most {ORIGINAL_NAME_MAX_LENGTH} characters")
     return base
 
 
@@ -127,8 +132,7 @@ class ContentInspector:
         sniffed = sniff(head)
         if sniffed != JSON_CANDIDATE and sniffed not in ALLOWED_TYPES:
             self._refuse_type(sniffed)
-        if sniffed != JSON_CANDIDATE:
-            self._check_declared(sniffed)
+        self._check_declared(sniffed)
         self.content_type = sniffed
         self.limit = self.limits.for_kind(ALLOWED_TYPES["application/json" if sniffed == JSON_CANDIDATE else sniffed])
         if self.size > self.limit:
@@ -163,8 +167,14 @@ class ContentInspector:
         return True
 
     def _check_declared(self, actual: str) -> None:
-        if self.declared is not None and self.declared not in (actual, "application/octet-stream"):
-            raise UnsupportedType(f"declared type {self.declared} does not match the file's content ({actual})")
+        if self.declared is None or self.declared in (actual, "application/octet-stream"):
+            return
+        if self.declared == "text/plain" and actual in ("application/json", JSON_CANDIDATE):
+            return  # JSON is text: many clients send .json files as text/plain
+        if actual == JSON_CANDIDATE and self.declared == "application/json":
+            return  # decided once the whole file has been read
+        shown = "application/json" if actual == JSON_CANDIDATE else actual
+        raise UnsupportedType(f"declared type {self.declared} does not match the file's content ({shown})")
 
     def _refuse_type(self, sniffed: str) -> None:
         shown = "unrecognised binary data" if sniffed == UNKNOWN else sniffed
@@ -180,13 +190,34 @@ class ContentInspector:
 
 
 def inspect_content(content: IO[bytes], *, declared: str | None = None) -> ContentFacts:
-    """Read ``content`` from its start once, as ``ContentInspector`` does; leaves it rewound."""
+    """Read ``content`` from its start once, as ``ContentInspector`` does, then check its
+    structure (``verify_structure``); leaves it rewound."""
     inspector = ContentInspector(declared=declared)
     content.seek(0)
     for chunk in iter(lambda: content.read(CHUNK_SIZE), b""):
         inspector.feed(chunk)
+    facts = inspector.finish()
+    verify_structure(content, facts.content_type)
+    return facts
+
+
+def verify_structure(content: IO[bytes], content_type: str) -> None:
+    """An image must open as the type its signature announced and pass Pillow's ``verify``
+    (which walks the file's structure without decoding the pixels: a truncated PNG fails it);
+    one with more pixels than Pillow's decompression-bomb bound is refused before any decoding.
+    Other types are taken on their signature. Leaves ``content`` rewound."""
+    if ALLOWED_TYPES.get(content_type) != Kind.IMAGE:
+        return
     content.seek(0)
-    return inspector.finish()
+    try:
+        with Image.open(content, formats=[content_type.split("/")[1].upper()]) as image:
+            image.verify()
+    except Image.DecompressionBombError:
+        raise UnsupportedType(f"{content_type} image has more pixels than this service decodes") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise UnsupportedType(f"file is not a valid {content_type} image (truncated or corrupt)") from None
+    finally:
+        content.seek(0)
 
 
 TAGS_MAX = 20
@@ -251,6 +282,8 @@ def file_create(
     )
     if facts is None:
         facts = inspect_content(content, declared=declared_type)
+    else:
+        verify_structure(content, facts.content_type)
     file.size, file.sha256, file.content_type = facts.size, facts.sha256, facts.content_type
     file.key = file.blob.name = f"{project.pk}/{file.id}/{file.original_name}"
     # The row first: if the bytes cannot be stored, the transaction takes the row back with it.

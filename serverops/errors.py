@@ -32,6 +32,8 @@ CODES = {
 }
 # "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
 _API_PATH = re.compile(r"/+v1(/|$)")
+# Codes that share a status with the one above: an exception names them by its default_code.
+SPECIFIC_CODES = {"file_too_large": 413}
 UNAUTHORIZED_MESSAGE = "missing or invalid authorization token"
 INTERNAL_MESSAGE = "an unexpected error occurred"
 
@@ -93,8 +95,15 @@ def voice(message: str) -> str:
     return message
 
 
-def error_body(status_code: int, message: str, param: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": CODES.get(status_code, CODES[500]), "message": message}
+def all_codes() -> list[str]:
+    """Every ``code`` an error body can carry."""
+    return sorted({*CODES.values(), *SPECIFIC_CODES})
+
+
+def error_body(status_code: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    if code is None or SPECIFIC_CODES.get(code) != status_code:
+        code = CODES.get(status_code, CODES[500])
+    error: dict[str, Any] = {"code": code, "message": message}
     if param is not None:
         error["param"] = param
     return {"error": error}

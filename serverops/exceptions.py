@@ -40,7 +40,13 @@ def _first_error(detail: Any, path: str | None = None) -> tuple[str | None, str]
     return path, str(detail)
 
 
-def _message(exc: exceptions.APIException, request_method: str | None) -> tuple[str | None, str]:
+def _accepted_types(view: Any) -> str:
+    """What the view's parsers read (``application/json`` for most of the API)."""
+    parsers = view.get_parsers() if view is not None and hasattr(view, "get_parsers") else []
+    return " or ".join(dict.fromkeys(parser.media_type for parser in parsers)) or "application/json"
+
+
+def _message(exc: exceptions.APIException, request_method: str | None, view: Any = None) -> tuple[str | None, str]:
     if isinstance(exc, exceptions.ValidationError):
         param, message = _first_error(exc.detail)
         message = voice(message)
@@ -54,7 +60,7 @@ def _message(exc: exceptions.APIException, request_method: str | None) -> tuple[
     if isinstance(exc, exceptions.NotAcceptable):
         return None, "this API only responds with application/json"
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return None, "request body must be sent as application/json"
+        return None, f"request body must be sent as {_accepted_types(view)}"
     if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("Multipart form parse error"):
         # DRF's MultiPartParser puts Django's internal wording after this prefix.
         return None, "request body is not valid multipart/form-data"
@@ -98,8 +104,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # Logged above with the request id; Django's request logger would repeat it without.
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
-    param, message = _message(exc, getattr(request, "method", None))
-    response.data = error_body(response.status_code, message, param)
+    param, message = _message(exc, getattr(request, "method", None), context.get("view"))
+    response.data = error_body(response.status_code, message, param, code=str(exc.default_code))
     for name, value in getattr(exc, "headers", {}).items():
         response[name] = value
     return response

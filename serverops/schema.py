@@ -16,10 +16,12 @@ from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.settings import spectacular_settings
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
-from .errors import CODES, INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, error_body
+from .errors import CODES, INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, all_codes, error_body
+from .ids import ULID_PATTERN
 from .middleware import CLIENT_REQUEST_ID
+from .pagination import KeysetPagination
 
 Schema = dict[str, Any]
 
@@ -44,7 +46,7 @@ ERROR_SCHEMA: Schema = {
             "required": ["code", "message"],
             "additionalProperties": False,
             "properties": {
-                "code": {"type": "string", "enum": sorted(set(CODES.values()))},
+                "code": {"type": "string", "enum": all_codes()},
                 "message": {"type": "string", "description": "For people; it may change between releases."},
                 "param": {
                     "type": "string",
@@ -147,12 +149,20 @@ _ERRORS: dict[int, tuple[str, str]] = {
 _PARAMS = {400: "title"}
 
 
-def error_responses(statuses: Iterable[int]) -> dict[int, OpenApiResponse]:
-    """The Error envelope, with a description and an example, for each of ``statuses``."""
+def error_responses(
+    statuses: Iterable[int], *, overrides: dict[int, tuple[str, str, str]] | None = None
+) -> dict[int, OpenApiResponse]:
+    """The Error envelope, with a description and an example, for each of ``statuses``.
+
+    ``overrides`` gives an operation's own ``(description, message, code)`` for a status.
+    """
     responses = {}
     for status in statuses:
         description, message = _ERRORS[status]
-        example = OpenApiExample(CODES[status], value=error_body(status, message, _PARAMS.get(status)))
+        code = CODES[status]
+        if overrides and status in overrides:
+            description, message, code = overrides[status]
+        example = OpenApiExample(code, value=error_body(status, message, _PARAMS.get(status), code=code))
         responses[status] = OpenApiResponse(response=ERROR, description=description, examples=[example])
     return responses
 
@@ -237,3 +247,98 @@ def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiPara
             [s for s in statuses if s == 403],
         ),
     ]
+
+
+# Building blocks of each app's operations (cases/schema.py, media/schema.py).
+
+
+def id_schema(prefix: str) -> Schema:
+    """A public id: the prefix, an underscore and a ULID."""
+    return {
+        "type": "string",
+        "pattern": f"^{prefix}_{ULID_PATTERN}$",
+        "example": f"{prefix}_01JD3Z8W6V4M2Q9T7K5X1B0N3R",
+    }
+
+
+TIMESTAMP: Schema = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+    "description": "RFC 3339, UTC, milliseconds, `Z`.",
+    "example": "2026-11-27T17:41:32.123Z",
+}
+
+
+def page_component(name: str, description: str, results_key: str, item: Schema) -> Schema:
+    """One page of a keyset-paged list (``serverops.pagination``) as a component."""
+    return component(
+        name,
+        {
+            "type": "object",
+            "description": description,
+            "additionalProperties": False,
+            "required": [results_key, "next_cursor", "has_more"],
+            "properties": {
+                results_key: {"type": "array", "items": item},
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Pass as `cursor` for the next page; null exactly when `has_more` is false.",
+                },
+                "has_more": {"type": "boolean"},
+            },
+        },
+    )
+
+
+def page_parameters(pagination: type[KeysetPagination], cursor_format: str) -> list[OpenApiParameter]:
+    """``limit`` and ``cursor``. The cursor's format names what kind of position it holds; to a
+    client it is opaque (any value the service did not issue is a 400)."""
+    return [
+        OpenApiParameter(
+            "limit",
+            type={
+                "type": "integer",
+                "minimum": 1,
+                "maximum": pagination.max_limit,
+                "default": pagination.default_limit,
+            },
+            description="Items per page.",
+        ),
+        OpenApiParameter(
+            "cursor",
+            type={"type": "string", "format": cursor_format},
+            description="The `next_cursor` of the previous page; anything else is a 400.",
+        ),
+    ]
+
+
+def operation(
+    scope: str,
+    *,
+    tag: str,
+    operation_id: str,
+    summary: str,
+    description: str,
+    success: dict[int, OpenApiResponse],
+    errors: list[int],
+    parameters: list[OpenApiParameter] | None = None,
+    request: Any = None,
+    headers: list[OpenApiParameter] | None = None,
+    error_overrides: dict[int, tuple[str, str, str]] | None = None,
+) -> Any:
+    """One operation: its scope (in the description and as ``x-required-scope``), every status
+    it can answer, the envelope for each error, and the headers of each response."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=f"{description}\n\nNeeds a token with the `{scope}` scope.",
+        tags=[tag],
+        # Parameters are stated in full; introspecting filters would build a queryset without a token.
+        filters=False,
+        extensions={"x-required-scope": scope},
+        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scope), *(headers or [])],
+        request=request,
+        responses={**success, **error_responses(errors, overrides=error_overrides)},
+    )

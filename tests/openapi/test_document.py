@@ -93,6 +93,9 @@ def _served_operations() -> Iterator[tuple[str, str]]:
 
 
 def _documented(document: dict[str, Any], path: str) -> tuple[str, dict[str, Any]] | None:
+    # A literal path (/v1/media/base64) wins over a template that also matches it (/v1/media/{id}).
+    if path in document["paths"]:
+        return path, document["paths"][path]
     for template, item in document["paths"].items():
         if re.fullmatch(re.sub(r"\{[^}/]+\}", "[^/]+", template), path):
             return template, item

@@ -1,0 +1,179 @@
+"""Reading upload bodies: multipart streamed through an upload handler, base64 inside a bounded JSON body.
+
+A limit is a handler that stops reading, not a check once the body is in (Django's
+``FileUploadHandler``): the part named ``file`` goes to a temporary file chunk by chunk while
+``ContentInspector`` counts, hashes and sniffs it, and the first chunk past the type's limit,
+or the first bytes that are not an allowed type, end the request. Memory holds one chunk
+whatever the size, and a refused upload leaves neither a stored object nor a temporary file.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
+from django.http.multipartparser import MultiPartParserError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import BaseParser, DataAndFiles
+
+from serverops.errors import PayloadTooLarge
+from serverops.parsers import StrictJSONParser
+
+from .content import Limits
+from .errors import FileTooLarge
+from .services import ContentFacts, ContentInspector, clean_original_name
+
+FILE_PART = "file"
+MIB = 1024 * 1024
+BASE64_BODY_LIMIT = 14 * MIB
+BASE64_FILE_LIMIT = 10 * MIB
+
+
+def _invalid(param: str, message: str) -> ValidationError:
+    return ValidationError({param: [message]})
+
+
+class InspectingUploadHandler(FileUploadHandler):
+    """Streams the one part named ``file`` to a temporary file while ``ContentInspector`` reads it.
+
+    Refuses, before reading the body, a ``Content-Length`` above the largest limit plus room for
+    the form's other fields; refuses a second ``file`` part or a file part under another name;
+    and refuses the file itself as soon as its bytes decide (415, or 413 once past its type's
+    limit). ``facts`` holds size, SHA-256 and type of a file read to its end.
+    """
+
+    def __init__(self, request: HttpRequest | None = None) -> None:
+        super().__init__(request)
+        self.limits = Limits.current()
+        self.inspector: ContentInspector | None = None
+        self.file: TemporaryUploadedFile | None = None
+        self.facts: ContentFacts | None = None
+        self.original_name = ""
+
+    def handle_raw_input(
+        self,
+        input_data: IO[bytes],
+        META: dict[str, Any],
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
+    ) -> None:
+        # The other form fields are bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.
+        room = self.limits.largest + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MIB) + 64 * 1024
+        if content_length > room:
+            raise FileTooLarge(f"request body of {content_length:,} bytes is larger than any allowed file")
+
+    def new_file(
+        self,
+        field_name: str,
+        file_name: str,
+        content_type: str,
+        content_length: int | None,
+        charset: str | None = None,
+        content_type_extra: dict[str, bytes] | None = None,
+    ) -> None:
+        super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
+        if field_name != FILE_PART:
+            raise _invalid(field_name, "unexpected file part; send the file in the part named file")
+        if self.file is not None:
+            self.discard()
+            raise _invalid(FILE_PART, "send exactly one part named file")
+        # Checked before anything is written, and kept: UploadedFile would silently shorten it.
+        self.original_name = clean_original_name(file_name)
+        self.inspector = ContentInspector(declared=content_type or None, limits=self.limits)
+        self.file = TemporaryUploadedFile(self.original_name, content_type, 0, charset, content_type_extra)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        assert self.inspector is not None
+        assert self.file is not None
+        try:
+            self.inspector.feed(raw_data)
+        except Exception:
+            self.discard()
+            raise
+        self.file.write(raw_data)
+
+    def file_complete(self, file_size: int) -> TemporaryUploadedFile | None:
+        assert self.inspector is not None
+        assert self.file is not None
+        try:
+            self.facts = self.inspector.finish()
+        except Exception:
+            self.discard()
+            raise
+        self.file.seek(0)
+        self.file.size = file_size
+        return self.file
+
+    def upload_interrupted(self) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Close and so delete the temporary file (a NamedTemporaryFile goes when closed)."""
+        if self.file is not None:
+            self.file.close()
+
+
+class _RawNameMultiPartParser(DjangoMultiPartParser):
+    """Django's parser, except that file names reach the service as sent: Django would silently
+    drop path parts and unprintable characters, and drop a part named ``..`` altogether, where
+    the API refuses such a name with a 400 (``media.services.clean_original_name``)."""
+
+    def sanitize_file_name(self, file_name: str) -> str | None:
+        return html.unescape(file_name) or None
+
+
+class MediaMultiPartParser(BaseParser):
+    """``multipart/form-data`` for ``POST /v1/media``, read through the request's upload handlers."""
+
+    media_type = "multipart/form-data"
+
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles:  # type: ignore[type-arg]
+        context = parser_context or {}
+        request = context["request"]
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        try:
+            parser = _RawNameMultiPartParser(
+                meta,
+                stream,  # type: ignore[arg-type]  # DRF hands the request itself, which Django reads
+                request.upload_handlers,
+                context.get("encoding", settings.DEFAULT_CHARSET),
+            )
+            data, files = parser.parse()
+        except MultiPartParserError:
+            raise ParseError("request body is not valid multipart/form-data") from None
+        return DataAndFiles(data, files)
+
+
+class Base64JSONParser(BaseParser):
+    """JSON for ``POST /v1/media/base64``, up to 14 MiB instead of the API's 1 MiB.
+
+    Reads the body itself (DRF would read ``request.body``, bounded by the global
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``), refusing a ``Content-Length`` over the limit before
+    reading and never reading more than one byte past it; the JSON rules are the API's own.
+    """
+
+    media_type = "application/json"
+
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        too_large = PayloadTooLarge(f"request body is larger than {BASE64_BODY_LIMIT // MIB} MiB")
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > BASE64_BODY_LIMIT:
+            raise too_large
+        body = stream.read(BASE64_BODY_LIMIT + 1)
+        if len(body) > BASE64_BODY_LIMIT:
+            raise too_large
+        return StrictJSONParser().parse(io.BytesIO(body), media_type, parser_context)

@@ -1,0 +1,173 @@
+"""POST /v1/media and POST /v1/media/base64 (§9): what is stored is what the bytes say."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from media.models import File
+from tests.media.conftest import stored_objects
+from tests.media.samples import ALLOWED, PNG
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client: Client, token, *, name: str = "shot.png", content: bytes = PNG, content_type: str = "", **fields):
+    part = SimpleUploadedFile(name, content, content_type=content_type or "application/octet-stream")
+    return client.post("/v1/media", {"file": part, **fields}, headers={"Authorization": f"Bearer {token.plaintext}"})
+
+
+@pytest.mark.parametrize("expected_type", sorted(ALLOWED))
+def test_multipart_upload_stores_every_allowed_type(client, token, project, expected_type) -> None:
+    name, content = ALLOWED[expected_type]
+
+    r = upload(client, token, name=name, content=content)
+
+    assert r.status_code == 201, r.content
+    body = r.json()
+    stored = File.objects.get(pk=body["id"])
+    assert (stored.project_id, stored.mode) == (project.pk, token.mode)
+    assert body["content_type"] == stored.content_type == expected_type
+    assert body["size"] == len(content)
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    assert body["key"] == f"{project.pk}/{body['id']}/{name}" == stored.blob.name
+    assert r["Location"] == f"/v1/media/{body['id']}"
+    with stored.blob.open("rb") as saved:
+        assert saved.read() == content
+
+
+def test_upload_returns_exactly_the_file_keys_with_its_options(client, token) -> None:
+    r = upload(client, token, folder="reports/eu-1", tags=["aimbot", "clip", "aimbot"], visibility="public")
+
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert set(body) == {
+        "id",
+        "url",
+        "key",
+        "size",
+        "content_type",
+        "sha256",
+        "original_name",
+        "tags",
+        "folder",
+        "abuse_status",
+        "visibility",
+        "storage_class",
+        "created_at",
+        "updated_at",
+    }
+    assert (body["folder"], body["tags"], body["visibility"]) == ("reports/eu-1", ["aimbot", "clip"], "public")
+    assert (body["abuse_status"], body["storage_class"], body["original_name"]) == ("clean", "standard", "shot.png")
+    assert body["url"].startswith("http://testserver/media/")
+
+
+def test_upload_is_private_by_default_with_a_signed_url(client, token) -> None:
+    r = upload(client, token)
+
+    assert r.status_code == 201, r.content
+    assert r.json()["visibility"] == "private"
+    assert "signature=" in r.json()["url"]
+
+
+def test_a_matching_declared_type_is_accepted(client, token) -> None:
+    r = upload(client, token, content_type="image/png")
+
+    assert r.status_code == 201, r.content
+
+
+def test_json_sent_as_text_plain_is_stored_as_json(client, token) -> None:
+    name, content = ALLOWED["application/json"]
+
+    r = upload(client, token, name=name, content=content, content_type="text/plain")
+
+    assert r.status_code == 201, r.content
+    assert r.json()["content_type"] == "application/json"
+
+
+def test_text_that_opens_like_json_but_is_not_json_is_plain_text(client, token) -> None:
+    r = upload(client, token, name="odd.log", content=b"{not json} but a log line\n")
+
+    assert r.status_code == 201, r.content
+    assert r.json()["content_type"] == "text/plain"
+
+
+def test_a_unicode_name_is_kept(client, token, project) -> None:
+    r = upload(client, token, name="Ölçü — скриншот 1.png")
+
+    assert r.status_code == 201, r.content
+    assert r.json()["original_name"] == "Ölçü — скриншот 1.png"
+    assert r.json()["key"] == f"{project.pk}/{r.json()['id']}/Ölçü — скриншот 1.png"
+
+
+def test_the_same_bytes_twice_are_two_files(client, token) -> None:
+    first = upload(client, token).json()
+    second = upload(client, token).json()
+
+    assert first["id"] != second["id"] and first["sha256"] == second["sha256"]
+    assert File.objects.count() == 2
+
+
+def test_trailing_slash_form_is_served_without_redirect(client, token) -> None:
+    part = SimpleUploadedFile("shot.png", PNG, content_type="image/png")
+    r = client.post("/v1/media/", {"file": part}, headers={"Authorization": f"Bearer {token.plaintext}"})
+
+    assert r.status_code == 201, r.content
+
+
+# Base64
+
+
+def test_base64_upload_stores_the_decoded_bytes(call, project) -> None:
+    name, content = ALLOWED["image/jpeg"]
+
+    r = call(
+        "POST",
+        "/v1/media/base64",
+        json_body={"filename": name, "data": base64.b64encode(content).decode(), "tags": ["evidence"]},
+    )
+
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert (body["content_type"], body["size"], body["tags"]) == ("image/jpeg", len(content), ["evidence"])
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    assert r["Location"] == f"/v1/media/{body['id']}"
+    with File.objects.get(pk=body["id"]).blob.open("rb") as saved:
+        assert saved.read() == content
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda b: {"file": base64.b64encode(b).decode()}, id="file-as-another-name"),
+        pytest.param(lambda b: {"data": base64.encodebytes(b).decode()}, id="line-wrapped"),
+        pytest.param(lambda b: {"data": base64.b64encode(b).decode().rstrip("=")}, id="unpadded"),
+        pytest.param(lambda b: {"data": "data:image/png;base64," + base64.b64encode(b).decode()}, id="data-url"),
+        pytest.param(lambda b: {"data": base64.b64encode(b).decode(), "content_type": "image/png"}, id="declared-type"),
+    ],
+)
+def test_base64_forms_clients_send(call, encode) -> None:
+    r = call("POST", "/v1/media/base64", json_body={"filename": "shot.png", **encode(PNG)})
+
+    assert r.status_code == 201, r.content
+    assert r.json()["sha256"] == hashlib.sha256(PNG).hexdigest()
+
+
+def test_base64_body_may_exceed_the_api_wide_one_mebibyte(call) -> None:
+    content = b"log line with some padding to make it long enough\n" * 60_000  # ~3 MB
+
+    r = call("POST", "/v1/media/base64", json_body={"filename": "big.log", "data": base64.b64encode(content).decode()})
+
+    assert r.status_code == 201, r.content
+    assert r.json()["size"] == len(content)
+
+
+def test_stored_objects_are_what_the_api_lists(client, token) -> None:
+    before = stored_objects()
+    body = upload(client, token).json()
+
+    assert stored_objects() - before == {body["key"]}
