@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from serverops.api import ApiViewSet
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
-from tokens.models import ScopedToken
+from tokens.models import Project, ScopedToken
 
 from . import services
 from .errors import FileNotFound, FileTooLarge
@@ -89,6 +89,10 @@ class MediaViewSet(ApiViewSet):
         assert isinstance(token, ScopedToken)
         return token
 
+    def _project(self) -> Project:
+        # A reference by key: the insert needs the project's id, which the token row holds.
+        return Project(pk=self.token.project_id)
+
     def get_queryset(self) -> QuerySet[File]:
         """All the token may see: its own project's files of its own mode (§3)."""
         return File.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
@@ -145,7 +149,7 @@ class MediaViewSet(ApiViewSet):
             raise _invalid(FILE_PART, "missing the file part (multipart/form-data, part named file)")
         visibility = data.get("visibility", Visibility.PRIVATE)
         file = services.file_create(
-            project=self.token.project,
+            project=self._project(),
             mode=self.token.mode,
             content=upload,
             original_name=self.upload_handler.original_name,
@@ -169,7 +173,7 @@ class MediaViewSet(ApiViewSet):
             declared = declared or prefix.group(1)
             text = text[prefix.end() :]
         file = services.file_create(
-            project=self.token.project,
+            project=self._project(),
             mode=self.token.mode,
             content=io.BytesIO(decode_base64(text)),
             original_name=values.pop("filename"),
