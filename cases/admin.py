@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from rest_framework.exceptions import APIException
 
+from media.admin import file_player_html, staff_link
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
 from tokens.admin import ProjectChoiceFilter, adopt_saved
@@ -40,7 +41,6 @@ from .validators import normalise_title
 # Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
 # file never runs as a page of the admin's origin.
 INLINE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
-IMAGE_CONTENT_TYPES = INLINE_CONTENT_TYPES - {"text/plain"}
 
 
 def _shown(value: object, limit: int = 120) -> str:
@@ -263,10 +263,6 @@ class AttachmentUploadFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
         )
 
 
-def attachment_url(attachment: Attachment) -> str:
-    return reverse("admin:cases_case_attachment", args=[attachment.case_id, attachment.file_id])
-
-
 class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
     """The case's files: what the server computed, read-only; the moderation fields, editable."""
 
@@ -291,13 +287,13 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
 
     @admin.display(description="file")
     def open_file(self, obj: Attachment) -> SafeString:
-        url = attachment_url(obj)
-        preview = (
-            format_html('<img src="{}" alt="" class="file-preview">', url)
-            if obj.file.content_type in IMAGE_CONTENT_TYPES
-            else ""
+        """The evidence as a moderator judges it: an image's thumbnail, a player for video and audio,
+        a link that opens the bytes (staff-only, blocked files too), and the file's review page."""
+        file = obj.file
+        review = format_html(
+            '<a href="{}" class="file-review-link">Review file</a>', reverse("admin:media_file_change", args=[file.pk])
         )
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}{}</a>', url, preview, obj.file.original_name)
+        return format_html("{}{}", file_player_html(file, staff_link(file)), review)
 
     @admin.display(description="stored as")
     def stored(self, obj: Attachment) -> SafeString:
@@ -365,7 +361,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = (AttachmentInline, UploadInline)
 
     class Media:
-        css = {"all": ("cases/admin.css",)}
+        css = {"all": ("cases/admin.css", "media/admin.css")}
         js = ("cases/admin.js",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:

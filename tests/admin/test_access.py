@@ -26,6 +26,8 @@ def test_case_moderators_group_may_work_cases_and_files_only() -> None:
         "cases.change_case",
         "cases.view_attachment",
         "cases.view_case",
+        "media.change_file",
+        "media.view_file",
     ]
 
 

@@ -437,7 +437,10 @@ def test_case_page_shows_computed_file_facts_and_a_link(admin_client: Client) ->
     file = attachment.file
     for text in (file.sha256, file.key, "image/png", f"{file.size:,} bytes"):
         assert text in body
-    assert reverse("admin:cases_case_attachment", args=[case.pk, file.pk]) in body
+    # The thumbnail, a staff-only link that opens the bytes, and the file's review page.
+    assert f'src="{reverse("admin:media_file_thumbnail", args=[file.pk])}"' in body
+    assert f'href="/media/{file.key}?expires=' in body and "&amp;staff=1" in body
+    assert reverse("admin:media_file_change", args=[file.pk]) in body
     assert 'name="attachments-0-sha256"' not in body
 
 

@@ -31,6 +31,16 @@ def _missing() -> list[str]:
     return missing
 
 
+@pytest.fixture(autouse=True)
+def _media_through_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's live server answers MEDIA_URL from MEDIA_ROOT itself, before any view: turn that
+    off so ``/media/`` reaches the service's own route (visibility, signatures, blocked files),
+    as it does under gunicorn."""
+    from django.test.testcases import _MediaFilesHandler
+
+    monkeypatch.setattr(_MediaFilesHandler, "_should_handle", lambda self, path: False)
+
+
 @pytest.fixture
 def browser(live_server: Any) -> Iterator[Any]:
     """A fresh headless chromium per test, with its own profile directory.

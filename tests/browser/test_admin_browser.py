@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.demo import demo_seed, screenshot_png
 from cases.models import Attachment, Case, Status
+from media.models import File
+from media.services import file_update
+from media.storage import media_storage
 from tests.browser.conftest import ROOT
 from tests.factories import TokenFactory
 from tokens import crypto
@@ -73,10 +81,12 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     assert stored.updated_at > before
     upload = Attachment.objects.select_related("file").get(case=case, file__original_name="evidence.txt").file
     assert (upload.content_type, upload.size, upload.tags) == ("image/png", evidence.stat().st_size, ["aimbot", "clip"])
-    # The page shows the new file with a preview served by the admin's own file view.
-    file_link = browser.find_element(By.CSS_SELECTOR, f"a[href$='/attachments/{upload.pk}/']")
-    assert "evidence.txt" in file_link.text
-    preview = file_link.find_element(By.TAG_NAME, "img")
+    # The page shows the new file with its thumbnail (made by the server) and a staff link that opens it.
+    file_link = browser.find_element(By.XPATH, "//a[contains(@class, 'file-open-link')][contains(., 'evidence.txt')]")
+    assert "staff=1" in file_link.get_attribute("href")
+    preview = browser.find_element(
+        By.CSS_SELECTOR, f"img.file-thumbnail[src='{reverse('admin:media_file_thumbnail', args=[upload.pk])}']"
+    )
     assert browser.execute_script("return arguments[0].naturalWidth", preview) == 160
 
     # Create a token: its plaintext is on the page that answers the form, and only there.
@@ -184,3 +194,84 @@ def test_case_list_case_page_and_token_list_read_well_with_the_sidebar_open(
         for state in ("active", "revoked", "expired")
     }
     assert len(set(colours.values())) == 3, colours
+
+
+def moderators_group() -> Group:
+    """The "Case moderators" group as the migrations make it (an earlier transactional test's flush
+    removed the migrated rows)."""
+    editor = SimpleNamespace(connection=connection)
+    import_module("cases.migrations.0002_case_moderators_group").create_group(django_apps, editor)
+    import_module("media.migrations.0002_case_moderators_review_files").grant(django_apps, editor)
+    return Group.objects.get(name="Case moderators")
+
+
+def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
+    browser: Any, screenshot: Any, live_server: Any, django_user_model: type[User]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    demo = demo_seed()
+    case = Case.objects.filter(project=demo.project, attachments__isnull=False).order_by("-created_at").first()
+    assert case is not None
+    evidence = case.attachments.select_related("file").first()
+    assert evidence is not None
+    file = file_update(file_id=evidence.file_id, changes={"visibility": "public"})
+    base = live_server.url
+    public = base + media_storage(file).media_url(file.blob.name or "", expires_in=None)
+
+    def fetch_public() -> int:
+        try:
+            with urllib.request.urlopen(public) as response:  # noqa: S310 (the live test server)
+                assert response.read() == file.blob.open("rb").read()
+                return int(response.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    assert fetch_public() == 200
+
+    moderator = django_user_model.objects.create_user("casemod", password="a-long-staff-password", is_staff=True)
+    moderator.groups.add(moderators_group())
+    browser.set_window_size(1280, 900)
+    log_in(browser, base, "casemod", "a-long-staff-password")
+
+    # The case page shows the screenshot's thumbnail, made by the server.
+    browser.get(base + reverse("admin:cases_case_change", args=[case.pk]))
+    thumbnail = browser.find_element(
+        By.CSS_SELECTOR, f"img.file-thumbnail[src='{reverse('admin:media_file_thumbnail', args=[file.pk])}']"
+    )
+    assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 160
+
+    # The file opens (staff link), and its review page blocks it.
+    opened = browser.find_element(By.CSS_SELECTOR, ".file-open-link").get_attribute("href")
+    browser.find_element(By.LINK_TEXT, "Review file").click()
+    Select(browser.find_element(By.NAME, "abuse_status")).select_by_value("blocked")
+    browser.find_element(By.NAME, "_save").click()
+    assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert (File.objects.get(pk=file.pk).abuse_status, File.objects.get(pk=file.pk).visibility) == ("blocked", "public")
+
+    # Its public URL stops serving; staff still see it.
+    assert fetch_public() == 404
+    browser.get(opened)
+    assert browser.execute_script("return document.images.length && document.images[0].naturalWidth") == 160
+
+    # The review queue: flag another of the project's files with the bulk action.
+    browser.get(base + reverse("admin:media_file_changelist") + f"?project__id__exact={demo.project.pk}")
+    other = File.objects.filter(project=demo.project).exclude(pk=file.pk).order_by("-created_at", "-id").first()
+    assert other is not None
+    browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{other.pk}']").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("mark_flagged")
+    browser.find_element(By.NAME, "index").click()
+    assert "Marked 1 file(s) flagged." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert File.objects.get(pk=other.pk).abuse_status == "flagged"
+    assert browser.find_element(By.CSS_SELECTOR, ".abuse-status-blocked").text == "Blocked"
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    # Every thumbnail in view has loaded (those below the fold load lazily, as the page scrolls).
+    in_view = """
+    return Array.from(document.querySelectorAll("img.file-thumbnail"))
+      .filter(i => i.getBoundingClientRect().top < window.innerHeight)
+      .map(i => i.complete && i.naturalWidth);
+    """
+    WebDriverWait(browser, 10).until(lambda b: all(b.execute_script(in_view)))
+    assert len(browser.execute_script(in_view)) >= 4
+    screenshot("file-queue-1280")
