@@ -290,7 +290,12 @@ def file_create(
     file.save(force_insert=True)
     content.seek(0)
     # An object store keeps the type read from the bytes as the object's own, never one guessed from the name.
-    blob = UploadedFile(content, name=file.original_name, content_type=facts.content_type, size=facts.size)
+    if isinstance(content, UploadedFile):
+        # An upload handler's temporary file: the file system storage moves it into place, no second copy.
+        blob = content
+        blob.content_type = facts.content_type
+    else:
+        blob = UploadedFile(content, name=file.original_name, content_type=facts.content_type, size=facts.size)
     stored = file.blob.storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
     if stored != file.key:
         # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
