@@ -115,9 +115,11 @@ _SPEAKS_MEDIA: dict[type, bool] = {}
 
 def media_storage(file: StoredFile) -> MediaStorage:
     storage: Storage = file.blob.storage
-    speaks = _SPEAKS_MEDIA.get(type(storage))
+    # __class__, not type(): through default_storage's lazy wrapper, type() is always DefaultStorage.
+    kind = storage.__class__
+    speaks = _SPEAKS_MEDIA.get(kind)
     if speaks is None:
-        speaks = _SPEAKS_MEDIA[type(storage)] = isinstance(storage, MediaStorage)
+        speaks = _SPEAKS_MEDIA[kind] = isinstance(storage, MediaStorage)
     if not speaks:
         raise ImproperlyConfigured(
             f"{type(storage).__name__} cannot link to files: STORAGES['default'] must be "

@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.test import RequestFactory, override_settings
 from django.utils.crypto import salted_hmac
 
@@ -223,3 +224,11 @@ def test_signature_is_djangos_salted_hmac_of_name_and_expiry_under_the_current_s
     with override_settings(SECRET_KEY=other):
         expected = salted_hmac(salt, message, secret=other, algorithm="sha256").hexdigest()
         assert fs._signature(KEY, NOW, staff=staff) == expected
+
+
+def test_default_storage_switched_to_one_without_the_interface_is_a_configuration_error() -> None:
+    file_url(stored(default_storage, visibility="public"), request=None)  # the media storage: remembered
+    plain = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
+    with override_settings(STORAGES={**settings.STORAGES, "default": plain}), pytest.raises(ImproperlyConfigured):
+        file_url(stored(default_storage, visibility="public"), request=None)
