@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import socket
 import struct
 import threading
 import time
-from typing import Any
+from urllib.parse import urlsplit
 
 # Untyped messages that may open a PostgreSQL connection before the StartupMessage.
 SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
@@ -92,35 +94,40 @@ class PostgresCounter:
 
 
 class RedisCounter:
-    """Counts the commands clients send to Redis database ``db`` (``MONITOR``, in a thread)."""
+    """Counts the commands clients send to Redis database ``db`` (``MONITOR``, read in a thread).
+
+    The MONITOR stream is read line by line from a plain socket: a line this reader cannot
+    parse (another client's binary arguments, say) is skipped, never the end of the count.
+    """
+
+    LINE = re.compile(rb"^\+\d+\.\d+ \[(\d+) ([^\]]+)\]")
 
     def __init__(self, url: str) -> None:
-        import redis
-
-        self._client = redis.Redis.from_url(url)
-        self.db = int(self._client.connection_pool.connection_kwargs.get("db", 0))
+        parts = urlsplit(url)
+        self.address = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self.db = int(parts.path.strip("/") or 0)
         self.commands = 0
         self.scripted = 0
         self._seen_at = time.monotonic()
-        self._monitor: Any = None
+        self._socket = socket.create_connection(self.address)
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self) -> RedisCounter:
-        self._monitor = self._client.monitor().__enter__()
+        self._socket.sendall(b"MONITOR\r\n")
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._monitor.connection.disconnect()  # ends listen() in the watcher thread
+        self._socket.close()  # ends the watcher's read
         self._thread.join(5)
 
     def _watch(self) -> None:
-        # Whatever listen() raises once __exit__ closed its connection ends the watch.
-        with contextlib.suppress(Exception):
-            for entry in self._monitor.listen():
-                if int(entry.get("db", -1)) != self.db:
+        with contextlib.suppress(OSError), self._socket.makefile("rb") as lines:
+            for line in lines:
+                match = self.LINE.match(line)
+                if match is None or int(match[1]) != self.db:
                     continue
-                if entry.get("client_type") == "lua":
+                if match[2] == b"lua":
                     self.scripted += 1
                 else:
                     self.commands += 1
