@@ -417,10 +417,14 @@ def summarise(results: Results) -> None:
                     counts = Counts(postgres=counted.postgres, redis=0.0)  # nothing goes to Redis
                 trips = f"{counts.postgres:9.2f} {counts.redis:9.2f}" if counts else f"{'-':>9} {'-':>9}"
                 verdict = ""
-                if side != "api":
-                    ratio = statistics.median(a.rps / b.rps for a, b in zip(api, rounds, strict=True))
-                    target = TARGETS[side][op]
+                # A round in which a side finished no request at all (a 1-second --tiny round of a slow
+                # page on a busy machine) has no ratio.
+                ratios = [a.rps / b.rps for a, b in zip(api, rounds, strict=True) if b.rps > 0]
+                if side != "api" and ratios:
+                    ratio, target = statistics.median(ratios), TARGETS[side][op]
                     verdict = f"{ratio:8.3f} ≥{target:<4.2f} {'met' if ratio >= target else 'MISSED'}"
+                elif side != "api":
+                    verdict = f"{'n/a':>8} (no request finished in a round)"
                 print(
                     f"{label if side == 'api' else '':24} {LABELS[side]:9}"
                     f" {statistics.median(r.rps for r in rounds):7.1f}"
