@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from media.models import File, Visibility
+from media.services import file_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create, token_revoke
 
@@ -90,17 +93,93 @@ def screenshot_png(seed: int, width: int = 160, height: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+def server_log(seed: int) -> bytes:
+    """A few lines of a game server's anti-cheat log."""
+    rng = random.Random(seed)
+    lines = [
+        f"2026-11-{rng.randrange(1, 28):02d} {rng.randrange(24):02d}:{rng.randrange(60):02d}:{n:02d} "
+        f"[anticheat] player#{rng.randrange(1000, 9999)} {rng.choice(['aim snap', 'speed', 'teleport', 'noclip'])} "
+        f"score={rng.randrange(60, 100)}"
+        for n in range(12)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def anticheat_report(seed: int) -> bytes:
+    rng = random.Random(seed)
+    report = {
+        "detector": "serverops-anticheat",
+        "player": f"player#{rng.randrange(1000, 9999)}",
+        "flags": [{"kind": rng.choice(["aim", "speed", "esp"]), "score": rng.randrange(60, 100)} for _ in range(3)],
+    }
+    return json.dumps(report, indent=2).encode()
+
+
+def _library_file(
+    project: Project,
+    mode: str,
+    name: str,
+    content: bytes,
+    *,
+    folder: str = "",
+    tags: tuple[str, ...] = (),
+    visibility: str = Visibility.PRIVATE,
+) -> File:
+    """A file stored as the API stores an upload; cases list it by id (``case_create(attachments=…)``)."""
+    return file_create(
+        project=project,
+        mode=mode,
+        content=io.BytesIO(content),
+        original_name=name,
+        folder=folder,
+        tags=tags,
+        visibility=visibility,
+    )
+
+
+def _seed_library(project: Project, offset: int) -> None:
+    """Files no case lists yet, as a server's uploads wait for a moderator."""
+    for n in range(3):
+        _library_file(project, Mode.LIVE, f"inbox-{n + 1}.png", screenshot_png(offset * 100 + 900 + n), folder="inbox")
+    _library_file(project, Mode.LIVE, "banner.png", screenshot_png(offset + 7), visibility=Visibility.PUBLIC)
+
+
 def _seed_cases(project: Project, offset: int) -> int:
     rng = random.Random(offset)
     now = timezone.now()
     created = 0
+    # Evidence more than one report points at: the ATM glitch and its duplicate share a clip.
+    shared: dict[str, File] = {}
     # Each project starts the list elsewhere, so the two queues interleave different reports.
     start = offset * 13 % len(TITLES)
     for index, (title, description) in enumerate(TITLES[start:] + TITLES[:start]):
         mode = Mode.TEST if index % 6 == 5 else Mode.LIVE
         status = STATUSES[(index + offset) % len(STATUSES)]
+        evidence: list[File] = []
+        if index % 4 == 1:
+            evidence.append(
+                _library_file(
+                    project, mode, f"server-{index + 1}.log", server_log(offset * 1000 + index), folder="logs"
+                )
+            )
+        if index % 8 == 3:
+            evidence.append(
+                _library_file(project, mode, f"anticheat-{index + 1}.json", anticheat_report(index), folder="reports")
+            )
+        if "ATM" in title and mode == Mode.LIVE:
+            if "atm" not in shared:
+                shared["atm"] = _library_file(
+                    project, mode, "atm-glitch.png", screenshot_png(offset * 1000 + 999), tags=("atm", "exploit")
+                )
+            evidence.append(shared["atm"])
         case = case_create(
-            project=project, mode=mode, title=title, description=description, status=status, actor=SEEDER
+            project=project,
+            mode=mode,
+            title=title,
+            description=description,
+            status=status,
+            attachments=[file.pk for file in evidence],
+            actor=SEEDER,
         )
         if index % 3 == 0:
             for n in range(1 + index % 2):
@@ -134,6 +213,7 @@ def demo_seed() -> DemoResult:
         project, _ = Project.objects.get_or_create(organisation=organisation, name=name)
         if not project.cases.exists():
             created += _seed_cases(project, offset)
+            _seed_library(project, offset)
         projects.append(project)
     now = timezone.now()
     earlier = ScopedToken.objects.filter(created_by=SEEDED_BY, revoked_at__isnull=True)

@@ -227,3 +227,21 @@ def test_archive_cases_refuses_a_bad_duration(project, value) -> None:
     CaseFactory(project=project, status="closed")
     fails("archive_cases", "--closed-for", value, match="--closed-for")
     assert Case.objects.get().status == "closed"
+
+
+def test_seed_demo_fills_the_file_library_through_the_services(client) -> None:
+    from media.models import File
+
+    run("seed_demo")
+    files_before = File.objects.count()
+    run("seed_demo")
+
+    assert File.objects.count() == files_before  # idempotent
+    types = set(File.objects.values_list("content_type", flat=True))
+    assert {"image/png", "text/plain", "application/json"} <= types
+    # Evidence one clip backs in two reports, and uploads no case lists yet.
+    assert File.objects.filter(original_name="atm-glitch.png", attachments__isnull=False).count() >= 2
+    assert File.objects.filter(folder="inbox", attachments__isnull=True).exists()
+    r = client.get("/v1/media?folder=inbox", headers={"Authorization": f"Bearer {run('seed_demo')[0].strip()}"})
+    assert r.status_code == 200, r.content
+    assert {f["original_name"] for f in r.json()["files"]} == {"inbox-1.png", "inbox-2.png", "inbox-3.png"}
