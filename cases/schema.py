@@ -97,7 +97,9 @@ _WRITABLE: dict[str, Schema] = {
         "type": "array",
         "maxItems": 20,
         "uniqueItems": True,
-        "items": id_schema("f"),
+        # The format names what the id must be: a file of the token's own project and mode (so no
+        # example: no one id is one for every token).
+        "items": {**{k: v for k, v in id_schema("f").items() if k != "example"}, "format": "file-id"},
         "description": (
             "The case's files, in this order: ids of files of the token's own project and mode "
             "(`POST /v1/media`), at most 20, no repeats. It replaces the whole list; `[]` detaches every file."

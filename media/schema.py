@@ -87,13 +87,13 @@ FILE = component(
 _TAGS: Schema = {
     "type": "array",
     "maxItems": TAGS_MAX,
-    "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH, "pattern": r"^[^\x00-\x1f\x7f]*$"},
+    "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"},
     "description": f"At most {TAGS_MAX} tags of 1–{TAG_MAX_LENGTH} characters; repeats are dropped.",
 }
 _FOLDER: Schema = {
     "type": "string",
     "maxLength": FOLDER_MAX_LENGTH,
-    "pattern": r"^[^\x00-\x1f\x7f]*$",
+    "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$",
     "description": "May be empty (the top level).",
 }
 _VISIBILITY: Schema = {
@@ -202,7 +202,7 @@ def media_schema(viewset: type[T]) -> type[T]:
                 OpenApiParameter("folder", type=_FOLDER, description="Only files in this folder."),
                 OpenApiParameter(
                     "tag",
-                    type={"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH}},
+                    type={"type": "array", "items": _TAGS["items"]},
                     explode=True,
                     description="Only files with this tag; repeat for files with all of them.",
                 ),

@@ -224,7 +224,14 @@ TAGS_MAX = 20
 TAG_MAX_LENGTH = 64
 
 
+def _has_control_characters(text: str) -> bool:
+    """C0 and C1 controls and DEL (Unicode's Cc), and lone surrogates, which cannot be stored."""
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
+
+
 def _has_controls(text: str) -> bool:
+    """``_has_control_characters``, and the invisible format and separator characters that can
+    make a file name read as another (``gnp.\u202eexe``)."""
     # Cs: a lone surrogate (JSON can spell one) is no character at all and cannot be encoded.
     return any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") for char in text)
 
@@ -233,20 +240,20 @@ def clean_tags(tags: Sequence[str]) -> list[str]:
     """At most 20 tags of 1–64 characters without control characters; repeats dropped, order kept."""
     if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
         raise _invalid("tags", "tags must be a list of strings")
-    cleaned = list(dict.fromkeys(tag.strip() for tag in tags))
+    cleaned = list(dict.fromkeys(tags))
     if len(cleaned) > TAGS_MAX:
         raise _invalid("tags", f"at most {TAGS_MAX} tags")
     for tag in cleaned:
-        if not 1 <= len(tag) <= TAG_MAX_LENGTH or _has_controls(tag):
+        if not 1 <= len(tag) <= TAG_MAX_LENGTH or _has_control_characters(tag):
             raise _invalid("tags", f"each tag must be 1–{TAG_MAX_LENGTH} characters without control characters")
     return cleaned
 
 
 def clean_folder(folder: str) -> str:
     """0–200 characters without control characters (``""`` is the top level)."""
-    if not isinstance(folder, str) or len(folder) > FOLDER_MAX_LENGTH or _has_controls(folder):
+    if not isinstance(folder, str) or len(folder) > FOLDER_MAX_LENGTH or _has_control_characters(folder):
         raise _invalid("folder", f"folder must be at most {FOLDER_MAX_LENGTH} characters without control characters")
-    return folder.strip()
+    return folder
 
 
 @transaction.atomic

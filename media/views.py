@@ -23,7 +23,7 @@ from tokens.models import Project, ScopedToken
 
 from . import services
 from .errors import FileNotFound, FileTooLarge
-from .models import FOLDER_MAX_LENGTH, File, Visibility
+from .models import File, Visibility
 from .schema import media_schema
 from .serializers import Base64UploadSerializer, file_representation
 from .uploads import BASE64_FILE_LIMIT, FILE_PART, MIB, Base64JSONParser, InspectingUploadHandler, MediaMultiPartParser
@@ -112,13 +112,14 @@ class MediaViewSet(ApiViewSet):
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         params = self.request.query_params
         if "folder" in params:
-            folder = params["folder"]
-            if len(folder) > FOLDER_MAX_LENGTH or "\x00" in folder:
-                raise _invalid("folder", f"folder must be at most {FOLDER_MAX_LENGTH} characters")
-            queryset = queryset.filter(folder=folder)
+            # The rules a stored folder follows: a value outside them can match no file.
+            queryset = queryset.filter(folder=services.clean_folder(params["folder"]))
         for tag in params.getlist("tag"):
-            if not 1 <= len(tag) <= services.TAG_MAX_LENGTH or "\x00" in tag:
-                raise _invalid("tag", f"tag must be 1–{services.TAG_MAX_LENGTH} characters")
+            try:
+                [tag] = services.clean_tags([tag])
+            except ValidationError:
+                message = f"tag must be 1–{services.TAG_MAX_LENGTH} characters without control characters"
+                raise _invalid("tag", message) from None
             queryset = queryset.filter(tags__has_item=tag)
         return queryset
 

@@ -32,10 +32,11 @@ from schemathesis.config._checks import POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUS
 from schemathesis.engine import Status, events
 
 from cases.models import Case
+from cases.services import Actor, case_update
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import encode_cursor
-from tests.factories import CaseFactory, ProjectFactory, attach_file
-from tokens.models import Project, ScopedToken
+from tests.factories import CaseFactory, FileFactory, ProjectFactory, TokenFactory, attach_file
+from tokens.models import Mode, Project, ScopedToken
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
 
@@ -56,6 +57,22 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 # issued, which is what a paging client sends (the document names each kind by its format).
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
+schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
+# A schema-valid evidence list names files the token can see: the seeded ones no operation deletes
+# (they are kept out of the path-id dictionary). Filled by the test before the run draws from it.
+ATTACHABLE: list[str] = []
+schemathesis.openapi.format("file-id", st.deferred(lambda: st.sampled_from(ATTACHABLE)))
+
+# What an upload's bytes must be (a type read from them, a base name, well-formed base64) is more
+# than JSON Schema can say: a schema-valid upload may still be refused, with 400, 413 or 415, and
+# nothing else. Every other check holds for these operations as for the rest.
+UPLOADS_MAY_REFUSE = [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400", "413", "415"]
+
+
+@pytest.fixture
+def token(project: Project) -> ScopedToken:
+    """A live token that may read and write cases and files."""
+    return TokenFactory(project=project, scopes=["cases:read", "cases:write", "media:read", "media:write"])
 
 
 def _seed_cases(project: Project) -> list[Case]:
@@ -63,12 +80,29 @@ def _seed_cases(project: Project) -> list[Case]:
     another project (which must answer 404 exactly like an id that does not exist)."""
     cases = [CaseFactory(project=project, status=status) for status in ("open", "closed", "archived") * 4]
     for case in cases[:2]:
-        attach_file(case=case, content=io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 64), original_name="shot.png")
+        attach_file(case=case, original_name="shot.png")
         attach_file(case=case, content=io.BytesIO(b"server log line\n"), original_name="server.log")
     return [*cases, CaseFactory(project=ProjectFactory())]
 
 
-def _config(token: ScopedToken, case_ids: list[str], seed: int, base_url: str) -> SchemathesisConfig:
+def _seed_files(project: Project, cases: list[Case]) -> list[str]:
+    """Files of the token's project, one listed by a case (a delete is a 409), one of the other
+    mode and one of another project (both 404, exactly like an id that does not exist)."""
+    files = [FileFactory(project=project, tags=["evidence"], folder="reports") for _ in range(4)]
+    case_update(
+        cases=Case.objects.all(),
+        case_id=cases[0].pk,
+        changes={"attachments": [files[0].pk]},
+        actor=Actor.system("tests"),
+    )
+    others = [FileFactory(project=project, mode=Mode.TEST), FileFactory(project=ProjectFactory())]
+    ATTACHABLE[:] = [FileFactory(project=project).pk for _ in range(4)]
+    return [file.pk for file in [*files, *others]]
+
+
+def _config(
+    token: ScopedToken, case_ids: list[str], file_ids: list[str], seed: int, base_url: str
+) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
@@ -77,8 +111,23 @@ def _config(token: ScopedToken, case_ids: list[str], seed: int, base_url: str) -
             "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
             "workers": 1,
             "auth": {"openapi": {"bearerAuth": {"bearer": token.plaintext}}},  # type: ignore[attr-defined]
-            "dictionaries": {"case_ids": {"values": case_ids}},
+            "dictionaries": {"case_ids": {"values": case_ids}, "file_ids": {"values": file_ids}},
             "parameters": {"path.id": {"dictionary": "case_ids", "probability": 0.5}},
+            "operations": [
+                {"include-tag": "media", "parameters": {"path.id": {"dictionary": "file_ids", "probability": 0.5}}},
+                {
+                    "include-operation-id": "uploadFile",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": UPLOADS_MAY_REFUSE},
+                        # Every form field is text: a "number" sent as a tag is the tag "1e+153".
+                        "negative_data_rejection": {"enabled": False},
+                    },
+                },
+                {
+                    "include-operation-id": "uploadFileBase64",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": UPLOADS_MAY_REFUSE}},
+                },
+            ],
             "checks": {
                 "enabled": True,
                 # A well-formed If-Match naming no current ETag is refused with 412 (§5): a valid
@@ -106,7 +155,9 @@ def test_service_keeps_its_openapi_document(
 ) -> None:
     # A line per request would bury the failure report.
     caplog.set_level(logging.WARNING, logger="serverops.request")
-    case_ids = [case.pk for case in _seed_cases(token.project)]
+    cases = _seed_cases(token.project)
+    case_ids = [case.pk for case in cases]
+    file_ids = _seed_files(token.project, cases)
     seed = int(os.environ.get("SCHEMATHESIS_SEED") or SchemathesisConfig().seed)
     # One client sends far more than the per-token budgets allow; limits are read per request.
     unlimited = {**settings.SERVEROPS, "RATE_LIMIT_PER_SECOND": 10**9, "RATE_LIMIT_PER_MINUTE": 10**9}
@@ -115,7 +166,7 @@ def test_service_keeps_its_openapi_document(
     failures: list[str] = []
     with override_settings(SERVEROPS=unlimited):
         schema = schemathesis.openapi.from_url(
-            f"{live_server.url}/v1/openapi.json", config=_config(token, case_ids, seed, live_server.url)
+            f"{live_server.url}/v1/openapi.json", config=_config(token, case_ids, file_ids, seed, live_server.url)
         )
         for event in schemathesis.engine.from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
