@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent
-from cases.serializers import case_representation
+from cases.serializers import case_representation, ordered_changes
 from cases.services import attachments_prefetch
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
@@ -104,7 +104,8 @@ def _body(event: CaseEvent, event_type: EventType, case: Case) -> str:
             "mode": case.mode,
             "data": {
                 "case": case_representation(case, request=None),
-                "changes": event.changes,
+                # The events API's order, whatever order the client sent the fields in.
+                "changes": ordered_changes(event.changes),
                 "actor": {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name},
             },
         },

@@ -64,6 +64,20 @@ def test_created_and_updated_cases_arrive_signed_with_the_case_the_api_returns(c
     assert endpoint.messages.count() == 2
 
 
+def test_changes_arrive_in_the_order_the_events_api_gives_them(call, project, receiver) -> None:
+    _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    case_id = call("POST", "/v1/cases", json_body={"title": "Griefing at spawn"}).json()["id"]
+    patched = call("PATCH", f"/v1/cases/{case_id}", json_body={"status": "closed", "description": "x", "title": "t"})
+    assert patched.status_code == 200, patched.content
+    assert deliver() == 2
+
+    bodies = [verified(secret, request) for request in receiver.requests]
+    events = call("GET", f"/v1/cases/{case_id}/events").json()["events"]
+    for body, event in zip(bodies, events, strict=True):
+        assert json.dumps(body["data"]["changes"]) == json.dumps(event["changes"])
+    assert list(bodies[1]["data"]["changes"]) == ["title", "description", "status"]
+
+
 def test_actor_is_the_token_that_made_the_change(call, token, project, receiver) -> None:
     _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
     call("POST", "/v1/cases", json_body={"title": "t"})
