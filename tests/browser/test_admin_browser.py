@@ -212,10 +212,15 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     demo = demo_seed()
-    case = Case.objects.filter(project=demo.project, attachments__isnull=False).order_by("-created_at").first()
-    assert case is not None
-    evidence = case.attachments.select_related("file").first()
+    # The demo's evidence mixes screenshots with logs and clips: take a case's screenshot.
+    evidence = (
+        Attachment.objects.filter(case__project=demo.project, file__content_type="image/png")
+        .select_related("case", "file")
+        .order_by("-case__created_at", "position")
+        .first()
+    )
     assert evidence is not None
+    case = evidence.case
     file = file_update(file_id=evidence.file_id, changes={"visibility": "public"})
     base = live_server.url
     public = base + media_storage(file).media_url(file.blob.name or "", expires_in=None)
@@ -243,8 +248,8 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     assert browser.execute_script("return arguments[0].naturalWidth", thumbnail) == 160
 
     # The file opens (staff link), and its review page blocks it.
-    opened = browser.find_element(By.CSS_SELECTOR, ".file-open-link").get_attribute("href")
-    browser.find_element(By.LINK_TEXT, "Review file").click()
+    opened = browser.find_element(By.CSS_SELECTOR, f".file-open-link[href*='{file.pk}']").get_attribute("href")
+    browser.find_element(By.CSS_SELECTOR, f"a[href='{reverse('admin:media_file_change', args=[file.pk])}']").click()
     Select(browser.find_element(By.NAME, "abuse_status")).select_by_value("blocked")
     browser.find_element(By.NAME, "_save").click()
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
