@@ -105,6 +105,22 @@ def _badge(status: str, label: str) -> SafeString:
     return format_html('<span class="abuse-status abuse-status-{}">{}</span>', status, label)
 
 
+# What the server computed when the file was stored: shown on the file's page, never edited.
+STORED_FIELDS = (
+    "id",
+    "original_name",
+    "content_type",
+    "size_shown",
+    "sha256",
+    "key",
+    "project",
+    "mode",
+    "storage_class",
+    "created_at",
+    "updated_at",
+)
+
+
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The file review queue. Files arrive through the API or a case page, never from here."""
@@ -124,38 +140,10 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ("Evidence in", {"fields": ("evidence_in",)}),
         (
             "Stored",
-            {
-                "fields": (
-                    "id",
-                    "original_name",
-                    "content_type",
-                    "size_shown",
-                    "sha256",
-                    "key",
-                    "project",
-                    "mode",
-                    "storage_class",
-                    "created_at",
-                    "updated_at",
-                )
-            },
+            {"fields": STORED_FIELDS},
         ),
     )
-    readonly_fields = (
-        "player",
-        "evidence_in",
-        "id",
-        "original_name",
-        "content_type",
-        "size_shown",
-        "sha256",
-        "key",
-        "project",
-        "mode",
-        "storage_class",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("player", "evidence_in", *STORED_FIELDS)
 
     class Media:
         css = {"all": ("media/admin.css",)}

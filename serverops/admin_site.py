@@ -28,7 +28,9 @@ from django.core.exceptions import FieldDoesNotExist, SuspiciousOperation
 from django.db.models import Model
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponseBase
+from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
+from django.utils.cache import add_never_cache_headers
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -125,3 +127,22 @@ class ServerOpsAdminSite(admin.AdminSite):
                 {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
             )
         super().register(model_or_iterable, admin_class, **options)
+
+
+def shown_once_response(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, *, template: str, title: str, obj: Model, secret: str
+) -> TemplateResponse:
+    """The page that shows a new secret (a token, a webhook signing secret) this once, as the
+    response to the POST that created it: never cached, and never rendered again, since a
+    reload re-sends a form whose one-time key is spent. ``template`` extends
+    ``admin/shown_once.html``."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "object": obj,
+        "secret_value": secret,
+    }
+    response = TemplateResponse(request, template, context)
+    add_never_cache_headers(response)
+    return response

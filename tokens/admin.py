@@ -18,14 +18,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from cases.models import Case
+from serverops.admin_site import shown_once_response
 
 from .models import Mode, Organisation, Project, ScopedToken
 from .scopes import SCOPE_CHOICES
@@ -301,16 +300,14 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         Reloading it re-sends the form, which its spent ``form_key`` refuses; as a GET it
         shows an empty form: this token's plaintext is never rendered again.
         """
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Copy your new token",
-            "opts": self.opts,
-            "token": obj,
-            "plaintext": _plaintexts.pop(request),
-        }
-        response = TemplateResponse(request, SHOWN_ONCE_TEMPLATE, context)
-        add_never_cache_headers(response)
-        return response
+        return shown_once_response(
+            self,
+            request,
+            template=SHOWN_ONCE_TEMPLATE,
+            title="Copy your new token",
+            obj=obj,
+            secret=_plaintexts.pop(request),
+        )
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ScopedToken]) -> None:

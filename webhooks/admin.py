@@ -15,14 +15,13 @@ from django.contrib import admin, messages
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
+from serverops.admin_site import shown_once_response
 from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Mode, Project
 
@@ -164,16 +163,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
     ) -> HttpResponse:
         """The shown-once page, as the response to the POST that created the endpoint."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Copy the signing secret",
-            "opts": self.opts,
-            "endpoint": obj,
-            "secret": _secrets.pop(request),
-        }
-        response = TemplateResponse(request, SHOWN_ONCE_TEMPLATE, context)
-        add_never_cache_headers(response)
-        return response
+        return shown_once_response(
+            self,
+            request,
+            template=SHOWN_ONCE_TEMPLATE,
+            title="Copy the signing secret",
+            obj=obj,
+            secret=_secrets.pop(request),
+        )
 
     @admin.display(description="events")
     def event_list(self, obj: WebhookEndpoint) -> str:

@@ -75,7 +75,7 @@ def test_created_token_is_shown_once_on_its_own_page(admin_client: Client) -> No
     assert token.scopes == ["logs:read", "cases:read"]  # canonical order, as the service stores them
     assert token.created_by == "admin"
     assert "cannot be shown again" in body
-    assert 'id="copy-token"' in body
+    assert 'id="copy-secret"' in body
     assert "navigator.clipboard" in body
     assert "no-store" in r["Cache-Control"]
     entry = LogEntry.objects.get(object_id=token.pk)

@@ -96,7 +96,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     for scope in ("cases:read", "cases:write"):
         browser.find_element(By.CSS_SELECTOR, f"input[name=scopes][value='{scope}']").click()
     browser.find_element(By.NAME, "_save").click()
-    plaintext = browser.find_element(By.ID, "token-plaintext").get_attribute("value")
+    plaintext = browser.find_element(By.ID, "secret-plaintext").get_attribute("value")
     assert "cannot be shown again" in browser.page_source
     token = ScopedToken.objects.get(digest=crypto.digest(plaintext))
     assert (token.name, token.created_by, token.scopes) == ("Moderation bot", "mod", ["cases:read", "cases:write"])
@@ -104,7 +104,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
         "Browser.grantPermissions",
         {"origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
     )
-    browser.find_element(By.ID, "copy-token").click()
+    browser.find_element(By.ID, "copy-secret").click()
     assert browser.find_element(By.ID, "copy-status").text == "Copied"
     copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[arguments.length - 1])")
     assert copied == plaintext
