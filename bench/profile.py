@@ -27,6 +27,8 @@ from typing import Any
 from bench.run import DEFAULT_DATABASE_URL, ensure_database, quiet_request_log, setup_django
 
 Environ = dict[str, Any]
+# The sides of bench.run, by their URL prefix; the stock DRF and minimal ones have no 3-file list.
+SIDES = {"api": "/v1", "baseline": "/bench/baseline/v1", "drf": "/bench/drf/v1", "minimal": "/bench/minimal/v1"}
 
 
 def main() -> int:
@@ -34,7 +36,11 @@ def main() -> int:
     parser.add_argument("--op", choices=["patch", "get", "list"], action="append", help="default: all three")
     parser.add_argument("-n", type=int, default=300, help="requests per operation and side (default 300)")
     parser.add_argument("--cprofile", action="store_true", help="cProfile instead of pyinstrument")
+    parser.add_argument("--sort", default="tottime", help="cProfile's sort key (default tottime; cumulative…)")
     parser.add_argument("--top", type=int, default=25, help="profile entries to print (default 25)")
+    parser.add_argument(
+        "--profile", choices=[*SIDES], default="api", help="the side whose requests are profiled (default api)"
+    )
     args = parser.parse_args()
     ensure_database(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
@@ -103,22 +109,24 @@ def main() -> int:
     budgets = {**settings.SERVEROPS, "RATE_LIMIT_TOKEN_BUDGETS": {seeded.token_id: (10**9, 10**9)}}
     with override_settings(SERVEROPS=budgets):
         for op in args.op or ["patch", "get", "list"]:
-            drive(list(requests(op, "/v1", 30)) + list(requests(op, "/bench/baseline/v1", 30)))  # warm up
-            real = list(requests(op, "/v1", args.n))
-            base = list(requests(op, "/bench/baseline/v1", args.n))
-            base_wall, base_cpu = timed(lambda base=base: drive(base), args.n)  # type: ignore[misc]
-            real_wall, real_cpu = timed(lambda real=real: drive(real), args.n)  # type: ignore[misc]
+            for prefix in SIDES.values():
+                drive(list(requests(op, prefix, 30)))  # warm up
+            cpu = {}
+            for side, prefix in SIDES.items():
+                batch = list(requests(op, prefix, args.n))
+                wall, cpu[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
             print(
-                f"\n== {op}: API {real_wall:.0f} µs/request ({real_cpu:.0f} CPU), "
-                f"baseline {base_wall:.0f} µs/request ({base_cpu:.0f} CPU); baseline/API "
-                f"wall {base_wall / real_wall:.3f}, CPU {base_cpu / real_cpu:.3f}"
+                f"\n== {op}: CPU µs per request (this process: Django, not PostgreSQL or Redis): "
+                + ", ".join(f"{side} {value:.0f}" for side, value in cpu.items())
+                + "; API/side CPU ratio: "
+                + ", ".join(f"{side} {value / cpu['api']:.3f}" for side, value in cpu.items() if side != "api")
             )
-            profiled = list(requests(op, "/v1", args.n))
+            profiled = list(requests(op, SIDES[args.profile], args.n))
             if args.cprofile:
                 profile = cProfile.Profile()
                 profile.runcall(drive, profiled)
                 out = io.StringIO()
-                pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+                pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
                 print(out.getvalue())
             else:
                 from pyinstrument import Profiler

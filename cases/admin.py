@@ -393,9 +393,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         data = form.cleaned_data
         if change:
             changes = {field: data[field] for field in form.changed_data if field in SCALAR_FIELDS}
-            saved = case_update(
-                cases=Case.objects.all(), case_id=obj.pk, changes=changes, actor=Actor.for_staff(request.user)
-            )
+            saved = case_update(case_id=obj.pk, changes=changes, actor=Actor.for_staff(request.user))
         else:
             saved = case_create(
                 project=data["project"],
@@ -536,7 +534,6 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         selected = list(queryset.values_list("pk", "status"))
         for case_id, before in selected:
             case = case_update(
-                cases=Case.objects.all(),
                 case_id=case_id,
                 changes={"status": status},
                 actor=Actor.for_staff(request.user),

@@ -79,8 +79,8 @@ class Case(models.Model):
     def evidence(self) -> list[Attachment]:
         """The case's attachments, each with its file, in the case's order.
 
-        ``cases.services.attachments_prefetch`` fills it for a whole page of cases in one
-        query, as a plain list per case; read without it, it costs one query on first use.
+        ``cases.queries`` fills it with the case itself, or for a whole page of cases in one
+        query; read without it, it costs one query on first use.
         """
         return list(self.attachments.select_related("file"))
 

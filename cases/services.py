@@ -10,7 +10,6 @@ from typing import IO, Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.http import parse_etags
 from rest_framework.exceptions import ValidationError
@@ -21,6 +20,7 @@ from serverops.ids import id_regex
 from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
 
+from . import queries
 from .models import ActorType, Attachment, Case, CaseEvent, Status
 from .signals import case_events_recorded
 from .validators import normalise_title
@@ -28,6 +28,7 @@ from .validators import normalise_title
 EDITABLE_FIELDS = ("title", "description", "status", "attachments")
 SCALAR_FIELDS = ("title", "description", "status")
 ATTACHMENTS_MAX = 20
+_MICROSECOND = timedelta(microseconds=1)
 FILE_ID = id_regex("f")
 
 
@@ -65,14 +66,20 @@ def _event(case: Case, actor: Actor, changes: dict[str, dict[str, Any]]) -> Case
 
 
 def _record(events: list[CaseEvent], *, current: bool = True) -> None:
-    """Write ``events`` and announce them (``case_events_recorded``) in the caller's transaction.
-
-    The one place CaseEvents are written, so every listener hears of every change.
-    """
+    """Write ``events`` and announce them (``_announce``) in the caller's transaction."""
     if len(events) == 1:
         events[0].save(force_insert=True)
     else:
         CaseEvent.objects.bulk_create(events)
+    _announce(events, current=current)
+
+
+def _announce(events: list[CaseEvent], *, current: bool = True) -> None:
+    """Send ``case_events_recorded`` for ``events``, just written in the caller's transaction.
+
+    Every write of CaseEvents ends here (``_record``, or ``case_update`` through
+    ``queries.case_save_with_event``), so every listener hears of every change.
+    """
     case_events_recorded.send(sender=CaseEvent, events=events, current=current)
 
 
@@ -84,57 +91,6 @@ def etag_matches(if_match: str, current: str) -> bool:
     """RFC 9110 ``If-Match``: strong comparison, ``*`` matches any existing representation."""
     tags = parse_etags(if_match)
     return tags == ["*"] or current in tags
-
-
-def attachments_prefetch() -> Prefetch[Any]:
-    """A case's attachments with their files, in the case's order, as ``Case.evidence``.
-
-    One query for a whole page of cases, kept as a plain list per case: a prefetch into the
-    related manager would build a queryset per case only to hold that list (bench/PROFILE.md).
-    """
-    return Prefetch("attachments", queryset=Attachment.objects.select_related("file"), to_attr="evidence")
-
-
-# Every column of a case's attachments and their files, joined onto the case's own row.
-_LINK_FIELDS = [f for f in Attachment._meta.concrete_fields if f.name != "case"]
-_FILE_FIELDS = list(File._meta.concrete_fields)
-_LINK_COLUMNS = {f"evidence_link_{f.attname}": F(f"attachments__{f.name}") for f in _LINK_FIELDS}
-_FILE_COLUMNS = {f"evidence_file_{f.attname}": F(f"attachments__file__{f.name}") for f in _FILE_FIELDS}
-
-
-def case_with_evidence(cases: QuerySet[Case], case_id: str) -> Case:
-    """The case ``case_id`` among ``cases`` with ``Case.evidence`` read by the same query.
-
-    One round trip instead of two (the case, then its attachments and files): the query
-    joins the attachments and their files onto the case, one row per attachment in the
-    case's order, or one row with no attachment. The joins are outer ones on the case's
-    side, so ``cases.select_for_update(of=("self",))`` locks the case's row and nothing else.
-    Raises ``Case.DoesNotExist`` when ``cases`` has no such case.
-    """
-    rows = list(
-        cases.filter(pk=case_id)
-        .prefetch_related(None)
-        .annotate(**_LINK_COLUMNS, **_FILE_COLUMNS)
-        .order_by("attachments__position", "attachments__id")
-    )
-    if not rows:
-        raise Case.DoesNotExist(f"no case {case_id}")
-    case, evidence = rows[0], []
-    for row in rows:
-        if row.evidence_link_id is None:  # type: ignore[attr-defined]
-            break
-        link = Attachment.from_db(
-            cases.db, [f.attname for f in _LINK_FIELDS], [getattr(row, name) for name in _LINK_COLUMNS]
-        )
-        link.case = case
-        link.file = File.from_db(
-            cases.db, [f.attname for f in _FILE_FIELDS], [getattr(row, name) for name in _FILE_COLUMNS]
-        )
-        evidence.append(link)
-    for name in (*_LINK_COLUMNS, *_FILE_COLUMNS):
-        del case.__dict__[name]
-    case.evidence = evidence
-    return case
 
 
 def _attachments_invalid(message: str) -> ValidationError:
@@ -204,8 +160,7 @@ def _set_attachments(case: Case, file_ids: list[str], actor: Actor) -> None:
         for file_id in added
     )
     # The response shows the new list: fetch it once, files included.
-    case.__dict__.pop("evidence", None)
-    prefetch_related_objects([case], attachments_prefetch())
+    queries.load_evidence([case])
 
 
 def etag_matches_weakly(if_none_match: str, current: str) -> bool:
@@ -248,20 +203,22 @@ def case_create(
 @transaction.atomic
 def case_update(
     *,
-    cases: QuerySet[Case],
     case_id: str,
     changes: Mapping[str, Any],
     actor: Actor,
+    project_id: str | None = None,
+    mode: Mode | str | None = None,
     if_match: str | None = None,
 ) -> Case:
-    """Apply ``changes`` to the case ``case_id`` among ``cases`` under a row lock.
+    """Apply ``changes`` to the case ``case_id``.
 
-    Only the fields that really change are written, with ``updated_at`` and one history
-    event naming each changed field's old and new value; a change that changes nothing
-    writes nothing. Two writers of different fields never lose each other's change.
-    ``attachments`` is the whole new list of file ids (replace semantics; files of the
-    case's own project and mode only). Raises ``Case.DoesNotExist`` when the case is not in
-    ``cases``, ``PreconditionFailed`` when ``if_match`` is stale, and a 400 naming
+    ``project_id`` and ``mode`` (both or neither) narrow the case to a token's own. Only the
+    fields that really change are written, with ``updated_at`` and one history event naming
+    each changed field's old and new value; a change that changes nothing writes nothing.
+    Two writers of different fields never lose each other's change. ``attachments`` is the
+    whole new list of file ids (replace semantics; files of the case's own project and mode
+    only). Raises ``Case.DoesNotExist`` when there is no such case (for that project and
+    mode), ``PreconditionFailed`` when ``if_match`` is stale, and a 400 naming
     ``attachments`` for a list outside its rules or a file that is not visible.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -269,26 +226,38 @@ def case_update(
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     if "attachments" in changes:
         changes = {**changes, "attachments": clean_attachment_ids(changes["attachments"])}
-    case = case_with_evidence(cases.select_for_update(of=("self",)), case_id)
-    if if_match is not None and not etag_matches(if_match, case.etag):
-        raise PreconditionFailed()
     if "title" in changes:
         changes = {**changes, "title": normalise_title(changes["title"])}
-    current = {field: getattr(case, field) for field in SCALAR_FIELDS}
-    current["attachments"] = [link.file_id for link in case.evidence]
-    changed = [field for field, value in changes.items() if current[field] != value]
-    if not changed:
-        return case
-    history = {field: {"from": current[field], "to": changes[field]} for field in changed}
-    scalars = [field for field in changed if field in SCALAR_FIELDS]
-    for field in scalars:
-        setattr(case, field, changes[field])
-    case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars])
+    # Optimistic first: read, then write only if nobody wrote the case meanwhile. The rare
+    # loser of a race reads again under the case's row lock, and then cannot lose.
+    for lock in (False, True):
+        case = queries.case_with_evidence(case_id, project_id=project_id, mode=mode, lock=lock)
+        if if_match is not None and not etag_matches(if_match, case.etag):
+            raise PreconditionFailed()
+        current = {field: getattr(case, field) for field in SCALAR_FIELDS}
+        current["attachments"] = [link.file_id for link in case.evidence]
+        changed = [field for field, value in changes.items() if current[field] != value]
+        if not changed:
+            return case
+        history = {field: {"from": current[field], "to": changes[field]} for field in changed}
+        scalars = [field for field in changed if field in SCALAR_FIELDS]
+        for field in scalars:
+            setattr(case, field, changes[field])
+        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars])
+        # updated_at moves with every write, the evidence's included (it is part of the
+        # representation), and always forwards, even past a clock that stepped back: it is
+        # what the compare-and-set compares. The event is stamped with the same instant.
+        read_at = case.updated_at
+        case.updated_at = max(timezone.now(), read_at + _MICROSECOND)
+        event = _event(case, actor, history)
+        event.created_at = case.updated_at
+        if queries.case_save_with_event(case, [*scalars, "updated_at"], event, if_updated_at=read_at):
+            break
+    else:
+        raise RuntimeError(f"case {case_id} changed under its row lock")
     if "attachments" in changed:
         _set_attachments(case, changes["attachments"], actor)
-    # updated_at moves even when only the evidence changed: it is part of the representation.
-    case.save(update_fields=[*scalars, "updated_at"])
-    _record([_event(case, actor, history)])
+    _announce([event])
     return case
 
 
@@ -345,9 +314,7 @@ def attachment_create(
         visibility=visibility,
     )
     # The list to extend is read under the lock, so two uploads at once both stay attached.
-    locked = Case.objects.select_for_update(of=("self",)).prefetch_related("attachments").get(pk=case.pk)
-    file_ids = [link.file_id for link in locked.attachments.all()]
-    updated = case_update(
-        cases=Case.objects.all(), case_id=case.pk, changes={"attachments": [*file_ids, file.pk]}, actor=actor
-    )
+    locked = queries.case_with_evidence(case.pk, lock=True)
+    file_ids = [link.file_id for link in locked.evidence]
+    updated = case_update(case_id=case.pk, changes={"attachments": [*file_ids, file.pk]}, actor=actor)
     return next(link for link in updated.evidence if link.file_id == file.pk)

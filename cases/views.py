@@ -18,7 +18,7 @@ from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
 
-from . import idempotency, services
+from . import idempotency, queries, services
 from .filters import CaseFilter
 from .models import Case, CaseEvent
 from .schema import case_schema
@@ -75,7 +75,8 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
 
     def get_queryset(self) -> QuerySet[Case]:
-        return self._visible_cases().prefetch_related(services.attachments_prefetch())
+        # A page's evidence is read after paging (``list``), in one statement.
+        return self._visible_cases()
 
     def _case_id(self) -> str:
         """The path's case id; refused before any query when it cannot be one (a NUL byte, 10,000 characters…)."""
@@ -86,7 +87,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     def get_object(self) -> Case:
         try:
-            return services.case_with_evidence(self._visible_cases(), self._case_id())
+            return queries.case_with_evidence(self._case_id(), project_id=self.token.project_id, mode=self.token.mode)
         except Case.DoesNotExist:
             raise CaseNotFound() from None
 
@@ -106,7 +107,8 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         paginator = self.paginator
         assert paginator is not None
         page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self)
-        return paginator.get_paginated_response([case_representation(case, request=request) for case in page or []])
+        queries.load_evidence(page)
+        return paginator.get_paginated_response([case_representation(case, request=request) for case in page])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         case = self.get_object()
@@ -141,8 +143,9 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         serializer.is_valid(raise_exception=True)
         try:
             case = services.case_update(
-                cases=self._visible_cases(),
                 case_id=case_id,
+                project_id=self.token.project_id,
+                mode=self.token.mode,
                 changes=serializer.validated_data,
                 actor=self.actor,
                 if_match=request.headers.get("If-Match"),

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cases.models import Case, CaseEvent
 from cases.serializers import case_representation, ordered_changes
-from cases.services import attachments_prefetch
+from cases.queries import load_evidence
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
 from tokens.models import Mode, Project
@@ -143,7 +143,8 @@ def messages_create_for_events(*, events: Sequence[CaseEvent], current: bool = T
     heard = [event for event in events if (event.case.project_id, event.case.mode) in endpoints]
     cases = {event.case_id: event.case for event in heard}
     if not current:
-        cases = Case.objects.prefetch_related(attachments_prefetch()).in_bulk(list(cases))
+        cases = Case.objects.in_bulk(list(cases))
+        load_evidence(cases.values())
     now = timezone.now()
     messages = []
     for event in heard:

@@ -63,7 +63,6 @@ def test_queue_shows_thumbnail_name_type_status_and_the_cases_it_is_evidence_in(
     other = CaseFactory(project=case.project)
     file = attach_file(case=case, original_name="aimbot.png").file
     case_update(
-        cases=other.__class__.objects.all(),
         case_id=other.pk,
         changes={"attachments": [file.pk]},
         actor=Actor.system("tests"),

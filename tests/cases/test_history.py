@@ -65,7 +65,7 @@ def test_a_refused_patch_records_nothing(call, case) -> None:
 def test_the_event_shares_the_changes_transaction(case) -> None:
     @transaction.atomic
     def change_then_fail() -> None:
-        case_update(cases=Case.objects.all(), case_id=case.id, changes={"status": "closed"}, actor=Actor.system("t"))
+        case_update(case_id=case.id, changes={"status": "closed"}, actor=Actor.system("t"))
         raise RuntimeError("the caller's transaction fails after the change")
 
     with pytest.raises(RuntimeError):

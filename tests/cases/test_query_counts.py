@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from tests.factories import CaseFactory, attach_file
@@ -84,21 +85,37 @@ def test_get_one_is_two_queries(call, project, used_token, files, django_assert_
     assert len(r.json()["attachments"]) == files
 
 
-def test_patch_is_seven_round_trips_with_begin_and_commit(call, project, used_token, django_assert_num_queries):
+def _patch_round_trips() -> int:
+    # PostgreSQL writes the change and its history event in one statement; SQLite (in process,
+    # no round trips to save) cannot modify data in a WITH and sends the INSERT apart.
+    return 6 if connection.vendor == "postgresql" else 7
+
+
+def test_patch_is_six_round_trips_with_begin_and_commit_on_postgresql(
+    call, project, used_token, django_assert_num_queries
+):
     (case,) = _with_attachments(project, 1)
-    with django_assert_num_queries(7) as captured:
+    with django_assert_num_queries(_patch_round_trips()) as captured:
         r = call("PATCH", f"/v1/cases/{case.id}", json_body={"title": "new title", "status": "closed"})
     assert r.status_code == 200, r.content
     assert len(r.json()["attachments"]) == 2
     sql = statements(captured)
-    # token; the case joined with its evidence, locked (FOR UPDATE OF the case; a no-op on
-    # SQLite); UPDATE; the history INSERT that must share the change's transaction (issue 5);
+    # token; the case joined with its evidence, locked (FOR UPDATE OF the case; none on SQLite);
+    # the UPDATE with the history INSERT that must share the change's transaction (issue 5);
     # the one lookup of the project's webhook endpoints (none here, so no outbox row).
-    assert len(sql) == 5, sql
+    assert sql[0].startswith("SELECT") and '"tokens_scopedtoken"' in sql[0], sql[0]
     assert sql[1].startswith("SELECT") and 'LEFT OUTER JOIN "media_file"' in sql[1], sql[1]
-    assert sql[2].startswith("UPDATE")
-    assert sql[3].startswith('INSERT INTO "cases_caseevent"')
-    assert sql[4].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[4]
+    writes = sql[2:-1]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1, writes
+        assert writes[0].startswith('WITH changed AS (UPDATE "cases_case"'), writes[0]
+        assert 'INSERT INTO "cases_caseevent"' in writes[0], writes[0]
+    else:
+        assert [w.split(" ")[0:3] for w in writes] == [
+            ["UPDATE", '"cases_case"', "SET"],
+            ["INSERT", "INTO", '"cases_caseevent"'],
+        ]
+    assert sql[-1].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[-1], sql[-1]
 
 
 def test_create_is_four_statements(call, used_token, django_assert_num_queries):
@@ -114,14 +131,14 @@ def test_create_is_four_statements(call, used_token, django_assert_num_queries):
     [
         pytest.param("GET", "/v1/cases?limit=50", None, 3, id="list"),
         pytest.param("GET", "/v1/cases/{id}", None, 2, id="get"),
-        pytest.param("PATCH", "/v1/cases/{id}", {"status": "closed"}, 7, id="patch"),
+        pytest.param("PATCH", "/v1/cases/{id}", {"status": "closed"}, None, id="patch"),
     ],
 )
 def test_one_redis_round_trip_per_request_with_the_counters_in_redis(
     call, project, used_token, redis_writes, method, path, body, queries, django_assert_num_queries
 ):
     (case,) = _with_attachments(project, 1)
-    with django_assert_num_queries(queries):
+    with django_assert_num_queries(queries or _patch_round_trips()):
         r = call(method, path.format(id=case.id), json_body=body)
     assert r.status_code == 200, r.content
     assert redis_writes.count == 1

@@ -90,7 +90,6 @@ def _seed_files(project: Project, cases: list[Case]) -> list[str]:
     mode and one of another project (both 404, exactly like an id that does not exist)."""
     files = [FileFactory(project=project, tags=["evidence"], folder="reports") for _ in range(4)]
     case_update(
-        cases=Case.objects.all(),
         case_id=cases[0].pk,
         changes={"attachments": [files[0].pk]},
         actor=Actor.system("tests"),

@@ -239,7 +239,7 @@ def test_archive_cases_and_admin_style_updates_are_sent(project, receiver) -> No
     _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
     stale = CaseFactory(project=project, status=Status.CLOSED)
     Case.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(days=40))
-    case_update(cases=Case.objects.all(), case_id=stale.pk, changes={}, actor=Actor.system("noop"))
+    case_update(case_id=stale.pk, changes={}, actor=Actor.system("noop"))
     call_command("archive_cases", "--closed-for", "30d", stdout=None)
 
     deliver()

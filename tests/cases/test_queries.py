@@ -1,0 +1,179 @@
+"""``cases.queries``: the hot statements as SQL, pinned against what the ORM reads and writes, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.db.models import Model, Prefetch
+from django.utils import timezone
+
+from cases.models import Attachment, Case, CaseEvent, Status
+from cases.queries import case_save_with_event, case_with_evidence, load_evidence
+from cases.services import Actor, case_update
+from tests.factories import CaseFactory, FileFactory
+from tokens.models import Mode
+
+pytestmark = pytest.mark.django_db
+
+SYSTEM = Actor.system("tests")
+
+
+def _case_with_files(project, count: int) -> Case:
+    case = CaseFactory(project=project)
+    files = [FileFactory(project=project, tags=[f"tag {n}", "évidence"]) for n in range(count)]
+    # Listed in an order that is neither creation nor id order.
+    order = [file.pk for file in files[1:] + files[:1]]
+    case_update(case_id=case.pk, changes={"attachments": order}, actor=SYSTEM)
+    return case
+
+
+def _fields(instance: Model) -> dict[str, object]:
+    """Every column's value, as the model holds it (datetimes, JSON, foreign keys by id)."""
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def _orm_evidence(case_id: str) -> list[Attachment]:
+    return list(Attachment.objects.filter(case_id=case_id).select_related("file").order_by("position", "id"))
+
+
+def _same_evidence(read: list[Attachment], orm: list[Attachment]) -> None:
+    assert [_fields(link) for link in read] == [_fields(link) for link in orm]
+    assert [_fields(link.file) for link in read] == [_fields(link.file) for link in orm]
+    assert [link.file.blob.name for link in read] == [link.file.blob.name for link in orm]
+
+
+@pytest.mark.parametrize(
+    "count", [pytest.param(0, id="no-files"), pytest.param(1, id="one"), pytest.param(3, id="three")]
+)
+def test_a_case_and_its_evidence_are_what_the_orm_reads_in_one_query(project, count, django_assert_num_queries):
+    case = _case_with_files(project, count)
+    with django_assert_num_queries(1):
+        read = case_with_evidence(case.pk, project_id=project.pk, mode=Mode.LIVE)
+    orm = Case.objects.get(pk=case.pk)
+    assert _fields(read) == _fields(orm)
+    assert len(read.evidence) == count
+    _same_evidence(read.evidence, _orm_evidence(case.pk))
+    assert read.etag == orm.etag
+    assert all(link.case is read for link in read.evidence)
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "found"),
+    [
+        pytest.param({}, True, id="not-narrowed"),
+        pytest.param({"mode": Mode.LIVE}, True, id="own-project-and-mode"),
+        pytest.param({"mode": Mode.TEST}, False, id="other-mode"),
+        pytest.param({"project_id": "prj_00000000000000000000000000", "mode": Mode.LIVE}, False, id="other-project"),
+    ],
+)
+def test_the_narrowing_hides_other_projects_and_modes(project, narrowing, found) -> None:
+    case = _case_with_files(project, 2)
+    if "mode" in narrowing:
+        narrowing.setdefault("project_id", project.pk)
+    if found:
+        assert case_with_evidence(case.pk, **narrowing).pk == case.pk
+    else:
+        with pytest.raises(Case.DoesNotExist):
+            case_with_evidence(case.pk, **narrowing)
+
+
+def test_an_unknown_case_does_not_exist(project) -> None:
+    with pytest.raises(Case.DoesNotExist):
+        case_with_evidence("c_00000000000000000000000000")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_holds_the_case_row_and_not_its_files(project) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; .ci/run runs this file with DATABASE_URL set")
+    case = _case_with_files(project, 2)
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    with transaction.atomic():
+        locked = case_with_evidence(case.pk, lock=True)
+        assert len(locked.evidence) == 2
+        with psycopg.connect(**params, autocommit=True) as other:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("SELECT 1 FROM cases_case WHERE id = %s FOR UPDATE NOWAIT", [case.pk])
+            other.execute("SELECT 1 FROM cases_attachment WHERE case_id = %s FOR UPDATE NOWAIT", [case.pk])
+            other.execute("SELECT 1 FROM media_file WHERE project_id = %s FOR UPDATE NOWAIT", [project.pk])
+
+
+def test_a_pages_evidence_is_what_prefetch_related_reads_in_one_query(project, django_assert_num_queries):
+    cases = [_case_with_files(project, count) for count in (3, 0, 1, 2)]
+    page = list(Case.objects.filter(pk__in=[case.pk for case in cases]).order_by("created_at"))
+    with django_assert_num_queries(1):
+        load_evidence(page)
+    prefetched = Case.objects.prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.select_related("file"), to_attr="orm_evidence")
+    ).in_bulk([case.pk for case in cases])
+    for case in page:
+        assert len(case.evidence) == len(prefetched[case.pk].orm_evidence)  # type: ignore[attr-defined]
+        _same_evidence(case.evidence, prefetched[case.pk].orm_evidence)  # type: ignore[attr-defined]
+        assert all(link.case is case for link in case.evidence)
+
+
+def test_no_cases_need_no_query(django_assert_num_queries) -> None:
+    with django_assert_num_queries(0):
+        load_evidence([])
+
+
+def _event(case: Case) -> CaseEvent:
+    return CaseEvent(
+        case=case,
+        created_at=case.updated_at,
+        actor_type=SYSTEM.type,
+        actor_id=SYSTEM.id,
+        actor_name=SYSTEM.name,
+        request_id="req-1",
+        changes={"title": {"from": "old", "to": "Ünïcode \u2028 title"}, "status": {"from": "open", "to": "closed"}},
+    )
+
+
+def test_a_change_and_its_event_are_written_as_the_orm_would(project, django_assert_num_queries) -> None:
+    case = CaseFactory(project=project, title="old")
+    before = Case.objects.get(pk=case.pk)
+    case.title, case.status = "Ünïcode \u2028 title", Status.CLOSED
+    case.updated_at = timezone.now() + timedelta(seconds=5)
+    event = _event(case)
+    # One statement on PostgreSQL; SQLite cannot modify data in a WITH, so the INSERT is a second.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
+        written = case_save_with_event(case, ["title", "status", "updated_at"], event, if_updated_at=before.updated_at)
+    assert written
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.title, stored.status, stored.updated_at) == (case.title, Status.CLOSED, case.updated_at)
+    assert (stored.description, stored.created_at) == (before.description, before.created_at)
+    assert _fields(CaseEvent.objects.get(pk=event.pk)) == _fields(event)
+
+
+def test_only_the_named_fields_are_written(project) -> None:
+    case = CaseFactory(project=project, title="old", description="kept")
+    read_at = case.updated_at
+    case.title, case.description = "new", "not written"
+    case.updated_at = timezone.now()
+    assert case_save_with_event(case, ["title", "updated_at"], _event(case), if_updated_at=read_at)
+    stored = Case.objects.get(pk=case.pk)
+    assert (stored.title, stored.description) == ("new", "kept")
+
+
+def test_a_case_written_since_it_was_read_is_not_written_again(project) -> None:
+    case = CaseFactory(project=project, title="old")
+    read_at = case.updated_at
+    Case.objects.filter(pk=case.pk).update(title="someone else's", updated_at=read_at + timedelta(microseconds=1))
+    events = CaseEvent.objects.filter(case=case).count()
+    case.title, case.updated_at = "mine", timezone.now()
+    assert not case_save_with_event(case, ["title", "updated_at"], _event(case), if_updated_at=read_at)
+    assert Case.objects.get(pk=case.pk).title == "someone else's"
+    assert CaseEvent.objects.filter(case=case).count() == events
+
+
+def test_no_case_means_no_event(project) -> None:
+    case = CaseFactory(project=project)
+    Case.objects.filter(pk=case.pk).delete()
+    events = CaseEvent.objects.count()
+    case.updated_at = timezone.now()
+    assert not case_save_with_event(case, ["updated_at"], _event(case), if_updated_at=case.updated_at)
+    assert CaseEvent.objects.count() == events
