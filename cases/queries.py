@@ -15,78 +15,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connections
 from django.db.models import Model
 
 from media.models import File
+from serverops.sql import Rows, columns, quote, table
 
 from .models import Attachment, Case, CaseEvent
-
-M = TypeVar("M", bound=Model)
-
-
-def _qn(name: str) -> str:
-    # Both supported databases quote identifiers the SQL standard's way.
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f"{alias}.{_qn(field.column)}" for field in model._meta.concrete_fields)
-
-
-def _attnames(model: type[Model]) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
-def _table(model: type[Model]) -> str:
-    return _qn(model._meta.db_table)
-
-
-class _Rows:
-    """Model instances from a row's slices, converted as the ORM converts (``from_db_value``)."""
-
-    def __init__(self, using: str, *models: type[Model]) -> None:
-        connection = connections[using]
-        self.using = using
-        self.parts = []
-        start = 0
-        for model in models:
-            fields = model._meta.concrete_fields
-            # As the ORM's compiler asks them: the backend's, then the field's, for the column.
-            columns = [field.cached_col for field in fields]
-            converters = [
-                (index, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)], col)
-                for index, col in enumerate(columns)
-            ]
-            self.parts.append((model, _attnames(model), start, start + len(fields), [c for c in converters if c[1]]))
-            start += len(fields)
-
-    def instances(self, row: Sequence[Any]) -> list[Any]:
-        """One instance per model in the row, or ``None`` where an outer join found nothing."""
-        connection = connections[self.using]
-        made: list[Any] = []
-        for model, names, start, end, converters in self.parts:
-            values = list(row[start:end])
-            if values[0] is None:  # the primary key: no row on this side of the join
-                made.append(None)
-                continue
-            for index, functions, field in converters:
-                for convert in functions:
-                    values[index] = convert(values[index], field, connection)
-            made.append(model.from_db(self.using, names, values))
-        return made
 
 
 @cache
 def _case_sql(*, narrowed: bool) -> str:
     where = "c.id = %s" + (" AND c.project_id = %s AND c.mode = %s" if narrowed else "")
     return (
-        f"SELECT {_columns(Case, 'c')}, {_columns(Attachment, 'a')}, {_columns(File, 'f')} "
-        f"FROM {_table(Case)} c "
-        f"LEFT OUTER JOIN {_table(Attachment)} a ON a.case_id = c.id "
-        f"LEFT OUTER JOIN {_table(File)} f ON f.id = a.file_id "
+        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')} "
+        f"FROM {table(Case)} c "
+        f"LEFT OUTER JOIN {table(Attachment)} a ON a.case_id = c.id "
+        f"LEFT OUTER JOIN {table(File)} f ON f.id = a.file_id "
         f"WHERE {where} ORDER BY a.position, a.id"
     )
 
@@ -109,12 +56,12 @@ def case_with_evidence(
     connection = connections[using]
     with connection.cursor() as cursor:
         if lock and connection.features.has_select_for_update:
-            cursor.execute(f"SELECT 1 FROM {_table(Case)} WHERE {_qn('id')} = %s FOR UPDATE", [case_id])
+            cursor.execute(f"SELECT 1 FROM {table(Case)} WHERE {quote('id')} = %s FOR UPDATE", [case_id])
         cursor.execute(_case_sql(narrowed=narrowed), params)
         rows = cursor.fetchall()
     if not rows:
         raise Case.DoesNotExist(f"no case {case_id}")
-    reader = _Rows(using, Case, Attachment, File)
+    reader = Rows(using, Case, Attachment, File)
     case: Case = reader.instances(rows[0])[0]
     evidence: list[Attachment] = []
     for row in rows:
@@ -136,14 +83,14 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
         return
     placeholders = ", ".join(["%s"] * len(by_id))
     sql = (
-        f"SELECT {_columns(Attachment, 'a')}, {_columns(File, 'f')} "
-        f"FROM {_table(Attachment)} a INNER JOIN {_table(File)} f ON f.id = a.file_id "
+        f"SELECT {columns(Attachment, 'a')}, {columns(File, 'f')} "
+        f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
         f"WHERE a.case_id IN ({placeholders}) ORDER BY a.position, a.id"
     )
     with connections[using].cursor() as cursor:
         cursor.execute(sql, list(by_id))
         rows = cursor.fetchall()
-    reader = _Rows(using, Attachment, File)
+    reader = Rows(using, Attachment, File)
     for row in rows:
         link, file = reader.instances(row)
         case = by_id[link.case_id]
@@ -172,27 +119,27 @@ def case_save_with_event(
     id and ``created_at``.
     """
     connection = connections[using]
-    assignments = ", ".join(f"{_qn(Case._meta.get_field(name).column)} = %s" for name in fields)
-    update = f"UPDATE {_table(Case)} SET {assignments} WHERE {_qn('id')} = %s AND {_qn('updated_at')} = %s"
+    assignments = ", ".join(f"{quote(Case._meta.get_field(name).column)} = %s" for name in fields)
+    update = f"UPDATE {table(Case)} SET {assignments} WHERE {quote('id')} = %s AND {quote('updated_at')} = %s"
     update_params = [
         *_prepared(case, fields, using),
         case.pk,
         Case._meta.get_field("updated_at").get_db_prep_save(if_updated_at, connection),
     ]
     event_fields = list(CaseEvent._meta.concrete_fields)
-    event_columns = ", ".join(_qn(field.column) for field in event_fields)
+    event_columns = ", ".join(quote(field.column) for field in event_fields)
     event_params = _prepared(event, [field.attname for field in event_fields], using)
     values = ", ".join(["%s"] * len(event_fields))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"WITH changed AS ({update} RETURNING 1) "
-                f"INSERT INTO {_table(CaseEvent)} ({event_columns}) SELECT {values} FROM changed",
+                f"INSERT INTO {table(CaseEvent)} ({event_columns}) SELECT {values} FROM changed",
                 [*update_params, *event_params],
             )
             return bool(cursor.rowcount == 1)
         cursor.execute(update, update_params)
         if cursor.rowcount != 1:
             return False
-        cursor.execute(f"INSERT INTO {_table(CaseEvent)} ({event_columns}) VALUES ({values})", event_params)
+        cursor.execute(f"INSERT INTO {table(CaseEvent)} ({event_columns}) VALUES ({values})", event_params)
         return True
