@@ -114,7 +114,7 @@ def main() -> int:
             cpu = {}
             for side, prefix in SIDES.items():
                 batch = list(requests(op, prefix, args.n))
-                wall, cpu[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
+                _, cpu[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
             print(
                 f"\n== {op}: CPU µs per request (this process: Django, not PostgreSQL or Redis): "
                 + ", ".join(f"{side} {value:.0f}" for side, value in cpu.items())

@@ -6,7 +6,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from cases.models import ActorType, Attachment, Case, Status
 from media.models import File
@@ -23,6 +23,17 @@ class Seeded:
     case_ids: list[str]
 
 
+def analyze() -> None:
+    """Refresh the planner's statistics, as autovacuum would within a minute of a bulk load.
+
+    Without it, the first runs after seeding plan on the empty tables' estimates: PostgreSQL
+    then read a page's evidence by scanning both tables whole (4 ms instead of 0.4 ms).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
 def _drop(name: str) -> None:
     """Remove what an earlier run of the same name left, so every run starts alike."""
     projects = Project.objects.filter(organisation__name=ORGANISATION, name=name)
@@ -32,8 +43,15 @@ def _drop(name: str) -> None:
     projects.delete()
 
 
-@transaction.atomic
 def seed(*, cases: int, name: str = "bench", seed: int = 6, files_per_case: int | None = None) -> Seeded:
+    """Seed (see ``_seed``), then refresh the statistics the plans depend on."""
+    seeded = _seed(cases=cases, name=name, seed=seed, files_per_case=files_per_case)
+    analyze()
+    return seeded
+
+
+@transaction.atomic
+def _seed(*, cases: int, name: str, seed: int, files_per_case: int | None) -> Seeded:
     """``cases`` live cases in a new project, each with 0–3 files (or exactly ``files_per_case``), and a
     live read/write token."""
     rng = random.Random(seed)  # noqa: S311 (repeatable test data, not secrets)

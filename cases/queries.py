@@ -26,6 +26,16 @@ from serverops.sql import Rows, columns, quote, table
 from .models import Attachment, Case, CaseEvent
 
 
+def _link_to(link: Attachment, case: Case, file: File) -> None:
+    # As select_related fills its caches: the descriptors' checks are for values set by hand.
+    _CASE.set_cached_value(link, case)
+    _FILE.set_cached_value(link, file)
+
+
+_CASE = Attachment._meta.get_field("case")
+_FILE = Attachment._meta.get_field("file")
+
+
 @cache
 def _case_sql(*, narrowed: bool) -> str:
     where = "c.id = %s" + (" AND c.project_id = %s AND c.mode = %s" if narrowed else "")
@@ -68,7 +78,7 @@ def case_with_evidence(
         _, link, file = reader.instances(row)
         if link is None:  # a case without evidence: its one row has no attachment
             break
-        link.case, link.file = case, file
+        _link_to(link, case, file)
         evidence.append(link)
     case.evidence = evidence
     return case
@@ -94,7 +104,7 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
     for row in rows:
         link, file = reader.instances(row)
         case = by_id[link.case_id]
-        link.case, link.file = case, file
+        _link_to(link, case, file)
         case.evidence.append(link)
 
 
