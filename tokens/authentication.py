@@ -55,7 +55,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise Unauthorized()
         try:
             # The token's own row only: every request needs its project's id, none its project row.
-            token = ScopedToken.objects.get(digest=crypto.digest(credential))
+            token = ScopedToken.objects.get_by_digest(crypto.digest(credential))
         except ScopedToken.DoesNotExist:
             raise Unauthorized() from None
         now = timezone.now()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from django.db import models
-from django.db.models import Q
+from django.db import connections, models
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from serverops.ids import new_organisation_id, new_project_id, new_token_id
 
 if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models.fields.related_descriptors import RelatedManager
 
     from cases.models import Case
@@ -55,6 +56,43 @@ class Project(models.Model):
         return f"{self.organisation.name} / {self.name}"
 
 
+class ScopedTokenManager(models.Manager["ScopedToken"]):
+    def get_by_digest(self, digest: str) -> ScopedToken:
+        """The token whose ``digest`` this is, every field loaded; ``ScopedToken.DoesNotExist`` if none.
+
+        Field for field what ``self.get(digest=digest)`` returns, from the same single query on the
+        token's own table, for under half its CPU: authentication runs it on every request,
+        and building and compiling the ORM's query costs more than its round trip.
+        """
+        meta = self.model._meta
+        fields = meta.concrete_fields
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        # A concrete field always has a column.
+        columns = [quote(cast(str, field.column)) for field in fields]
+        # Identifiers from the model's own metadata, quoted; the digest is a query parameter.
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} "  # noqa: S608
+            f"WHERE {quote(cast(str, meta.get_field('digest').column))} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [digest])
+            row = cursor.fetchone()
+        if row is None:
+            raise self.model.DoesNotExist(f"{meta.object_name} matching query does not exist.")
+        values = [_from_db_value(field, value, connection) for field, value in zip(fields, row, strict=True)]
+        return self.model.from_db(self.db, [field.attname for field in fields], values)
+
+
+def _from_db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """A column's value as the ORM hands it to the model: the backend's converters (SQLite's
+    datetimes), then the field's own (``JSONField`` decodes)."""
+    converters = connection.ops.get_db_converters(field.get_col(field.model._meta.db_table))
+    for convert in [*converters, *field.get_db_converters(connection)]:
+        value = convert(value, field, connection)
+    return value
+
+
 class ScopedToken(models.Model):
     """A project's API token. Only its SHA-256 digest is stored (see ``tokens.crypto``).
 
@@ -73,6 +111,8 @@ class ScopedToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ScopedTokenManager()
 
     class Meta:
         ordering = ["-created_at"]
