@@ -23,9 +23,9 @@ import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from django.conf import settings
+from django.conf import DEFAULT_STORAGE_ALIAS, settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import content_disposition_header
@@ -114,8 +114,16 @@ _SPEAKS_MEDIA: dict[type, bool] = {}
 
 
 def media_storage(file: StoredFile) -> MediaStorage:
-    storage: Storage = file.blob.storage
-    # __class__, not type(): through default_storage's lazy wrapper, type() is always DefaultStorage.
+    return _media_storage_of(file.blob)
+
+
+def _media_storage_of(blob: FieldFile) -> MediaStorage:
+    storage: Storage = blob.storage
+    if storage is default_storage:
+        # The storage the lazy default_storage stands for (the same instance, renewed when the
+        # settings change): every attribute read through the lazy proxy costs two Python calls.
+        storage = storages[DEFAULT_STORAGE_ALIAS]
+    # __class__, not type(): through another storage's lazy wrapper, type() is the wrapper's class.
     kind = storage.__class__
     speaks = _SPEAKS_MEDIA.get(kind)
     if speaks is None:
@@ -139,7 +147,8 @@ def file_url(file: StoredFile, *, request: HttpRequest | None) -> str:
     """
     blocked = file.abuse_status == "blocked"
     expires_in = None if blocked or file.visibility == "public" else signed_url_ttl()
-    url = media_storage(file).media_url(file.blob.name or "", expires_in=expires_in)
+    blob = file.blob  # a FileField's descriptor does its work on every read
+    url = _media_storage_of(blob).media_url(blob.name or "", expires_in=expires_in)
     return absolute_url(url, request=request)
 
 
