@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from django.db import connections, models
-from django.db.models import Field, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from serverops import sql
 from serverops.ids import new_organisation_id, new_project_id, new_token_id
 
 if TYPE_CHECKING:
-    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models.fields.related_descriptors import RelatedManager
 
     from cases.models import Case
@@ -60,37 +60,21 @@ class ScopedTokenManager(models.Manager["ScopedToken"]):
     def get_by_digest(self, digest: str) -> ScopedToken:
         """The token whose ``digest`` this is, every field loaded; ``ScopedToken.DoesNotExist`` if none.
 
-        Field for field what ``self.get(digest=digest)`` returns, from the same single query on the
-        token's own table, for under half its CPU: authentication runs it on every request,
-        and building and compiling the ORM's query costs more than its round trip.
+        Field for field what ``self.get(digest=digest)`` returns, from the same single query on
+        the token's own table, for under half its CPU: authentication runs it on every request,
+        and building and compiling the ORM's query costs more than its round trip
+        (``serverops.sql``).
         """
-        meta = self.model._meta
-        fields = meta.concrete_fields
-        connection = connections[self.db]
-        quote = connection.ops.quote_name
-        # A concrete field always has a column.
-        columns = [quote(cast(str, field.column)) for field in fields]
-        # Identifiers from the model's own metadata, quoted; the digest is a query parameter.
-        sql = (
-            f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} "  # noqa: S608
-            f"WHERE {quote(cast(str, meta.get_field('digest').column))} = %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [digest])
+        model = self.model
+        digest_column = sql.quote(cast(str, model._meta.get_field("digest").column))
+        statement = f"SELECT {sql.columns(model, 't')} FROM {sql.table(model)} t WHERE t.{digest_column} = %s"  # noqa: S608
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(statement, [digest])
             row = cursor.fetchone()
         if row is None:
-            raise self.model.DoesNotExist(f"{meta.object_name} matching query does not exist.")
-        values = [_from_db_value(field, value, connection) for field, value in zip(fields, row, strict=True)]
-        return self.model.from_db(self.db, [field.attname for field in fields], values)
-
-
-def _from_db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
-    """A column's value as the ORM hands it to the model: the backend's converters (SQLite's
-    datetimes), then the field's own (``JSONField`` decodes)."""
-    converters = connection.ops.get_db_converters(field.get_col(field.model._meta.db_table))
-    for convert in [*converters, *field.get_db_converters(connection)]:
-        value = convert(value, field, connection)
-    return value
+            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+        token: ScopedToken = sql.Rows(self.db, model).instances(row)[0]
+        return token
 
 
 class ScopedToken(models.Model):
