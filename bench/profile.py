@@ -1,13 +1,16 @@
-"""Profile the three benchmark operations in process, and time them against the baseline.
+"""Profile the three benchmark operations in process, on the API and its three yardsticks.
 
-``python -m bench.profile [--op patch|get|list] [-n 300] [--cprofile]`` seeds the benchmark
-database (project ``profile``), then drives Django's WSGI handler directly (the full
-middleware stack, as under gunicorn, without the network) and prints, per operation:
+``python -m bench.profile [--op patch|get|list] [-n 300] [--cprofile [--sort KEY]] [--profile SIDE]``
+seeds the benchmark database (project ``profile``), then drives Django's WSGI handler directly
+(the full middleware stack, as under gunicorn, without the network) and prints, per operation:
 
-- the mean time per request of the API and of the baseline, and their ratio, which is the
-  quick in-process counterpart of ``bench/run.sh``;
-- pyinstrument's call tree of the API requests (top lines),
-  or with ``--cprofile`` the standard library's profile sorted by own time (top entries).
+- the CPU µs per request of the API, the baseline, stock DRF and the minimal view (this process
+  only: Django's share, not PostgreSQL's or Redis's), and the API's ratio to each, the quick
+  in-process counterpart of ``bench/run.sh``;
+- pyinstrument's call tree of one side's requests (``--profile``, the API by default), or with
+  ``--cprofile`` the standard library's profile sorted by own time (or ``--sort``).
+
+With ``REDIS_URL`` set, the rate-limit counters live in Redis, as in production.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connections
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from media.models import File
 from serverops.sql import Rows, columns, quote, table
@@ -108,10 +108,21 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
         case.evidence.append(link)
 
 
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{name} is not a column of {model.__name__}"
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    column = _field(model, name).column
+    assert column is not None
+    return quote(column)
+
+
 def _prepared(instance: Model, fields: Iterable[str], using: str) -> list[Any]:
     connection = connections[using]
-    meta = instance._meta
-    return [meta.get_field(name).get_db_prep_save(getattr(instance, name), connection) for name in fields]
+    return [_field(type(instance), name).get_db_prep_save(getattr(instance, name), connection) for name in fields]
 
 
 def case_save_with_event(
@@ -129,15 +140,16 @@ def case_save_with_event(
     id and ``created_at``.
     """
     connection = connections[using]
-    assignments = ", ".join(f"{quote(Case._meta.get_field(name).column)} = %s" for name in fields)
-    update = f"UPDATE {table(Case)} SET {assignments} WHERE {quote('id')} = %s AND {quote('updated_at')} = %s"
+    assignments = ", ".join(f"{_column(Case, name)} = %s" for name in fields)
+    where = f"{_column(Case, 'id')} = %s AND {_column(Case, 'updated_at')} = %s"
+    update = f"UPDATE {table(Case)} SET {assignments} WHERE {where}"
     update_params = [
         *_prepared(case, fields, using),
         case.pk,
-        Case._meta.get_field("updated_at").get_db_prep_save(if_updated_at, connection),
+        _field(Case, "updated_at").get_db_prep_save(if_updated_at, connection),
     ]
     event_fields = list(CaseEvent._meta.concrete_fields)
-    event_columns = ", ".join(quote(field.column) for field in event_fields)
+    event_columns = ", ".join(_column(CaseEvent, field.attname) for field in event_fields)
     event_params = _prepared(event, [field.attname for field in event_fields], using)
     values = ", ".join(["%s"] * len(event_fields))
     with connection.cursor() as cursor:

@@ -34,6 +34,7 @@ from serverops.schema import (
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Status
+from .validators import TITLE_SPACES
 
 T = TypeVar("T")
 
@@ -42,13 +43,18 @@ T = TypeVar("T")
 # tab, newline and carriage return in a description.
 _TITLE_CONTROLS = r"\x00-\x1f\x7f-\x9f"
 _DESCRIPTION_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_TITLE_EDGE = rf"[^{_TITLE_CONTROLS} ]"
+# The spaces normalise_title trims (every script's, zero-width ones included), as \uXXXX
+# escapes, which ECMA-262 and Python regular expressions read alike.
+_TITLE_SPACES = "".join(f"\\u{ord(char):04x}" for char in TITLE_SPACES)
+_TITLE_EDGE = rf"[^{_TITLE_CONTROLS}{_TITLE_SPACES}]"
 _TITLE_INNER = rf"[^{_TITLE_CONTROLS}]"
 STORED_TITLE = rf"^{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_TITLE_EDGE})?$"
 # A title as sent: surrounding spaces are trimmed before the length rule applies, so a JSON
 # Schema maxLength on the raw string would refuse titles the service accepts; the pattern
-# states the rule exactly instead.
-SENT_TITLE = rf"^ *{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_TITLE_EDGE})? *$"
+# states the rule exactly instead. A title of nothing but spaces is blank, so refused.
+SENT_TITLE = (
+    rf"^[{_TITLE_SPACES}]*{_TITLE_EDGE}(?:{_TITLE_INNER}{{0,{TITLE_MAX_LENGTH - 2}}}{_TITLE_EDGE})?[{_TITLE_SPACES}]*$"
+)
 DESCRIPTION_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]*$"
 STATUS: Schema = {"type": "string", "enum": list(Status.values)}
 

@@ -106,7 +106,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator
         assert paginator is not None
-        page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self)
+        page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self) or []
         queries.load_evidence(page)
         return paginator.get_paginated_response([case_representation(case, request=request) for case in page])
 

@@ -28,7 +28,7 @@ def table(model: type[Model]) -> str:
 
 def columns(model: type[Model], alias: str) -> str:
     """Every concrete column of ``model``, in field order, qualified by ``alias``."""
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields if field.column)
 
 
 class Rows:

@@ -30,7 +30,7 @@ from psycopg import adapt, adapters
 from psycopg.pq import Format
 
 # psycopg's own timestamptz loader: with psycopg[binary], its C implementation.
-_PARSER = adapters.get_loader(adapters.types["timestamptz"].oid, Format.TEXT)
+_PARSER: type[adapt.Loader] = adapters.get_loader(adapters.types["timestamptz"].oid, Format.TEXT)  # type: ignore[assignment]
 
 
 class TimestamptzLoader(adapt.Loader):
