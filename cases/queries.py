@@ -71,7 +71,7 @@ def case_with_evidence(
         rows = cursor.fetchall()
     if not rows:
         raise Case.DoesNotExist(f"no case {case_id}")
-    reader = Rows(using, Case, Attachment, File)
+    reader = Rows.of(using, Case, Attachment, File)
     case: Case = reader.instances(rows[0])[0]
     evidence: list[Attachment] = []
     for row in rows:
@@ -100,7 +100,7 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
     with connections[using].cursor() as cursor:
         cursor.execute(sql, list(by_id))
         rows = cursor.fetchall()
-    reader = Rows(using, Attachment, File)
+    reader = Rows.of(using, Attachment, File)
     for row in rows:
         link, file = reader.instances(row)
         case = by_id[link.case_id]

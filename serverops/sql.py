@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 
@@ -32,11 +34,25 @@ def columns(model: type[Model], alias: str) -> str:
 
 
 class Rows:
-    """Model instances from the slices of a row that selected ``columns()`` of each model in turn."""
+    """Model instances from the slices of a row that selected ``columns()`` of each model in turn.
 
-    def __init__(self, using: str, *models: type[Model]) -> None:
+    ``Rows.of(using, *models)`` keeps one per connection and models: what converts each
+    column is worked out once, not per statement.
+    """
+
+    _made: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[type[Model], ...], Rows]] = WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, using: str, *models: type[Model]) -> Rows:
         connection = connections[using]
-        self.using = using
+        per_connection = cls._made.setdefault(connection, {})
+        rows = per_connection.get(models)
+        if rows is None:
+            rows = per_connection[models] = cls(connection, *models)
+        return rows
+
+    def __init__(self, connection: BaseDatabaseWrapper, *models: type[Model]) -> None:
+        self.connection = connection
         self.parts = []
         start = 0
         for model in models:
@@ -49,20 +65,21 @@ class Rows:
                 if functions:
                     converters.append((index, functions, col))
             names = [field.attname for field in fields]
-            self.parts.append((model, names, start, start + len(fields), converters))
+            pk = start + fields.index(model._meta.pk)
+            self.parts.append((model, names, start, start + len(fields), pk, converters))
             start += len(fields)
 
     def instances(self, row: Sequence[Any]) -> list[Any]:
         """One instance per model, or ``None`` for a model whose primary key is NULL (an outer join's empty side)."""
-        connection = connections[self.using]
+        connection = self.connection
         made: list[Any] = []
-        for model, names, start, end, converters in self.parts:
-            values = list(row[start:end])
-            if values[model._meta.concrete_fields.index(model._meta.pk)] is None:
+        for model, names, start, end, pk, converters in self.parts:
+            if row[pk] is None:
                 made.append(None)
                 continue
+            values = list(row[start:end])
             for index, functions, col in converters:
                 for convert in functions:
                     values[index] = convert(values[index], col, connection)
-            made.append(model.from_db(self.using, names, values))
+            made.append(model.from_db(connection.alias, names, values))
         return made

@@ -73,7 +73,7 @@ class ScopedTokenManager(models.Manager["ScopedToken"]):
             row = cursor.fetchone()
         if row is None:
             raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
-        token: ScopedToken = sql.Rows(self.db, model).instances(row)[0]
+        token: ScopedToken = sql.Rows.of(self.db, model).instances(row)[0]
         return token
 
 

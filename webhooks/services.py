@@ -136,7 +136,7 @@ def _endpoints_of(keys: set[tuple[str, str]]) -> list[WebhookEndpoint]:
             [value for key in sorted(keys) for value in key],
         )
         rows = cursor.fetchall()
-    reader = sql.Rows(connection.alias, WebhookEndpoint)
+    reader = sql.Rows.of(connection.alias, WebhookEndpoint)
     return [reader.instances(row)[0] for row in rows]
 
 
