@@ -4,9 +4,11 @@
 seeds the benchmark database (project ``profile``), then drives Django's WSGI handler directly
 (the full middleware stack, as under gunicorn, without the network) and prints, per operation:
 
-- the CPU µs per request of the API, the baseline, stock DRF and the minimal view (this process
-  only: Django's share, not PostgreSQL's or Redis's), and the API's ratio to each, the quick
-  in-process counterpart of ``bench/run.sh``;
+- the CPU µs per request of the API, the baseline, stock DRF and the minimal view: this
+  process's (Django's) and its PostgreSQL backend's (read from /proc, so PostgreSQL must run on
+  the same machine; its granularity is a clock tick, 10 ms, so use a few hundred requests),
+  and the API's ratio to each side by their sum: the quick in-process counterpart of
+  ``bench/run.sh`` (which adds Redis's CPU and the network);
 - pyinstrument's call tree of one side's requests (``--profile``, the API by default), or with
   ``--cprofile`` the standard library's profile sorted by own time (or ``--sort``).
 
@@ -25,6 +27,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from bench.run import DEFAULT_DATABASE_URL, ensure_database, quiet_request_log, setup_django
@@ -51,6 +54,7 @@ def main() -> int:
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
+    from django.db import connection
     from django.test import override_settings
 
     from bench.seed import seed
@@ -102,28 +106,35 @@ def main() -> int:
             if not statuses[-1].startswith("2"):
                 raise SystemExit(f"{env['REQUEST_METHOD']} {env['PATH_INFO']}: {statuses[-1]} {body[:300]!r}")
 
+    def postgres_cpu() -> float:
+        """CPU seconds of this process's PostgreSQL backend so far (from /proc: same machine only)."""
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def timed(run: Callable[[], None], count: int) -> tuple[float, float]:
-        """Wall and CPU µs per request; CPU time (this process only, so not PostgreSQL's) is
-        what the framework costs and is steadier than wall time on a shared machine."""
-        wall, cpu = time.perf_counter(), time.process_time()
+        """CPU µs per request of this process (Django) and of its PostgreSQL backend."""
+        cpu, postgres = time.process_time(), postgres_cpu()
         run()
-        return (time.perf_counter() - wall) / count * 1e6, (time.process_time() - cpu) / count * 1e6
+        return (time.process_time() - cpu) / count * 1e6, (postgres_cpu() - postgres) / count * 1e6
 
     budgets = {**settings.SERVEROPS, "RATE_LIMIT_TOKEN_BUDGETS": {seeded.token_id: (10**9, 10**9)}}
     with override_settings(SERVEROPS=budgets):
         for op in args.op or ["patch", "get", "list"]:
             for prefix in SIDES.values():
                 drive(list(requests(op, prefix, 30)))  # warm up
-            cpu = {}
+            cpu, postgres = {}, {}
             for side, prefix in SIDES.items():
                 batch = list(requests(op, prefix, args.n))
-                _, cpu[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
-            print(
-                f"\n== {op}: CPU µs per request (this process: Django, not PostgreSQL or Redis): "
-                + ", ".join(f"{side} {value:.0f}" for side, value in cpu.items())
-                + "; API/side CPU ratio: "
-                + ", ".join(f"{side} {value / cpu['api']:.3f}" for side, value in cpu.items() if side != "api")
-            )
+                cpu[side], postgres[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
+            print(f"\n== {op}: CPU µs per request")
+            for side in SIDES:
+                total, api_total = cpu[side] + postgres[side], cpu["api"] + postgres["api"]
+                print(
+                    f"   {side:9} Django {cpu[side]:7.0f}  PostgreSQL {postgres[side]:6.0f}  total {total:7.0f}"
+                    + ("" if side == "api" else f"  API/side {total / api_total:.3f}")
+                )
             profiled = list(requests(op, SIDES[args.profile], args.n))
             if args.cprofile:
                 profile = cProfile.Profile()

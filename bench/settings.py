@@ -11,7 +11,7 @@ import warnings
 import dj_database_url
 
 from serverops.settings.base import *  # noqa: F403
-from serverops.settings.base import SERVEROPS
+from serverops.settings.base import SERVEROPS, postgresql_options
 
 DEBUG = False
 # Whitenoise warns once per process that collectstatic never ran; the benchmark serves no static files.
@@ -24,7 +24,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"  # as serverops.settings.base does for PostgreSQL
+# As serverops.settings.base does for PostgreSQL.
+DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"
+DATABASES["default"]["OPTIONS"] = postgresql_options()
 # Names the connections, so the benchmark can find its PostgreSQL backends (their CPU time).
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
     "BENCH_APPLICATION_NAME", "serverops-bench"
