@@ -109,3 +109,23 @@ def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None
         "django.core.cache.backends.redis.RedisCache",
         "serverops.db.postgresql 600",
     ], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({}, "{'server_side_binding': True, 'prepare_threshold': 2}", id="default-on"),
+        pytest.param({"DATABASE_PREPARED_STATEMENTS": "0"}, "{}", id="off-for-a-pooler"),
+    ],
+)
+def test_postgresql_prepares_repeated_statements_unless_turned_off(env, expected) -> None:
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])",
+        settings="serverops.settings.base",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        **env,
+    )
+    assert result.stdout.strip() == expected, result.stderr
