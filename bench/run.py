@@ -67,7 +67,7 @@ TARGETS = {
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 # Uncounted requests per operation and side before the counted ones, so that both gunicorn
 # workers have run (and prepared) every statement of it more than twice.
-WARM_UP_PER_SIDE = 12
+WARM_UP_PER_SIDE = 40
 
 
 @dataclass(frozen=True)
