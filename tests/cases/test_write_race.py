@@ -12,7 +12,7 @@ import pytest
 
 from cases import queries
 from cases.models import Case, CaseEvent, Status
-from tests.factories import CaseFactory, TokenFactory
+from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,15 +36,9 @@ def raced(monkeypatch: pytest.MonkeyPatch):
     return reads
 
 
-def test_the_loser_of_a_race_reads_again_under_the_lock_and_keeps_both_changes(client, raced) -> None:
-    case = CaseFactory(title="before", status=Status.OPEN)
-    token = TokenFactory(project=case.project)
-    r = client.patch(
-        f"/v1/cases/{case.id}",
-        {"title": "after"},
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token.plaintext}"},
-    )
+def test_the_loser_of_a_race_reads_again_under_the_lock_and_keeps_both_changes(call, project, raced) -> None:
+    case = CaseFactory(project=project, title="before", status=Status.OPEN)
+    r = call("PATCH", f"/v1/cases/{case.id}", json_body={"title": "after"})
     assert r.status_code == 200, r.content
     assert raced == [False, True]  # optimistic read, then the locked one
     assert (r.json()["title"], r.json()["status"]) == ("after", "closed")
@@ -56,16 +50,10 @@ def test_the_loser_of_a_race_reads_again_under_the_lock_and_keeps_both_changes(c
     assert stored.updated_at == event.created_at
 
 
-def test_a_stale_if_match_after_the_race_is_refused(client, raced) -> None:
-    case = CaseFactory(title="before")
-    token = TokenFactory(project=case.project)
-    etag = client.get(f"/v1/cases/{case.id}", headers={"Authorization": f"Bearer {token.plaintext}"})["ETag"]
-    raced.clear()
-    r = client.patch(
-        f"/v1/cases/{case.id}",
-        {"title": "after"},
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token.plaintext}", "If-Match": etag},
-    )
+def test_a_stale_if_match_after_the_race_is_refused(call, project, raced) -> None:
+    case = CaseFactory(project=project, title="before")
+    etag = Case.objects.get(pk=case.pk).etag  # current when the PATCH reads, stale by the time it writes
+    r = call("PATCH", f"/v1/cases/{case.id}", json_body={"title": "after"}, headers={"If-Match": etag})
     assert r.status_code == 412, r.content
+    assert raced == [False, True]
     assert Case.objects.get(pk=case.pk).title == "before"
