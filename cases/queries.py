@@ -21,7 +21,7 @@ from django.db import connections
 from django.db.models import Field, Model
 
 from media.models import File
-from serverops.sql import Rows, columns, quote, table
+from serverops.sql import Rows, column, columns, table
 
 from .models import Attachment, Case, CaseEvent
 
@@ -66,7 +66,7 @@ def case_with_evidence(
     connection = connections[using]
     with connection.cursor() as cursor:
         if lock and connection.features.has_select_for_update:
-            cursor.execute(f"SELECT 1 FROM {table(Case)} WHERE {quote('id')} = %s FOR UPDATE", [case_id])
+            cursor.execute(f"SELECT 1 FROM {table(Case)} WHERE {column(Case, 'id')} = %s FOR UPDATE", [case_id])
         cursor.execute(_case_sql(narrowed=narrowed), params)
         rows = cursor.fetchall()
     if not rows:
@@ -124,12 +124,6 @@ def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return field
 
 
-def _column(model: type[Model], name: str) -> str:
-    column = _field(model, name).column
-    assert column is not None
-    return quote(column)
-
-
 def _prepared(instance: Model, fields: Iterable[str], using: str) -> list[Any]:
     connection = connections[using]
     return [_field(type(instance), name).get_db_prep_save(getattr(instance, name), connection) for name in fields]
@@ -150,8 +144,8 @@ def case_save_with_event(
     id and ``created_at``.
     """
     connection = connections[using]
-    assignments = ", ".join(f"{_column(Case, name)} = %s" for name in fields)
-    where = f"{_column(Case, 'id')} = %s AND {_column(Case, 'updated_at')} = %s"
+    assignments = ", ".join(f"{column(Case, name)} = %s" for name in fields)
+    where = f"{column(Case, 'id')} = %s AND {column(Case, 'updated_at')} = %s"
     update = f"UPDATE {table(Case)} SET {assignments} WHERE {where}"
     update_params = [
         *_prepared(case, fields, using),
@@ -159,7 +153,7 @@ def case_save_with_event(
         _field(Case, "updated_at").get_db_prep_save(if_updated_at, connection),
     ]
     event_fields = list(CaseEvent._meta.concrete_fields)
-    event_columns = ", ".join(_column(CaseEvent, field.attname) for field in event_fields)
+    event_columns = ", ".join(column(CaseEvent, field.attname) for field in event_fields)
     event_params = _prepared(event, [field.attname for field in event_fields], using)
     values = ", ".join(["%s"] * len(event_fields))
     with connection.cursor() as cursor:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -65,15 +65,10 @@ class ScopedTokenManager(models.Manager["ScopedToken"]):
         and building and compiling the ORM's query costs more than its round trip
         (``serverops.sql``).
         """
-        model = self.model
-        digest_column = sql.quote(cast(str, model._meta.get_field("digest").column))
-        statement = f"SELECT {sql.columns(model, 't')} FROM {sql.table(model)} t WHERE t.{digest_column} = %s"  # noqa: S608
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(statement, [digest])
-            row = cursor.fetchone()
-        if row is None:
-            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
-        token: ScopedToken = sql.Rows.of(self.db, model).instances(row)[0]
+        found = sql.select(self.model, f"t.{sql.column(self.model, 'digest')} = %s", [digest], using=self.db)
+        if not found:
+            raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
+        token: ScopedToken = found[0]
         return token
 
 

@@ -129,15 +129,8 @@ def _endpoints_of(keys: set[tuple[str, str]]) -> list[WebhookEndpoint]:
     Every write of a case asks, so the statement is written as SQL (``serverops.sql``): the
     ORM's building of it cost 0.83 ms of Python per write, the statement itself 0.18 ms.
     """
-    where = " OR ".join(["(e.project_id = %s AND e.mode = %s)"] * len(keys))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {sql.columns(WebhookEndpoint, 'e')} FROM {sql.table(WebhookEndpoint)} e WHERE {where}",  # noqa: S608
-            [value for key in sorted(keys) for value in key],
-        )
-        rows = cursor.fetchall()
-    reader = sql.Rows.of(connection.alias, WebhookEndpoint)
-    return [reader.instances(row)[0] for row in rows]
+    where = " OR ".join(["(t.project_id = %s AND t.mode = %s)"] * len(keys))
+    return sql.select(WebhookEndpoint, where, [value for key in sorted(keys) for value in key], using=connection.alias)
 
 
 def messages_create_for_events(*, events: Sequence[CaseEvent], current: bool = True, **_: Any) -> list[WebhookMessage]:
