@@ -15,6 +15,7 @@ from django.utils.functional import cached_property
 
 from media.models import File
 from serverops.ids import new_case_id, new_event_id
+from serverops.models import FastLoadingModel
 from tokens.models import Mode, Project
 
 from .validators import validate_description_characters, validate_title_characters
@@ -32,7 +33,7 @@ class Status(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
-class Case(models.Model):
+class Case(FastLoadingModel):
     """A moderation case. It belongs to one project and one mode and never moves."""
 
     id = models.CharField(primary_key=True, max_length=28, default=new_case_id, editable=False)
@@ -108,7 +109,7 @@ class ActorType(models.TextChoices):
     SYSTEM = "system", "System"
 
 
-class Attachment(models.Model):
+class Attachment(FastLoadingModel):
     """A file listed as evidence in a case: the link between a Case and a ``media.File``.
 
     ``position`` keeps the order the client last listed the case's files in; who attached
@@ -159,7 +160,7 @@ class IdempotentRequest(models.Model):
         return f"{self.key} ({self.token_id})"
 
 
-class CaseEvent(models.Model):
+class CaseEvent(FastLoadingModel):
     """One change to a case, written in the same transaction as the change itself.
 
     ``changes`` maps each changed field to ``{"from": old, "to": new}``; a case's first

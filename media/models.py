@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from serverops.ids import new_file_id
+from serverops.models import FastLoadingModel
 from tokens.models import Mode, Project
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def file_upload_to(instance: File, filename: str) -> str:
     return instance.key
 
 
-class File(models.Model):
+class File(FastLoadingModel):
     """A stored file. Size, SHA-256 and type are read from the bytes when it is stored, never typed in.
 
     ``key`` is ``<project id>/<file id>/<original name>`` and names the object in storage

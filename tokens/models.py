@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from serverops import sql
 from serverops.ids import new_organisation_id, new_project_id, new_token_id
+from serverops.models import FastLoadingModel
 
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
@@ -72,7 +73,7 @@ class ScopedTokenManager(models.Manager["ScopedToken"]):
         return token
 
 
-class ScopedToken(models.Model):
+class ScopedToken(FastLoadingModel):
     """A project's API token. Only its SHA-256 digest is stored (see ``tokens.crypto``).
 
     Revocation is final: ``revoked_at`` is set once and never cleared.
