@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import HttpRequest
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from media.serializers import file_representation
+from media.storage import FileLinks
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
@@ -20,18 +20,18 @@ from .validators import normalise_title, validate_description_characters, valida
 CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
 
 
-def case_representation(case: Case, *, request: HttpRequest | None) -> dict[str, Any]:
+def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
     """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
 
-    ``attachments`` are the listed files in the case's order; ``request`` makes their URLs
-    absolute on the host it came to (``media.storage.file_url``).
+    ``attachments`` are the listed files in the case's order, their URLs made by ``links``
+    (one ``FileLinks`` per response, on the request's host).
     """
     return {
         "id": case.id,
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [file_representation(link.file, request=request) for link in case.evidence],
+        "attachments": [file_representation(link.file, links=links) for link in case.evidence],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -81,7 +81,7 @@ class CaseSerializer(serializers.Serializer[Case]):
 
     def to_representation(self, instance: Case) -> dict[str, Any]:
         # Reads never build the field objects, which only validation needs (bench/PROFILE.md).
-        return case_representation(instance, request=self.context.get("request"))
+        return case_representation(instance, links=FileLinks(self.context.get("request")))
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         # Before DRF's own empty-value handling, which would call a JSON null "this field".

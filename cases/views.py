@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from media.storage import FileLinks
 from serverops.api import ApiViewSet
 from serverops.errors import NotFound, PreconditionFailed
 from serverops.ids import id_regex
@@ -93,9 +94,8 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     def _case_response(self, case: Case, status_code: int = status.HTTP_200_OK, **headers: str) -> Response:
         # The representation directly: a serializer instance here would only build fields it never uses.
-        return Response(
-            case_representation(case, request=self.request), status=status_code, headers={"ETag": case.etag, **headers}
-        )
+        body = case_representation(case, links=FileLinks(self.request))
+        return Response(body, status=status_code, headers={"ETag": case.etag, **headers})
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # django-filter builds a FilterSet and its form per request; most list calls have no filter.
@@ -108,7 +108,8 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         assert paginator is not None
         page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self) or []
         queries.load_evidence(page)
-        return paginator.get_paginated_response([case_representation(case, request=request) for case in page])
+        links = FileLinks(request)
+        return paginator.get_paginated_response([case_representation(case, links=links) for case in page])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         case = self.get_object()

@@ -26,6 +26,7 @@ from .errors import FileNotFound, FileTooLarge
 from .models import File, Visibility
 from .schema import media_schema
 from .serializers import Base64UploadSerializer, file_representation
+from .storage import FileLinks
 from .uploads import BASE64_FILE_LIMIT, FILE_PART, MIB, Base64JSONParser, InspectingUploadHandler, MediaMultiPartParser
 
 FILE_ID = id_regex("f")
@@ -104,7 +105,7 @@ class MediaViewSet(ApiViewSet):
         return file_id
 
     def _respond(self, file: File, status_code: int = status.HTTP_200_OK, **headers: str) -> Response:
-        return Response(file_representation(file, request=self.request), status=status_code, headers=headers)
+        return Response(file_representation(file, links=FileLinks(self.request)), status=status_code, headers=headers)
 
     def _created(self, file: File) -> Response:
         return self._respond(file, status.HTTP_201_CREATED, Location=f"/v1/media/{file.pk}")
@@ -127,7 +128,8 @@ class MediaViewSet(ApiViewSet):
         paginator = self.paginator
         assert paginator is not None
         page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self)
-        return paginator.get_paginated_response([file_representation(file, request=request) for file in page or []])
+        links = FileLinks(request)
+        return paginator.get_paginated_response([file_representation(file, links=links) for file in page or []])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from cases.models import Case, CaseEvent
 from cases.queries import load_evidence
 from cases.serializers import case_representation, ordered_changes
+from media.storage import FileLinks
 from serverops import sql
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
@@ -104,7 +105,7 @@ def _body(event: CaseEvent, event_type: EventType, case: Case) -> str:
             "created_at": rfc3339(event.created_at),
             "mode": case.mode,
             "data": {
-                "case": case_representation(case, request=None),
+                "case": case_representation(case, links=FileLinks(None)),
                 # The events API's order, whatever order the client sent the fields in.
                 "changes": ordered_changes(event.changes),
                 "actor": {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name},

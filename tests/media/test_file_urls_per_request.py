@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from media import storage as media_storage_module
 from media.models import File
 from media.serializers import file_representation
-from media.storage import absolute_url, file_url, media_storage, signed_url_ttl
+from media.storage import FileLinks, FileSystemMediaStorage, absolute_url, file_url, media_storage, signed_url_ttl
 from tests.factories import FileFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_a_page_of_files_links_exactly_as_build_absolute_uri(page, meta, configu
         request = RequestFactory().get("/v1/media", **meta)
         expected = [_link_before(file, request) for file in page]
 
-        links = [file_representation(file, request=request)["url"] for file in page]
+        links = [file_representation(file, links=FileLinks(request))["url"] for file in page]
 
     assert links == expected
     assert len(set(links)) == len(page)
@@ -99,6 +99,14 @@ def _count_host_lookups(request: HttpRequest) -> list[str]:
 
     request.get_host = counted  # type: ignore[method-assign]
     return seen
+
+
+def test_one_files_links_object_serves_a_whole_page_as_file_url_would(page) -> None:
+    request = RequestFactory().get("/v1/media", HTTP_HOST="localhost:8000")
+    links = FileLinks(request)
+
+    assert [links.url(file) for file in page] == [file_url(file, request=request) for file in page]
+    assert [links.url(file) for file in page] == [_link_before(file, request) for file in page]
 
 
 def test_the_host_is_looked_up_once_per_request_not_once_per_file(page) -> None:
@@ -141,6 +149,7 @@ def test_a_host_outside_allowed_hosts_is_refused_for_every_file(page, meta, conf
         pytest.param("/media/p/f/plain.png?expires=1&signature=ab", id="root-path"),
         pytest.param("/media/%C3%A9/x.png", id="escaped"),
         pytest.param("/media/é/x y.png", id="unescaped"),
+        pytest.param("/media/x y.png?a=<b>", id="unescaped-ascii"),
         pytest.param("/media/p/./f.png", id="dot-segment"),
         pytest.param("/media/p/../f.png", id="dot-dot-segment"),
         pytest.param("/media/p/.\t/f.png", id="tab-hiding-a-dot-segment"),
@@ -151,10 +160,14 @@ def test_a_host_outside_allowed_hosts_is_refused_for_every_file(page, meta, conf
         pytest.param("?expires=1", id="query-only"),
     ],
 )
-def test_relative_links_become_what_build_absolute_uri_makes_of_them(link) -> None:
+def test_relative_links_become_what_build_absolute_uri_makes_of_them(link, monkeypatch) -> None:
     request = RequestFactory().get("/v1/media/list", HTTP_HOST="localhost:8000", secure=True)
+    expected = request.build_absolute_uri(link)
 
-    assert absolute_url(link, request=request) == request.build_absolute_uri(link)
+    assert absolute_url(link, request=request) == expected
+    # FileLinks' own short way for links from the site's root, with the storage giving ``link``.
+    monkeypatch.setattr(FileSystemMediaStorage, "media_url", lambda self, name, **kwargs: link)
+    assert FileLinks(request).url(FileFactory.build(visibility="public")) == expected
 
 
 def test_the_lazy_default_storage_resolves_to_the_configured_one_and_follows_the_settings(page, tmp_path) -> None:
