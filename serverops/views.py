@@ -10,12 +10,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views import csrf, defaults
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .errors import INTERNAL_MESSAGE, error_response, is_api_path
 from .exceptions import request_refusal
+from .renderers import JSONRenderer
 
 
 def _is_api(request: HttpRequest) -> bool:

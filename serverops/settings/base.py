@@ -204,7 +204,7 @@ REST_FRAMEWORK = {
     # Rate limits are charged by serverops.api.ApiView (tokens.ratelimit), not DRF throttles.
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["serverops.parsers.StrictJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["serverops.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "serverops.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
