@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -97,16 +98,31 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         body = case_representation(case, links=FileLinks(self.request))
         return Response(body, status=status_code, headers={"ETag": case.etag, **headers})
 
-    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        # django-filter builds a FilterSet and its form per request; most list calls have no filter.
+    def _status_filter(self) -> str | None:
+        """The ``status`` the list is narrowed to, or None; refused (400) as django-filter refuses it.
+
+        Only its FilterSet's validation is used: the page itself is ``queries.case_page``. The
+        FilterSet and its form are built only when the parameter is sent, which most lists don't.
+        """
         if "status" not in self.request.query_params:
-            return queryset
-        return super().filter_queryset(queryset)
+            return None
+        filterset = CaseFilter(self.request.query_params, queryset=self._visible_cases(), request=self.request)
+        if not filterset.is_valid():
+            # What DjangoFilterBackend raises; types-django-filter types it as the dict it is made from.
+            raise translate_validation(filterset.errors)  # type: ignore[misc]
+        status: str = filterset.form.cleaned_data["status"]
+        return status
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator
-        assert paginator is not None
-        page = paginator.paginate_queryset(self.filter_queryset(self.get_queryset()), request, view=self) or []
+        assert isinstance(paginator, CasePagination)
+        status, token = self._status_filter(), self.token
+        page: list[Case] = paginator.paginate(
+            request,
+            lambda limit, after: queries.case_page(
+                project_id=token.project_id, mode=token.mode, status=status, limit=limit, after=after
+            ),
+        )
         queries.load_evidence(page)
         links = FileLinks(request)
         return paginator.get_paginated_response([case_representation(case, links=links) for case in page])

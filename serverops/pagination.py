@@ -12,7 +12,7 @@ in flight; clients start again from the first page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,9 @@ MAX_CURSOR_LENGTH = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+#: A row's place in a list: its ``created_at`` and its id.
+Position = tuple[datetime, str]
+
 
 def _signer(salt: str) -> signing.Signer:
     return signing.Signer(salt=f"serverops.pagination.{salt}")
@@ -39,7 +42,7 @@ def encode_cursor(created_at: datetime, pk: str, *, salt: str) -> str:
     return _signer(salt).sign_object([(created_at - _EPOCH) // _MICROSECOND, pk])
 
 
-def decode_cursor(cursor: str, id_prefix: str, *, salt: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, id_prefix: str, *, salt: str) -> Position:
     """The position a cursor names; ``ValueError`` for anything this list did not issue."""
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise ValueError("cursor too long")
@@ -82,27 +85,46 @@ class KeysetPagination(BasePagination):
         self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any]:
         assert isinstance(queryset, QuerySet), "keyset pagination needs a queryset"
+        return self.paginate(request, lambda limit, after: list(self.after(queryset, after)[:limit]))
+
+    def paginate(self, request: Request, fetch: Callable[[int, Position | None], list[Any]]) -> list[Any]:
+        """The page the request asks for, read by ``fetch(limit, after)``.
+
+        ``fetch`` returns up to ``limit`` rows in the list's order (``after()``'s), starting
+        after the position ``after`` (the ``(created_at, id)`` of the previous page's last row),
+        or at the start when it is None. ``paginate_queryset`` is ``fetch`` for a queryset; a
+        list read as SQL (``cases.queries.case_page``) passes its own.
+        """
         limit = self._limit(request)
-        cursor = request.query_params.get("cursor")
-        direction = "" if self.ascending else "-"
-        queryset = queryset.order_by(f"{direction}created_at", f"{direction}id")
-        if cursor is not None:
-            try:
-                created_at, pk = decode_cursor(cursor, self.id_prefix, salt=self.results_key)
-            except ValueError:
-                raise ValidationError({"cursor": ["invalid cursor; pass next_cursor from the previous page"]}) from None
-            op = "gt" if self.ascending else "lt"
-            bound = "gte" if self.ascending else "lte"
-            # The plain bound lets the database walk the index from the cursor on;
-            # the OR then settles ties on created_at by id.
-            queryset = queryset.filter(
-                Q(**{f"created_at__{bound}": created_at})
-                & (Q(**{f"created_at__{op}": created_at}) | Q(created_at=created_at, **{f"id__{op}": pk}))
-            )
-        rows = list(queryset[: limit + 1])
+        rows = fetch(limit + 1, self._position(request))
         self.has_more = len(rows) > limit
         self.page = rows[:limit]
         return self.page
+
+    def after(self, queryset: QuerySet[Any], position: Position | None) -> QuerySet[Any]:
+        """``queryset`` in the list's order, from just after ``position`` (all of it for None)."""
+        direction = "" if self.ascending else "-"
+        queryset = queryset.order_by(f"{direction}created_at", f"{direction}id")
+        if position is None:
+            return queryset
+        created_at, pk = position
+        op = "gt" if self.ascending else "lt"
+        bound = "gte" if self.ascending else "lte"
+        # The plain bound lets the database walk the index from the cursor on;
+        # the OR then settles ties on created_at by id.
+        return queryset.filter(
+            Q(**{f"created_at__{bound}": created_at})
+            & (Q(**{f"created_at__{op}": created_at}) | Q(created_at=created_at, **{f"id__{op}": pk}))
+        )
+
+    def _position(self, request: Request) -> Position | None:
+        cursor = request.query_params.get("cursor")
+        if cursor is None:
+            return None
+        try:
+            return decode_cursor(cursor, self.id_prefix, salt=self.results_key)
+        except ValueError:
+            raise ValidationError({"cursor": ["invalid cursor; pass next_cursor from the previous page"]}) from None
 
     def next_cursor(self) -> str | None:
         if not self.has_more:

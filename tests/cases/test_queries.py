@@ -11,9 +11,10 @@ from django.db.models import Model, Prefetch
 from django.utils import timezone
 
 from cases.models import Attachment, Case, CaseEvent, Status
-from cases.queries import case_save_with_event, case_with_evidence, load_evidence
+from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence
 from cases.services import Actor, case_update
-from tests.factories import CaseFactory, FileFactory
+from serverops.pagination import KeysetPagination
+from tests.factories import CaseFactory, FileFactory, ProjectFactory
 from tokens.models import Mode
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +120,47 @@ def test_a_pages_evidence_is_what_prefetch_related_reads_in_one_query(project, d
 def test_no_cases_need_no_query(django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         load_evidence([])
+
+
+@pytest.fixture
+def listed(project) -> list[Case]:
+    """Cases of ``project`` in both modes and every status, several sharing a ``created_at`` to the
+    microsecond (ties the id settles), plus another project's."""
+    other = ProjectFactory()
+    made = [CaseFactory(project=p, mode=mode) for p in (project, other) for mode in Mode.values for _ in range(6)]
+    made += [CaseFactory(project=project) for _ in range(5)]
+    moment = timezone.now() - timedelta(days=1)
+    for index, case in enumerate(made):
+        # Every third case at the same instant; the rest a second apart.
+        created_at = moment if index % 3 == 0 else moment + timedelta(seconds=index)
+        status = Status.values[index % len(Status.values)]
+        Case.objects.filter(pk=case.pk).update(created_at=created_at, status=status)
+    return list(Case.objects.filter(project=project))
+
+
+@pytest.mark.parametrize("status", [None, *Status.values])
+@pytest.mark.parametrize("mode", Mode.values)
+def test_every_page_is_what_the_paginator_reads_through_the_orm(project, listed, mode, status) -> None:
+    visible = Case.objects.filter(project=project, mode=mode)
+    if status is not None:
+        visible = visible.filter(status=status)
+    everything = [case.pk for case in KeysetPagination().after(visible, None)]
+    assert len(everything) >= 2
+    positions = [None, *((case.created_at, case.pk) for case in Case.objects.filter(pk__in=everything))]
+
+    for after in positions:
+        for limit in (1, 2, 100):
+            read = case_page(project_id=project.pk, mode=mode, status=status, limit=limit, after=after)
+            orm = list(KeysetPagination().after(visible, after)[:limit])
+            assert [case.pk for case in read] == [case.pk for case in orm], (after, limit)
+            assert [_fields(case) for case in read] == [_fields(case) for case in orm]
+
+
+def test_a_page_is_one_query(project, listed, django_assert_num_queries) -> None:
+    newest = KeysetPagination().after(Case.objects.filter(project=project, mode=Mode.LIVE), None).first()
+    assert newest is not None
+    with django_assert_num_queries(1):
+        case_page(project_id=project.pk, mode=Mode.LIVE, limit=51, after=(newest.created_at, newest.pk))
 
 
 def _event(case: Case) -> CaseEvent:
