@@ -28,6 +28,7 @@ gunicorn_errors.install()
 
 # Production settings without SECRET_KEY or ALLOWED_HOSTS: one line on stderr and exit 1.
 on_starting = startup.check_settings
+post_worker_init = startup.freeze_loaded_objects
 
 # The runtime control socket would be one path for every gunicorn of this user on the host
 # (the soak test and the benchmark start their own); the service does not use it.

@@ -1,0 +1,47 @@
+"""gunicorn's hooks (``serverops.startup``), as ``gunicorn.conf.py`` installs them."""
+
+from __future__ import annotations
+
+import gc
+import runpy
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serverops import startup
+
+CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_gunicorn_conf_installs_the_hooks() -> None:
+    conf = runpy.run_path(str(CONF))
+
+    assert conf["on_starting"] is startup.check_settings
+    assert conf["post_worker_init"] is startup.freeze_loaded_objects
+
+
+class Node:
+    def __init__(self) -> None:
+        self.itself = self  # a reference cycle: only the collector reclaims it
+
+
+def test_a_worker_freezes_what_it_has_loaded_and_not_its_garbage(unfrozen: None) -> None:
+    loaded = {"settings": ["a", "long-lived", "object"]}
+    garbage = weakref.ref(Node())
+    assert garbage() is not None
+    assert gc.get_freeze_count() == 0
+
+    startup.freeze_loaded_objects(worker=None)
+
+    assert gc.get_freeze_count() > 1000  # Django, the apps and the test run's modules
+    assert not any(obj is loaded for obj in gc.get_objects())  # out of every generation's sight
+    assert garbage() is None  # collected first, not frozen forever
