@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from media.storage import FileLinks
-from serverops.api import ApiViewSet
 from serverops.errors import NotFound, PreconditionFailed
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
+from tokens.viewsets import ApiViewSet
 
 from . import idempotency, queries, services
 from .filters import CaseFilter

@@ -19,7 +19,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import ForeignObjectRel, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
@@ -29,7 +29,6 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from rest_framework.exceptions import APIException
 
-from cases.models import Attachment
 from tokens.admin import ProjectChoiceFilter
 
 from .models import AbuseStatus, File
@@ -149,7 +148,10 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         css = {"all": ("media/admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[File]:
-        links = Attachment.objects.only("id", "case_id", "file_id").order_by("case_id")
+        # The cases app's links, through the reverse relation it declares: that app sits above this one.
+        reverse = File._meta.get_field("attachments")
+        assert isinstance(reverse, ForeignObjectRel)
+        links = reverse.related_model._default_manager.only("id", "case_id", "file_id").order_by("case_id")
         files: QuerySet[File] = super().get_queryset(request)
         return files.prefetch_related(Prefetch("attachments", queryset=links))
 

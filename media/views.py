@@ -16,10 +16,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from serverops.api import ApiViewSet
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
+from tokens.viewsets import ApiViewSet
 
 from . import services
 from .errors import FileNotFound, FileTooLarge

@@ -201,7 +201,7 @@ SESSION_COOKIE_HTTPONLY = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tokens.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tokens.permissions.HasScope"],
-    # Rate limits are charged by serverops.api.ApiView (tokens.ratelimit), not DRF throttles.
+    # Rate limits are charged by tokens.viewsets.ApiViewSet (tokens.ratelimit), not DRF throttles.
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["serverops.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["serverops.renderers.JSONRenderer"],
