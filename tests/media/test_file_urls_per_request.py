@@ -166,7 +166,7 @@ def test_relative_links_become_what_build_absolute_uri_makes_of_them(link, monke
 
     assert absolute_url(link, request=request) == expected
     # FileLinks' own short way for links from the site's root, with the storage giving ``link``.
-    monkeypatch.setattr(FileSystemMediaStorage, "media_url", lambda self, name, **kwargs: link)
+    monkeypatch.setattr(FileSystemMediaStorage, "media_links", lambda self, **kwargs: lambda name: link)
     assert FileLinks(request).url(FileFactory.build(visibility="public")) == expected
 
 

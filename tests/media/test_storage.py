@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.test import RequestFactory, override_settings
 from django.utils.crypto import salted_hmac
+from django.utils.encoding import filepath_to_uri
 
 from media import storage as media_storage_module
 from media.storage import FileSystemMediaStorage, S3MediaStorage, absolute_url, file_url, staff_file_url
@@ -224,6 +225,43 @@ def test_signature_is_djangos_salted_hmac_of_name_and_expiry_under_the_current_s
     with override_settings(SECRET_KEY=other):
         expected = salted_hmac(salt, message, secret=other, algorithm="sha256").hexdigest()
         assert fs._signature(KEY, NOW, staff=staff) == expected
+
+
+@pytest.mark.parametrize("staff", [pytest.param(False, id="public-link"), pytest.param(True, id="staff-link")])
+def test_links_made_together_are_each_signed_for_their_own_name(
+    fs: FileSystemMediaStorage, clock: Any, staff: bool
+) -> None:
+    names = [KEY, KEY.replace("f_01JDZ", "f_01JDY"), "p_1/f_2/100%_real (1).png", "p_1/f_3/中文.png"]
+    salt = "media.storage.FileSystemMediaStorage" + (".staff" if staff else "")
+
+    link = fs.media_links(expires_in=60, staff=staff)
+    urls = [link(name) for name in names]
+
+    assert urls == [fs.media_url(name, expires_in=60, staff=staff) for name in names]
+    for name, url in zip(names, urls, strict=True):
+        path, query = signature_of(url)
+        assert path == "/media/" + filepath_to_uri(name)
+        assert query["expires"] == [str(NOW + 60)]
+        expected = salted_hmac(salt, f"{name}\n{NOW + 60}", algorithm="sha256").hexdigest()
+        assert query["signature"] == [expected]
+        assert fs.check_signature(name, expires=query["expires"][0], signature=expected, staff=staff)
+    public = fs.media_links(expires_in=None)
+    assert [public(name) for name in names] == ["/media/" + filepath_to_uri(name) for name in names]
+
+
+def test_s3_links_made_together_are_the_stores_own(clock: Any) -> None:
+    storage = s3()
+    names = [KEY, "p_1/f_2/100%_real (1).png"]
+
+    public = storage.media_links(expires_in=None)
+    assert [public(name) for name in names] == [storage.media_url(name, expires_in=None) for name in names]
+    signed = storage.media_links(expires_in=3600)
+    for name in names:
+        # Signed by boto3 per call, with its own clock in the query: the same URL but for those.
+        ours, theirs = urlsplit(signed(name)), urlsplit(storage.media_url(name, expires_in=3600))
+        assert ours.path == theirs.path
+        assert parse_qs(ours.query)["X-Amz-Expires"] == parse_qs(theirs.query)["X-Amz-Expires"] == ["3600"]
+        assert "X-Amz-Signature" in parse_qs(ours.query)
 
 
 def test_default_storage_switched_to_one_without_the_interface_is_a_configuration_error() -> None:
