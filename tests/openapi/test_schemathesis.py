@@ -33,6 +33,7 @@ from schemathesis.engine import Status, events
 
 from cases.models import Case
 from cases.services import Actor, case_update
+from media.models import File
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import encode_cursor
 from tests.factories import CaseFactory, FileFactory, ProjectFactory, TokenFactory, attach_file
@@ -58,10 +59,18 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
 schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
-# A schema-valid evidence list names files the token can see: the seeded ones no operation deletes
-# (they are kept out of the path-id dictionary). Filled by the test before the run draws from it.
+# A schema-valid evidence list names files the token can see: files seeded for it, kept out of the
+# path-id dictionary. The stateful phase can still delete one (it finds them through GET /v1/media),
+# and a list naming a deleted file is rightly a 400, so only files still stored are drawn. Filled
+# by the test before the run draws from it; there are enough that some always survive a run.
 ATTACHABLE: list[str] = []
-schemathesis.openapi.format("file-id", st.deferred(lambda: st.sampled_from(ATTACHABLE)))
+
+
+def _attachable() -> st.SearchStrategy[str]:
+    return st.sampled_from(ATTACHABLE).filter(lambda pk: File.objects.filter(pk=pk).exists())
+
+
+schemathesis.openapi.format("file-id", st.deferred(_attachable))
 
 # What an upload's bytes must be (a type read from them, a base name, well-formed base64) is more
 # than JSON Schema can say: a schema-valid upload may still be refused, with 400, 413 or 415, and
@@ -95,7 +104,7 @@ def _seed_files(project: Project, cases: list[Case]) -> list[str]:
         actor=Actor.system("tests"),
     )
     others = [FileFactory(project=project, mode=Mode.TEST), FileFactory(project=ProjectFactory())]
-    ATTACHABLE[:] = [FileFactory(project=project).pk for _ in range(4)]
+    ATTACHABLE[:] = [FileFactory(project=project).pk for _ in range(12)]
     return [file.pk for file in [*files, *others]]
 
 
