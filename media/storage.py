@@ -228,8 +228,9 @@ def absolute_url(url: str, *, request: HttpRequest | None) -> str:
 
 # The characters a URI keeps as they are: what iri_to_uri leaves alone (RFC 3986's unreserved and
 # reserved characters, and "%" of an escape).
-_URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
-_FROM_SITE_ROOT = re.compile(r"/(?!/)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_URI_CHARACTERS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*"
+_URI = re.compile(_URI_CHARACTERS)
+_FROM_SITE_ROOT = re.compile("/(?!/)" + _URI_CHARACTERS)
 
 
 def _from_site_root(url: str) -> bool:
