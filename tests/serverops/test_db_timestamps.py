@@ -75,3 +75,32 @@ def test_without_time_zones_the_loader_gives_naive_datetimes() -> None:
         (read,) = cursor.fetchone()
     assert read.tzinfo is None
     assert read == MOMENTS[0].replace(tzinfo=None)
+
+
+def _loader_of(cursor: object) -> TimestamptzLoader:
+    raw = cursor.cursor  # type: ignore[attr-defined]
+    loader: TimestamptzLoader = raw.adapters.get_loader(1184, 0)(1184, raw)
+    return loader
+
+
+def test_in_djangos_zone_the_loader_is_psycopgs_own_parser() -> None:
+    # Nothing of Python's between psycopg and the value: the bound load of psycopg's C loader.
+    with connection.cursor() as cursor:
+        load = _loader_of(cursor).load
+    assert type(getattr(load, "__self__", None)).__module__.startswith("psycopg")
+
+
+def test_in_another_session_zone_the_values_are_still_djangos() -> None:
+    # Django's loader then labels the parsed time with its own zone; so does this one. (The
+    # SET is undone with the test's transaction.) Year 1 in that zone would be 1 BC.
+    text = [m.isoformat() for m in MOMENTS[:3]]
+    django_context = get_adapters_template(True, connection.timezone)
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'America/Sao_Paulo'")
+        assert _loader_of(cursor).load.__func__ is TimestamptzLoader.load  # type: ignore[attr-defined]
+        cursor.execute("SELECT unnest(%s::timestamptz[])", [text])
+        ours = [row[0] for row in cursor.fetchall()]
+        cursor.cursor.adapters.register_loader("timestamptz", django_context.get_loader(1184, 0))
+        cursor.execute("SELECT unnest(%s::timestamptz[])", [text])
+        djangos = [row[0] for row in cursor.fetchall()]
+    assert [(d.tzinfo, d.isoformat()) for d in ours] == [(d.tzinfo, d.isoformat()) for d in djangos]

@@ -49,6 +49,12 @@ class TimestamptzLoader(adapt.Loader):
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
         self._parse = _PARSER(oid, context).load
+        connection = self.connection
+        if connection is not None and connection.info.timezone == self.timezone:
+            # psycopg's parser already gives the connection's zone, which is Django's
+            # (``ensure_timezone`` set it): then its load is the whole loader, called without a
+            # Python frame in between, as with no loader of Django's at all.
+            self.load = self._parse  # type: ignore[method-assign]
 
     def load(self, data: Any) -> datetime:
         parsed: datetime = self._parse(data)
