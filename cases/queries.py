@@ -34,6 +34,12 @@ def _link_to(link: Attachment, case: Case, file: File) -> None:
     _FILE.set_cached_value(link, file)
 
 
+def _set_evidence(case: Case, links: list[Attachment]) -> None:
+    """``Case.evidence``, and ``Case.files`` with it: a case read again never keeps its old files."""
+    case.evidence = links
+    case.files = [link.file for link in links]
+
+
 _CASE = Attachment._meta.get_field("case")
 _FILE = Attachment._meta.get_field("file")
 
@@ -82,7 +88,7 @@ def case_with_evidence(
             break
         _link_to(link, case, file)
         evidence.append(link)
-    case.evidence = evidence
+    _set_evidence(case, evidence)
     return case
 
 
@@ -117,42 +123,75 @@ def case_page(
             f"{created_at} <= %s AND ({created_at} < %s OR ({created_at} = %s AND t.{column(Case, 'id')} < %s))"
         )
         params += [at, at, at, after[1]]
-    order = f"ORDER BY {created_at} DESC, t.{column(Case, 'id')} DESC LIMIT %s"
-    return select(Case, f"{' AND '.join(where)} {order}", [*params, limit], using=using)
+    # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
+    # guessed 100 rows and so cost more than a plan for the actual limit, and the prepared
+    # statement was planned anew on every run (85 µs of its CPU per page).
+    order = f"ORDER BY {created_at} DESC, t.{column(Case, 'id')} DESC LIMIT {int(limit)}"
+    return select(Case, f"{' AND '.join(where)} {order}", params, using=using)
 
 
 def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
-    """Set ``Case.evidence`` on each of ``cases``, for all of them in one statement (none for no cases)."""
+    """Set ``Case.evidence`` (and ``Case.files``) on each of ``cases``, for all of them in one
+    statement (none for no cases)."""
     by_id = {case.pk: case for case in cases}
-    for case in by_id.values():
-        case.evidence = []
-    if not by_id:
-        return
-    connection = connections[using]
-    ids = list(by_id)
-    params: list[Any]
-    if connection.vendor == "postgresql":
+    evidence: dict[str, list[Attachment]] = {pk: [] for pk in by_id}
+    if by_id:
+        where, params = _of_cases(list(by_id), using)
+        sql = (
+            f"SELECT {columns(Attachment, 'a')}, {columns(File, 'f')} "
+            f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
+            f"WHERE {where} ORDER BY a.position, a.id"
+        )
+        reader = Rows.of(using, Attachment, File)
+        for row in _fetch(sql, params, using):
+            link, file = reader.instances(row)
+            case = by_id[link.case_id]
+            _link_to(link, case, file)
+            evidence[case.pk].append(link)
+    for pk, case in by_id.items():
+        _set_evidence(case, evidence[pk])
+
+
+def load_files(cases: Iterable[Case], *, using: str = "default") -> None:
+    """Set ``Case.files`` on each of ``cases``, for all of them in one statement (none for no
+    cases): what their representations need, without the links ``load_evidence`` also reads.
+
+    For a page of 50 cases with 79 files, the links' 8 columns and instances were a fifth of
+    the statement's cost on the benchmark machine (bench/PROFILE.md, section 10).
+    """
+    cases = list(cases)
+    files: dict[str, list[File]] = {case.pk: [] for case in cases}
+    if files:
+        where, params = _of_cases(list(files), using)
+        # The case's id last: the row's first columns are the file's, as Rows reads them.
+        sql = (
+            f"SELECT {columns(File, 'f')}, a.{column(Attachment, 'case')} "
+            f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
+            f"WHERE {where} ORDER BY a.position, a.id"
+        )
+        reader = Rows.of(using, File)
+        for row in _fetch(sql, params, using):
+            files[row[-1]].append(reader.instances(row)[0])
+    for case in cases:
+        case.files = files[case.pk]
+
+
+def _of_cases(ids: list[str], using: str) -> tuple[str, list[Any]]:
+    """The condition ``a.case_id`` is one of ``ids`` (at least one), and its parameters."""
+    if connections[using].vendor == "postgresql":
         # One array parameter: one statement text whatever the page size. With 50 separate
         # parameters PostgreSQL planned the statement anew on every run (1.5 ms of its CPU,
         # the estimate of 50 values against the column's statistics) instead of reusing
         # the prepared plan.
-        where, params = "a.case_id = ANY(%s)", [ids]
-    else:
-        where, params = f"a.case_id IN ({', '.join(['%s'] * len(ids))})", ids
-    sql = (
-        f"SELECT {columns(Attachment, 'a')}, {columns(File, 'f')} "
-        f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
-        f"WHERE {where} ORDER BY a.position, a.id"
-    )
-    with connection.cursor() as cursor:
+        return f"a.{column(Attachment, 'case')} = ANY(%s)", [ids]
+    return f"a.{column(Attachment, 'case')} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _fetch(sql: str, params: Sequence[Any], using: str) -> list[tuple[Any, ...]]:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    reader = Rows.of(using, Attachment, File)
-    for row in rows:
-        link, file = reader.instances(row)
-        case = by_id[link.case_id]
-        _link_to(link, case, file)
-        case.evidence.append(link)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

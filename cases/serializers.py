@@ -31,7 +31,7 @@ def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
         "title": case.title,
         "description": case.description,
         "status": case.status,
-        "attachments": [file_representation(link.file, links=links) for link in case.evidence],
+        "attachments": [file_representation(file, links=links) for file in case.files],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }

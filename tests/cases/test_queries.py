@@ -11,7 +11,7 @@ from django.db.models import Model, Prefetch
 from django.utils import timezone
 
 from cases.models import Attachment, Case, CaseEvent, Status
-from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence
+from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence, load_files
 from cases.services import Actor, case_update
 from serverops.pagination import KeysetPagination
 from tests.factories import CaseFactory, FileFactory, ProjectFactory
@@ -117,9 +117,36 @@ def test_a_pages_evidence_is_what_prefetch_related_reads_in_one_query(project, d
         assert all(link.case is case for link in case.evidence)
 
 
-def test_no_cases_need_no_query(django_assert_num_queries) -> None:
+def test_a_pages_files_are_its_evidence_without_the_links_in_one_query(project, django_assert_num_queries):
+    cases = [_case_with_files(project, count) for count in (3, 0, 1, 2)]
+    # Another case lists the same files: a case of the page gets only its own links' files.
+    other = CaseFactory(project=project)
+    case_update(case_id=other.pk, changes={"attachments": [file.pk for file in cases[0].files]}, actor=SYSTEM)
+    page = list(Case.objects.filter(pk__in=[case.pk for case in cases]).order_by("created_at"))
+    with django_assert_num_queries(1):
+        load_files(iter(page))
+    for case in page:
+        orm = _orm_evidence(case.pk)
+        assert [_fields(file) for file in case.files] == [_fields(link.file) for link in orm]
+        assert [file.blob.name for file in case.files] == [link.file.blob.name for link in orm]
+    assert [len(case.files) for case in page] == [3, 0, 1, 2]
+    assert "evidence" not in vars(page[0])
+
+
+def test_reading_the_evidence_again_replaces_the_files(project) -> None:
+    case = _case_with_files(project, 2)
+    read = case_with_evidence(case.pk)
+    first = read.files[0]
+    case_update(case_id=case.pk, changes={"attachments": [first.pk]}, actor=SYSTEM)
+    load_evidence([read])
+    assert [file.pk for file in read.files] == [first.pk]
+    assert [link.file for link in read.evidence] == read.files
+
+
+@pytest.mark.parametrize("load", [load_evidence, load_files])
+def test_no_cases_need_no_query(load, django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
-        load_evidence([])
+        load([])
 
 
 @pytest.fixture
@@ -161,6 +188,26 @@ def test_a_page_is_one_query(project, listed, django_assert_num_queries) -> None
     assert newest is not None
     with django_assert_num_queries(1):
         case_page(project_id=project.pk, mode=Mode.LIVE, limit=51, after=(newest.created_at, newest.pk))
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_the_page_once_not_per_run(project) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plan cache; .ci/run runs this file with DATABASE_URL set")
+    # Enough cases that a plan for an unknown limit costs more than one for 51 rows.
+    Case.objects.bulk_create(CaseFactory.build(project=project) for _ in range(2000))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    for _ in range(10):  # prepared after 2 runs; a generic plan is weighed after 5 custom ones
+        case_page(project_id=project.pk, mode=Mode.LIVE, limit=51)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "cases_case" t WHERE%'],
+        )
+        ((generic, custom),) = cursor.fetchall()
+    assert generic > 0
+    assert custom <= 5
 
 
 def _event(case: Case) -> CaseEvent:
