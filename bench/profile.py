@@ -1,6 +1,6 @@
 """Profile the three benchmark operations in process, on the API and its three yardsticks.
 
-``python -m bench.profile [--op patch|get|list] [-n 300] [--cprofile [--sort KEY]] [--profile SIDE]``
+``python -m bench.profile [--op patch|get|list] [-n 300] [--rounds 5] [--cprofile [--sort KEY]] [--profile SIDE]``
 seeds the benchmark database (project ``profile``), then drives Django's WSGI handler directly
 (the full middleware stack, as under gunicorn, without the network) and prints, per operation:
 
@@ -8,7 +8,9 @@ seeds the benchmark database (project ``profile``), then drives Django's WSGI ha
   process's (Django's) and its PostgreSQL backend's (read from /proc, so PostgreSQL must run on
   the same machine; its granularity is a clock tick, 10 ms, so use a few hundred requests),
   and the API's ratio to each side by their sum: the quick in-process counterpart of
-  ``bench/run.sh`` (which adds Redis's CPU and the network);
+  ``bench/run.sh`` (which adds Redis's CPU and the network). The sides take turns in
+  ``--rounds`` rounds and the figures are medians over them, since the machine's speed drifts
+  by more than a change worth measuring;
 - pyinstrument's call tree of one side's requests (``--profile``, the API by default), or with
   ``--cprofile`` the standard library's profile sorted by own time (or ``--sort``).
 
@@ -28,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from bench.run import DEFAULT_DATABASE_URL, ensure_database, quiet_request_log, setup_django
@@ -41,6 +44,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--op", choices=["patch", "get", "list"], action="append", help="default: all three")
     parser.add_argument("-n", type=int, default=300, help="requests per operation and side (default 300)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating rounds the requests are measured in (default 5)"
+    )
     parser.add_argument("--cprofile", action="store_true", help="cProfile instead of pyinstrument")
     parser.add_argument("--sort", default="tottime", help="cProfile's sort key (default tottime; cumulative…)")
     parser.add_argument("--top", type=int, default=25, help="profile entries to print (default 25)")
@@ -124,16 +130,24 @@ def main() -> int:
         for op in args.op or ["patch", "get", "list"]:
             for prefix in SIDES.values():
                 drive(list(requests(op, prefix, 30)))  # warm up
-            cpu, postgres = {}, {}
-            for side, prefix in SIDES.items():
-                batch = list(requests(op, prefix, args.n))
-                cpu[side], postgres[side] = timed(lambda batch=batch: drive(batch), args.n)  # type: ignore[misc]
-            print(f"\n== {op}: CPU µs per request")
+            # Alternating rounds, as bench.run's: the machine's drift shifts every side alike.
+            per_round = max(1, args.n // args.rounds)
+            cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+            postgres: dict[str, list[float]] = {side: [] for side in SIDES}
+            for _ in range(args.rounds):
+                for side, prefix in SIDES.items():
+                    batch = list(requests(op, prefix, per_round))
+                    django_cpu, postgres_cpu_ = timed(lambda batch=batch: drive(batch), per_round)  # type: ignore[misc]
+                    cpu[side].append(django_cpu)
+                    postgres[side].append(postgres_cpu_)
+            print(f"\n== {op}: CPU µs per request (medians of {args.rounds} alternating rounds)")
+            totals = {side: [c + p for c, p in zip(cpu[side], postgres[side], strict=True)] for side in SIDES}
             for side in SIDES:
-                total, api_total = cpu[side] + postgres[side], cpu["api"] + postgres["api"]
+                ratios = [theirs / ours for theirs, ours in zip(totals[side], totals["api"], strict=True)]
                 print(
-                    f"   {side:9} Django {cpu[side]:7.0f}  PostgreSQL {postgres[side]:6.0f}  total {total:7.0f}"
-                    + ("" if side == "api" else f"  API/side {total / api_total:.3f}")
+                    f"   {side:9} Django {median(cpu[side]):7.0f}  PostgreSQL {median(postgres[side]):6.0f}"
+                    f"  total {median(totals[side]):7.0f}"
+                    + ("" if side == "api" else f"  API/side {median(ratios):.3f}")
                 )
             profiled = list(requests(op, SIDES[args.profile], args.n))
             if args.cprofile:
