@@ -9,8 +9,14 @@ from rest_framework import serializers
 
 
 def rfc3339(value: datetime) -> str:
-    """``2026-11-27T17:41:32.123Z``: UTC, millisecond precision, ``Z``."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-11-27T17:41:32.123Z``: UTC, millisecond precision, ``Z``.
+
+    A page of cases writes hundreds of these; what the database gives is in UTC already, and
+    its ISO form then ends in ``+00:00``.
+    """
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class TimestampField(serializers.DateTimeField):
