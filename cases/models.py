@@ -89,7 +89,7 @@ class Case(FastLoadingModel):
     def files(self) -> list[File]:
         """The files of ``evidence``, in the case's order: all a representation of the case needs.
 
-        ``cases.queries.load_files`` fills it for a page of cases without reading their links.
+        ``cases.queries.case_page`` fills it for a page of cases without reading their links.
         """
         return [link.file for link in self.evidence]
 

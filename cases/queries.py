@@ -1,5 +1,5 @@
-"""The API's hottest statements, written as SQL: a case with its evidence, a page of cases and
-the page's evidence, a change.
+"""The API's hottest statements, written as SQL: a case with its evidence, a page of cases with
+their files, the evidence of several cases, a change.
 
 Built by the ORM, the joined read of a case and its files cost 4 ms of Python per request on
 the benchmark machine (23 annotations resolved and compiled each time), the same SQL run
@@ -23,7 +23,7 @@ from django.db.models import Field, Model
 
 from media.models import File
 from serverops.pagination import Position
-from serverops.sql import Rows, column, columns, select, table
+from serverops.sql import Rows, column, columns, table
 
 from .models import Attachment, Case, CaseEvent
 
@@ -103,14 +103,19 @@ def case_page(
 ) -> list[Case]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
-    and id) or from the newest: what ``KeysetPagination`` reads through the ORM for the list,
-    in one statement.
+    and id) or from the newest, each with ``Case.files`` (the files it lists as evidence, in
+    its order), in one statement: the page ``KeysetPagination`` reads through the ORM, with
+    what its representations need and not the links themselves.
 
-    Through the ORM, building and compiling that queryset cost 420 µs of the 1,220 µs a page
-    of 51 took on the benchmark machine; as SQL the page takes 516 µs (bench/PROFILE.md, section 9).
+    The statement is the page (a ``WITH``) and its files, one row each (``UNION ALL``), each
+    row NULL where the other kind has columns, and sorted so that every case's row comes
+    before its files' rows. Through the ORM, building and compiling the page's queryset cost
+    420 µs of the 1,220 µs a page of 51 took on the benchmark machine, and its files a second
+    statement (bench/PROFILE.md, sections 9 and 10). A case's description is not repeated on
+    each of its files' rows, as a join would repeat it.
     """
     connection = connections[using]
-    created_at = f"t.{column(Case, 'created_at')}"
+    created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     params: list[Any] = [project_id, mode]
     if status is not None:
@@ -119,15 +124,42 @@ def case_page(
     if after is not None:
         at = _field(Case, "created_at").get_db_prep_value(after[0], connection)
         # As the paginator's filter: the plain bound walks the index, the OR settles ties by id.
-        where.append(
-            f"{created_at} <= %s AND ({created_at} < %s OR ({created_at} = %s AND t.{column(Case, 'id')} < %s))"
-        )
+        where.append(f"{created_at} <= %s AND ({created_at} < %s OR ({created_at} = %s AND {pk} < %s))")
         params += [at, at, at, after[1]]
     # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
     # guessed 100 rows and so cost more than a plan for the actual limit, and the prepared
     # statement was planned anew on every run (85 µs of its CPU per page).
-    order = f"ORDER BY {created_at} DESC, t.{column(Case, 'id')} DESC LIMIT {int(limit)}"
-    return select(Case, f"{' AND '.join(where)} {order}", params, using=using)
+    page = (
+        f"SELECT {columns(Case, 't')} FROM {table(Case)} t WHERE {' AND '.join(where)} "
+        f"ORDER BY {created_at} DESC, {pk} DESC LIMIT {int(limit)}"
+    )
+    no_case = ", ".join(["NULL"] * len(Case._meta.concrete_fields))
+    no_file = ", ".join(["NULL"] * len(File._meta.concrete_fields))
+    case_at, case_id = f"p.{column(Case, 'created_at')}", f"p.{column(Case, 'id')}"
+    sql = (
+        f"WITH p AS ({page}) "
+        f"SELECT {columns(Case, 'p')}, {no_file}, {case_at} AS sort_at, {case_id} AS sort_id, "
+        "-1 AS sort_position, 0 AS sort_link FROM p "
+        "UNION ALL "
+        f"SELECT {no_case}, {columns(File, 'f')}, {case_at}, {case_id}, a.{column(Attachment, 'position')}, "
+        f"a.{column(Attachment, 'id')} FROM p "
+        f"INNER JOIN {table(Attachment)} a ON a.{column(Attachment, 'case')} = {case_id} "
+        f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')} "
+        "ORDER BY sort_at DESC, sort_id DESC, sort_position, sort_link"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    reader = Rows.of(using, Case, File)
+    cases: list[Case] = []
+    for row in rows:
+        case, file = reader.instances(row)  # the sort columns after both are not read
+        if case is not None:
+            case.files = []
+            cases.append(case)
+        else:
+            cases[-1].files.append(file)
+    return cases
 
 
 def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
@@ -136,62 +168,33 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
     by_id = {case.pk: case for case in cases}
     evidence: dict[str, list[Attachment]] = {pk: [] for pk in by_id}
     if by_id:
-        where, params = _of_cases(list(by_id), using)
+        connection = connections[using]
+        ids = list(by_id)
+        params: list[Any]
+        if connection.vendor == "postgresql":
+            # One array parameter: one statement text whatever the page size. With 50 separate
+            # parameters PostgreSQL planned the statement anew on every run (1.5 ms of its CPU,
+            # the estimate of 50 values against the column's statistics) instead of reusing
+            # the prepared plan.
+            where, params = "a.case_id = ANY(%s)", [ids]
+        else:
+            where, params = f"a.case_id IN ({', '.join(['%s'] * len(ids))})", ids
         sql = (
             f"SELECT {columns(Attachment, 'a')}, {columns(File, 'f')} "
             f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
             f"WHERE {where} ORDER BY a.position, a.id"
         )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         reader = Rows.of(using, Attachment, File)
-        for row in _fetch(sql, params, using):
+        for row in rows:
             link, file = reader.instances(row)
             case = by_id[link.case_id]
             _link_to(link, case, file)
             evidence[case.pk].append(link)
     for pk, case in by_id.items():
         _set_evidence(case, evidence[pk])
-
-
-def load_files(cases: Iterable[Case], *, using: str = "default") -> None:
-    """Set ``Case.files`` on each of ``cases``, for all of them in one statement (none for no
-    cases): what their representations need, without the links ``load_evidence`` also reads.
-
-    For a page of 50 cases with 79 files, the links' 8 columns and instances were a fifth of
-    the statement's cost on the benchmark machine (bench/PROFILE.md, section 10).
-    """
-    cases = list(cases)
-    files: dict[str, list[File]] = {case.pk: [] for case in cases}
-    if files:
-        where, params = _of_cases(list(files), using)
-        # The case's id last: the row's first columns are the file's, as Rows reads them.
-        sql = (
-            f"SELECT {columns(File, 'f')}, a.{column(Attachment, 'case')} "
-            f"FROM {table(Attachment)} a INNER JOIN {table(File)} f ON f.id = a.file_id "
-            f"WHERE {where} ORDER BY a.position, a.id"
-        )
-        reader = Rows.of(using, File)
-        for row in _fetch(sql, params, using):
-            files[row[-1]].append(reader.instances(row)[0])
-    for case in cases:
-        case.files = files[case.pk]
-
-
-def _of_cases(ids: list[str], using: str) -> tuple[str, list[Any]]:
-    """The condition ``a.case_id`` is one of ``ids`` (at least one), and its parameters."""
-    if connections[using].vendor == "postgresql":
-        # One array parameter: one statement text whatever the page size. With 50 separate
-        # parameters PostgreSQL planned the statement anew on every run (1.5 ms of its CPU,
-        # the estimate of 50 values against the column's statistics) instead of reusing
-        # the prepared plan.
-        return f"a.{column(Attachment, 'case')} = ANY(%s)", [ids]
-    return f"a.{column(Attachment, 'case')} IN ({', '.join(['%s'] * len(ids))})", ids
-
-
-def _fetch(sql: str, params: Sequence[Any], using: str) -> list[tuple[Any, ...]]:
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    return rows
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

@@ -123,7 +123,6 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
                 project_id=token.project_id, mode=token.mode, status=status, limit=limit, after=after
             ),
         )
-        queries.load_files(page)
         links = FileLinks(request)
         return paginator.get_paginated_response([case_representation(case, links=links) for case in page])
 
