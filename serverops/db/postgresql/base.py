@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, features, operations
 from django.db.backends.postgresql.psycopg_any import get_adapters_template
 from psycopg import adapt, adapters
 from psycopg.pq import Format
@@ -70,7 +70,32 @@ def adapters_template(use_tz: bool, timezone: tzinfo | None) -> adapt.AdaptersMa
     return context
 
 
+# Bound by the server (``server_side_binding``, serverops.settings.base), a statement takes at
+# most 65,535 parameters: the extended query protocol counts them in 16 bits.
+MAX_BOUND_PARAMETERS = 65_535
+
+
+class DatabaseFeatures(features.DatabaseFeatures):
+    max_query_params = MAX_BOUND_PARAMETERS
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def bulk_batch_size(self, fields: Any, objs: Any) -> int:
+        """Batches that stay under ``max_query_params``, as SQLite's backend makes them.
+
+        Django's PostgreSQL backend puts any number of objects in one statement. Bound by the
+        server, deleting cases with more than 65,535 history events between them failed (the
+        deletion collects the events' dependents with ``event_id IN (…)``), and so would a
+        ``bulk_create`` or ``bulk_update`` that large.
+        """
+        size: int = super().bulk_batch_size(fields, objs)
+        limit = self.connection.features.max_query_params or MAX_BOUND_PARAMETERS
+        return max(1, min(size, limit // max(1, len(fields))))
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    features_class = DatabaseFeatures
+    ops_class = DatabaseOperations
     # Django's own attributes (set in connect()), which django-stubs does not declare.
     health_check_enabled: bool
     health_check_done: bool
