@@ -81,7 +81,7 @@ class DatabaseFeatures(features.DatabaseFeatures):
 
 class DatabaseOperations(operations.DatabaseOperations):
     def bulk_batch_size(self, fields: Any, objs: Any) -> int:
-        """Batches that stay under ``max_query_params``, as SQLite's backend makes them.
+        """Batches that stay under ``MAX_BOUND_PARAMETERS``, as SQLite's backend makes them.
 
         Django's PostgreSQL backend puts any number of objects in one statement. Bound by the
         server, deleting cases with more than 65,535 history events between them failed (the
@@ -89,8 +89,7 @@ class DatabaseOperations(operations.DatabaseOperations):
         ``bulk_create`` or ``bulk_update`` that large.
         """
         size: int = super().bulk_batch_size(fields, objs)
-        limit = self.connection.features.max_query_params or MAX_BOUND_PARAMETERS
-        return max(1, min(size, limit // max(1, len(fields))))
+        return max(1, min(size, MAX_BOUND_PARAMETERS // max(1, len(fields))))
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
