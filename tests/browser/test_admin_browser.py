@@ -47,7 +47,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     browser: Any, screenshot: Any, live_server: Any, django_user_model: type[User], tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     demo = demo_seed()
     django_user_model.objects.create_user("mod", password="a-long-staff-password", is_staff=True, is_superuser=True)
@@ -105,7 +105,10 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
         {"origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
     )
     browser.find_element(By.ID, "copy-secret").click()
-    assert browser.find_element(By.ID, "copy-status").text == "Copied"
+    # The page writes the status when the clipboard's promise settles, not within the click.
+    status = browser.find_element(By.ID, "copy-status")
+    WebDriverWait(browser, 5).until(lambda _: status.text != "")
+    assert status.text == "Copied"
     copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[arguments.length - 1])")
     assert copied == plaintext
     screenshot("token-shown-once", publish=False)
