@@ -92,6 +92,57 @@ def case_with_evidence(
     return case
 
 
+@cache
+def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
+    """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
+    ALL``), each row NULL where the other kind has columns, sorted so that every case's row
+    comes before its files' rows. A case's description is not repeated on each of its files'
+    rows, as a join would repeat it."""
+    created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
+    where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
+    if status:
+        where.append(f"t.{column(Case, 'status')} = %s")
+    if after:
+        # The paginator's filter as one row comparison, which both databases walk the index
+        # with. Spelled out (a bound on created_at, then ties settled by id), PostgreSQL's
+        # generic plan estimated more rows than a plan for the actual position and so was
+        # never chosen: every page after the first was planned anew, 0.4 ms of its CPU.
+        where.append(f"({created_at}, {pk}) < (%s, %s)")
+    # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
+    # guessed 100 rows and so cost more than a plan for the actual limit, and the prepared
+    # statement was planned anew on every run (85 µs of its CPU per page).
+    page = (
+        f"SELECT {columns(Case, 't')} FROM {table(Case)} t WHERE {' AND '.join(where)} "
+        f"ORDER BY {created_at} DESC, {pk} DESC LIMIT {int(limit)}"
+    )
+    case_at, case_id = f"p.{column(Case, 'created_at')}", f"p.{column(Case, 'id')}"
+    links = f"{table(Attachment)} a ON a.{column(Attachment, 'case')} = {case_id}"
+    if vendor == "postgresql":
+        # Each case's links through the index on (case, position), whatever the table's size:
+        # OFFSET 0 keeps PostgreSQL from merging the subquery into a join that it may run as a
+        # hash of every link (as it did for the benchmark's 1,446 links: 200 µs more of its CPU).
+        links = (
+            f"LATERAL (SELECT * FROM {table(Attachment)} a "
+            f"WHERE a.{column(Attachment, 'case')} = {case_id} OFFSET 0) a ON TRUE"
+        )
+    # The first SELECT names the union's columns, c0, c1…, and the sort keys after them.
+    case_columns = [*columns(Case, "p").split(", "), *["NULL"] * len(File._meta.concrete_fields)]
+    names = [f"c{n}" for n in range(len(case_columns))]
+    cases_and_files = (
+        f"SELECT {', '.join(f'{value} AS {name}' for value, name in zip(case_columns, names, strict=True))}, "
+        f"{case_at} AS sort_at, {case_id} AS sort_id, -1 AS sort_position, 0 AS sort_link FROM p "
+        "UNION ALL "
+        f"SELECT {', '.join(['NULL'] * len(Case._meta.concrete_fields))}, {columns(File, 'f')}, {case_at}, "
+        f"{case_id}, a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} FROM p "
+        f"INNER JOIN {links} INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')}"
+    )
+    # Sorted by keys the outer SELECT leaves out: 130 values fewer to send and read.
+    return (
+        f"WITH p AS ({page}) SELECT {', '.join(names)} FROM ({cases_and_files}) u "
+        "ORDER BY sort_at DESC, sort_id DESC, sort_position, sort_link"
+    )
+
+
 def case_page(
     *,
     project_id: str,
@@ -107,56 +158,24 @@ def case_page(
     its order), in one statement: the page ``KeysetPagination`` reads through the ORM, with
     what its representations need and not the links themselves.
 
-    The statement is the page (a ``WITH``) and its files, one row each (``UNION ALL``), each
-    row NULL where the other kind has columns, and sorted so that every case's row comes
-    before its files' rows. Through the ORM, building and compiling the page's queryset cost
-    420 µs of the 1,220 µs a page of 51 took on the benchmark machine, and its files a second
-    statement (bench/PROFILE.md, sections 9 and 10). A case's description is not repeated on
-    each of its files' rows, as a join would repeat it.
+    Through the ORM, building and compiling the page's queryset cost 420 µs of the 1,220 µs a
+    page of 51 took on the benchmark machine, and its files a second statement
+    (bench/PROFILE.md, sections 9 and 10).
     """
     connection = connections[using]
-    created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
-    where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     params: list[Any] = [project_id, mode]
     if status is not None:
-        where.append(f"t.{column(Case, 'status')} = %s")
         params.append(status)
     if after is not None:
-        at = _field(Case, "created_at").get_db_prep_value(after[0], connection)
-        # The paginator's filter as one row comparison, which both databases walk the index
-        # with. Spelled out (a bound on created_at, then ties settled by id), PostgreSQL's
-        # generic plan estimated more rows than a plan for the actual position and so was
-        # never chosen: every page after the first was planned anew, 0.4 ms of its CPU.
-        where.append(f"({created_at}, {pk}) < (%s, %s)")
-        params += [at, after[1]]
-    # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
-    # guessed 100 rows and so cost more than a plan for the actual limit, and the prepared
-    # statement was planned anew on every run (85 µs of its CPU per page).
-    page = (
-        f"SELECT {columns(Case, 't')} FROM {table(Case)} t WHERE {' AND '.join(where)} "
-        f"ORDER BY {created_at} DESC, {pk} DESC LIMIT {int(limit)}"
-    )
-    no_case = ", ".join(["NULL"] * len(Case._meta.concrete_fields))
-    no_file = ", ".join(["NULL"] * len(File._meta.concrete_fields))
-    case_at, case_id = f"p.{column(Case, 'created_at')}", f"p.{column(Case, 'id')}"
-    sql = (
-        f"WITH p AS ({page}) "
-        f"SELECT {columns(Case, 'p')}, {no_file}, {case_at} AS sort_at, {case_id} AS sort_id, "
-        "-1 AS sort_position, 0 AS sort_link FROM p "
-        "UNION ALL "
-        f"SELECT {no_case}, {columns(File, 'f')}, {case_at}, {case_id}, a.{column(Attachment, 'position')}, "
-        f"a.{column(Attachment, 'id')} FROM p "
-        f"INNER JOIN {table(Attachment)} a ON a.{column(Attachment, 'case')} = {case_id} "
-        f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')} "
-        "ORDER BY sort_at DESC, sort_id DESC, sort_position, sort_link"
-    )
+        params += [_field(Case, "created_at").get_db_prep_value(after[0], connection), after[1]]
+    sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     reader = Rows.of(using, Case, File)
     cases: list[Case] = []
     for row in rows:
-        case, file = reader.instances(row)  # the sort columns after both are not read
+        case, file = reader.instances(row)
         if case is not None:
             case.files = []
             cases.append(case)
