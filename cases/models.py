@@ -89,7 +89,8 @@ class Case(FastLoadingModel):
     def files(self) -> list[File]:
         """The files of ``evidence``, in the case's order: all a representation of the case needs.
 
-        ``cases.queries.case_page`` fills it for a page of cases without reading their links.
+        ``cases.queries.case_page``'s records of a page's cases carry the same attribute, of
+        records of the files.
         """
         return [link.file for link in self.evidence]
 

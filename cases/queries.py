@@ -151,16 +151,19 @@ def case_page(
     after: Position | None = None,
     status: str | None = None,
     using: str = "default",
-) -> list[Case]:
+) -> list[Any]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
-    and id) or from the newest, each with ``Case.files`` (the files it lists as evidence, in
-    its order), in one statement: the page ``KeysetPagination`` reads through the ORM, with
-    what its representations need and not the links themselves.
+    and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
+    the ORM, with what its representations need and not the links themselves.
 
-    Through the ORM, building and compiling the page's queryset cost 420 µs of the 1,220 µs a
-    page of 51 took on the benchmark machine, and its files a second statement
-    (bench/PROFILE.md, sections 9 and 10).
+    Each case is a record of its row (``serverops.sql.record_type``: its columns by attribute
+    name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order;
+    ``case_representation`` takes them as it takes a Case. The page is only read, and 51
+    cases and their files as model instances cost 350 µs more per page (bench/PROFILE.md,
+    section 11). Through the ORM, building and compiling the page's queryset cost 420 µs of
+    the 1,220 µs a page of 51 took on the benchmark machine, and its files a second statement
+    (sections 9 and 10).
     """
     connection = connections[using]
     params: list[Any] = [project_id, mode]
@@ -173,9 +176,9 @@ def case_page(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     reader = Rows.of(using, Case, File)
-    cases: list[Case] = []
+    cases: list[Any] = []
     for row in rows:
-        case, file = reader.instances(row)
+        case, file = reader.records(row)
         if case is not None:
             case.files = []
             cases.append(case)

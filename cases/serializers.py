@@ -24,7 +24,8 @@ def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
     """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
 
     ``attachments`` are the listed files in the case's order, their URLs made by ``links``
-    (one ``FileLinks`` per response, on the request's host).
+    (one ``FileLinks`` per response, on the request's host). ``case`` is a Case, or a record of
+    its row with ``files`` (``cases.queries.case_page``'s): both are read alike.
     """
     return {
         "id": case.id,

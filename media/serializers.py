@@ -17,6 +17,7 @@ from .storage import FileLinks
 
 def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
     """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response).
+    ``file`` is a File, or a record of its row (``serverops.sql.record_type``).
 
     Written out rather than left to a ModelSerializer: DRF builds every field object per
     serializer and walks them per row, which made a page of 50 cases several times slower

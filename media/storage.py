@@ -66,15 +66,23 @@ def is_inline_type(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in INLINE_CONTENT_TYPES
 
 
-class StoredFile(Protocol):
-    """What ``file_url`` reads of a File (``media.models.File``)."""
+class LinkedFile(Protocol):
+    """What ``FileLinks.url`` reads: a File (``media.models.File``), or a record of its row
+    (``serverops.sql.record_type``), whose ``blob`` is the stored name."""
 
     @property
-    def blob(self) -> FieldFile: ...
+    def blob(self) -> FieldFile | str: ...
     @property
     def visibility(self) -> str: ...
     @property
     def abuse_status(self) -> str: ...
+
+
+class StoredFile(LinkedFile, Protocol):
+    """What ``file_url`` and the storage's other helpers read of a File."""
+
+    @property
+    def blob(self) -> FieldFile: ...
 
 
 @runtime_checkable
@@ -121,11 +129,10 @@ _SPEAKS_MEDIA: dict[type, bool] = {}
 
 
 def media_storage(file: StoredFile) -> MediaStorage:
-    return _media_storage_of(file.blob)
+    return _media_storage_of(file.blob.storage)
 
 
-def _media_storage_of(blob: FieldFile) -> MediaStorage:
-    storage: Storage = blob.storage
+def _media_storage_of(storage: Storage) -> MediaStorage:
     if storage is default_storage:
         # The storage the lazy default_storage stands for (the same instance, renewed when the
         # settings change): every attribute read through the lazy proxy costs two Python calls.
@@ -175,6 +182,14 @@ class FileLinks:
         return signed_url_ttl()
 
     @cached_property
+    def _file_storage(self) -> MediaStorage:
+        """The storage of ``File.blob``, for a record whose ``blob`` is the stored name."""
+        from .models import File  # media.models is loaded after the storages this module defines
+
+        storage: Storage = File._meta.get_field("blob").storage
+        return _media_storage_of(storage)
+
+    @cached_property
     def origin(self) -> str | None:
         """``scheme://host`` of the request (checked against ``ALLOWED_HOSTS`` once), when
         ``iri_to_uri`` leaves it as it is (it always does but for an odd ``ALLOWED_HOSTS``)."""
@@ -182,15 +197,18 @@ class FileLinks:
         origin = self.request.build_absolute_uri("/")[:-1]
         return origin if _URI.fullmatch(origin) else None
 
-    def url(self, file: StoredFile) -> str:
+    def url(self, file: LinkedFile) -> str:
         blocked = file.abuse_status == "blocked"
         expires_in = None if blocked or file.visibility == "public" else self.expires_in
         blob = file.blob  # a FileField's descriptor does its work on every read
-        storage = _media_storage_of(blob)
+        if isinstance(blob, str):  # a record's stored name
+            name, storage = blob, self._file_storage
+        else:
+            name, storage = blob.name or "", _media_storage_of(blob.storage)
         link = self._links.get((storage, expires_in))
         if link is None:
             link = self._links[storage, expires_in] = storage.media_links(expires_in=expires_in)
-        url = link(blob.name or "")
+        url = link(name)
         if self.request is not None and _from_site_root(url) and self.origin is not None:
             # build_absolute_uri's short way, whose iri_to_uri changes nothing in a URI.
             return self.origin + url

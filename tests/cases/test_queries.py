@@ -12,8 +12,12 @@ from django.utils import timezone
 
 from cases.models import Attachment, Case, CaseEvent, Status
 from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence
+from cases.serializers import case_representation
 from cases.services import Actor, case_update
+from media.models import AbuseStatus, File, Visibility
+from media.storage import FileLinks
 from serverops.pagination import KeysetPagination
+from serverops.sql import record_type
 from tests.factories import CaseFactory, FileFactory, ProjectFactory
 from tokens.models import Mode
 
@@ -170,14 +174,34 @@ def test_every_page_is_what_the_paginator_reads_through_the_orm(project, listed,
     for after in positions:
         for limit in (1, 2, 100):
             read = case_page(project_id=project.pk, mode=mode, status=status, limit=limit, after=after)
-            orm = list(KeysetPagination().after(visible, after)[:limit])
-            assert [case.pk for case in read] == [case.pk for case in orm], (after, limit)
-            assert [_fields(case) for case in read] == [_fields(case) for case in orm]
+            orm = list(KeysetPagination().after(visible, after)[:limit].values())
+            assert [case.pk for case in read] == [case["id"] for case in orm], (after, limit)
+            # Records hold what values() reads: every column by attribute name, a file's stored name.
+            assert [case._asdict() for case in read] == orm
             for case in read:
-                evidence = _orm_evidence(case.pk)
-                assert [_fields(file) for file in case.files] == [_fields(link.file) for link in evidence]
-                assert [file.blob.name for file in case.files] == [link.file.blob.name for link in evidence]
-            assert all("evidence" not in vars(case) for case in read)
+                evidence = [link.file_id for link in _orm_evidence(case.pk)]
+                assert [file._asdict() for file in case.files] == [File.objects.values().get(pk=pk) for pk in evidence]
+            assert all(vars(case).keys() == {"files"} for case in read)
+
+
+def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
+    """The list's records give the Case object that GET /v1/cases/{id} gives of the same case,
+    links included: signed for a private file, stable for a public or a blocked one."""
+    cases = [case_with_evidence(_case_with_files(project, count).pk) for count in (0, 1, 3)]
+    public, *private = cases[2].files
+    blocked = cases[1].files[0]
+    File.objects.filter(pk=public.pk).update(visibility=Visibility.PUBLIC)
+    File.objects.filter(pk=blocked.pk).update(abuse_status=AbuseStatus.BLOCKED)
+    links = FileLinks(rf.get("/v1/cases", HTTP_HOST="testserver"))
+
+    page = case_page(project_id=project.pk, mode=Mode.LIVE, limit=10)
+
+    assert [type(case) for case in page] == [record_type(Case)] * 3
+    represented = [case_representation(record, links=links) for record in page]
+    assert represented == [case_representation(case_with_evidence(record.pk), links=links) for record in page]
+    urls = {file["id"]: file["url"] for case in represented for file in case["attachments"]}
+    assert {pk for pk, url in urls.items() if "signature=" in url} == {file.pk for file in private}
+    assert urls.keys() == {public.pk, blocked.pk, *(file.pk for file in private)}
 
 
 def test_a_page_is_one_query(project, listed, django_assert_num_queries) -> None:
