@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,6 +80,14 @@ class CaseSerializer(serializers.Serializer[Case]):
     attachments = AttachmentIdsField(required=False)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # Copies of the declared fields, where DRF deep-copies them: its deep copy runs each
+        # field's __init__ again (validators, choices, messages), 60% of validating a PATCH
+        # (bench/PROFILE.md, section 11). bind() then sets each copy's own name and parent.
+        # Shared by the copies, and only read: their validators, choices and error messages.
+        # None of these fields has a child field, which would stay bound to the declared one.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def to_representation(self, instance: Case) -> dict[str, Any]:
         # Reads never build the field objects, which only validation needs (bench/PROFILE.md).
