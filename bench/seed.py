@@ -23,7 +23,7 @@ class Seeded:
     case_ids: list[str]
 
 
-def analyze() -> None:
+def vacuum_analyze() -> None:
     """Clear out the rows an earlier seed deleted and refresh the planner's statistics, as
     autovacuum would within a minute of a bulk load.
 
@@ -49,7 +49,7 @@ def _drop(name: str) -> None:
 def seed(*, cases: int, name: str = "bench", seed: int = 6, files_per_case: int | None = None) -> Seeded:
     """Seed (see ``_seed``), then refresh the statistics the plans depend on."""
     seeded = _seed(cases=cases, name=name, seed=seed, files_per_case=files_per_case)
-    analyze()
+    vacuum_analyze()
     return seeded
 
 
