@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from serverops.ids import new_file_id
-from serverops.models import FastLoadingModel
+from serverops.models import FastLoadingModel, StringListField
 from tokens.models import Mode, Project
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class File(FastLoadingModel):
     content_type = models.CharField(max_length=100, editable=False)
     sha256 = models.CharField(max_length=64, editable=False)
     original_name = models.CharField(max_length=ORIGINAL_NAME_MAX_LENGTH, editable=False)
-    tags = models.JSONField(default=list, blank=True)
+    tags = StringListField(default=list, blank=True)
     folder = models.CharField(max_length=FOLDER_MAX_LENGTH, blank=True, default="")
     abuse_status = models.CharField(max_length=8, choices=AbuseStatus.choices, default=AbuseStatus.CLEAN)
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
