@@ -68,9 +68,9 @@ def _plain_fields(model: type[models.Model]) -> bool:
 class StringListField(models.JSONField):
     """A ``JSONField`` that holds a list of strings (``File.tags``), read with orjson.
 
-    A page of 50 cases with their files reads about 80 of them: 1.6 µs each through
-    ``JSONField`` (``json.loads``) on the benchmark machine, 0.3 µs with orjson
-    (bench/PROFILE.md, section 12). orjson reads JSON as the standard library does but for
+    A page of 50 cases with their files reads about 80 of them: 1.9 µs each through
+    ``JSONField`` (``json.loads``) on the benchmark machine, 1.1 µs here (bench/PROFILE.md,
+    section 12). orjson reads JSON as the standard library does but for
     integers beyond 64 bits (floats to orjson), NaN and infinity, and lone surrogates (both
     refused by orjson); only the last can be in a list of strings, and orjson refuses it. So
     orjson's reading stands when it is a list of strings, and any other value, however it
