@@ -29,7 +29,7 @@ from serverops.pagination import encode_cursor
 from tokens import crypto
 from tokens.authentication import LAST_USED_RESOLUTION
 from tokens.models import ScopedToken
-from tokens.ratelimit import RateLimited, RateLimitState, charge
+from tokens.ratelimit import Charge, RateLimited, RateLimitState
 
 COMPACT = {"separators": (",", ":")}
 # A page's attachments and their files in one query, kept as a list per case (as the API does).
@@ -46,18 +46,22 @@ def _caller(request: HttpRequest, scope: str) -> tuple[ScopedToken, RateLimitSta
     credential = credential.strip()
     if scheme.lower() != "bearer" or crypto.parse(credential) is None:
         return _fail(401)
-    token = ScopedToken.objects.filter(digest=crypto.digest(credential)).first()
+    digest = crypto.digest(credential)
+    charge = Charge(digest)  # sent before the token's statement, read after it, as the API does
+    token = ScopedToken.objects.filter(digest=digest).first()
     now = timezone.now()
     if token is None or not token.is_usable(now):
+        charge.abandon(forget=True)
         return _fail(401)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ScopedToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    if scope not in token.scopes:
-        return _fail(403)
     try:
-        return token, charge(token.pk)
+        state = charge.settle(token.pk)
     except RateLimited:
         return _fail(429)
+    if scope not in token.scopes:
+        return _fail(403)
+    return token, state
 
 
 def _file(attachment: File, request: HttpRequest) -> dict[str, Any]:

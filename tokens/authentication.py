@@ -38,19 +38,25 @@ class TokenUser:
         return f"token {self.token.pk}"
 
 
-class BearerTokenAuthentication(BaseAuthentication):
-    keyword = "bearer"
+def bearer_credential(request: Request) -> str | None:
+    """The credential of the request's ``Authorization: Bearer …`` header, as sent; ``None``
+    without one."""
+    header: str | None = request.META.get("HTTP_AUTHORIZATION")
+    if header is None:
+        return None
+    scheme, _, credential = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        # Another scheme is not ours to judge, but no other authenticator is configured,
+        # so the permission check will answer 401 for it like for a missing header.
+        return None
+    return credential.strip()
 
+
+class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[TokenUser, ScopedToken] | None:
-        header = request.META.get("HTTP_AUTHORIZATION")
-        if header is None:
+        credential = bearer_credential(request)
+        if credential is None:
             return None
-        scheme, _, credential = header.strip().partition(" ")
-        if scheme.lower() != self.keyword:
-            # Another scheme is not ours to judge, but no other authenticator is configured,
-            # so the permission check will answer 401 for it like for a missing header.
-            return None
-        credential = credential.strip()
         if crypto.parse(credential) is None:
             raise Unauthorized()
         try:

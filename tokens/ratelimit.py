@@ -3,8 +3,12 @@
 Every request charges both windows, refused ones included, and is accepted only while
 both counts stay within their limits, so the accepted count can never exceed a limit
 however many processes race. On Redis the two counters are advanced by one Lua script:
-one round trip, atomic across every worker and host sharing the cache. Any other cache
-(the in-process default) uses Django's ``add``/``incr``.
+one round trip, atomic across every worker and host sharing the cache, sent before the
+token's statement and read after it (``Charge``). Any other cache (the in-process default)
+uses Django's ``add``/``incr``.
+
+A token's counters are keyed by its digest, the one thing known about it before its row
+is read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -109,13 +114,45 @@ class RateLimited(APIException):
 def _redis_script(backend: RedisCache) -> Any:
     """The charge script registered on the Redis client Django built from ``CACHES``, so its
     connection pool and options are the cache's own (``_cache`` is that client; Django
-    offers no public handle on it). One per client: redis-py sends ``EVALSHA``, and loads
-    the script again by itself if the server lost it."""
+    offers no public handle on it). One per client."""
     client = backend._cache
     script = _scripts.get(client)
     if script is None:
         script = _scripts[client] = client.get_client(write=True).register_script(CHARGE_SCRIPT)
     return script
+
+
+class _SentScript:
+    """The charge script's ``EVALSHA``, written to a connection of the client's pool now and its
+    reply read by ``counts``, which returns the connection to the pool.
+
+    redis-py has no call that sends a command and returns before its reply; its connections
+    do (``send_command``, ``read_response``), and disconnect themselves when either fails, so
+    a connection always goes back to the pool ready for the next command.
+    """
+
+    def __init__(self, script: Any, keys: list[str], args: list[int]) -> None:
+        self.script, self.keys, self.args = script, keys, args
+        self.pool = script.registered_client.connection_pool
+        self.connection = self.pool.get_connection()
+        try:
+            self.connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except BaseException:
+            self.pool.release(self.connection)
+            raise
+
+    def counts(self) -> list[int]:
+        try:
+            counts = self.connection.read_response()
+        except NoScriptError:
+            # The server lost its scripts (a restart, SCRIPT FLUSH): nothing was counted, and
+            # redis-py's own call loads the script again and runs it.
+            counts = None
+        finally:
+            self.pool.release(self.connection)
+        if counts is None:
+            counts = self.script(keys=self.keys, args=self.args)
+        return [int(count) for count in counts]
 
 
 def _count(backend: BaseCache, key: str, lifetime: int) -> int:
@@ -126,15 +163,6 @@ def _count(backend: BaseCache, key: str, lifetime: int) -> int:
         if backend.add(key, 1, timeout=lifetime):
             return 1
         return backend.incr(key)
-
-
-def _counts(keys: list[str], lifetimes: list[int]) -> list[int]:
-    """Add one to each counter and return the new counts: one round trip on Redis."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        counts = _redis_script(backend)(keys=[backend.make_key(key) for key in keys], args=lifetimes)
-        return [int(count) for count in counts]
-    return [_count(backend, key, lifetime) for key, lifetime in zip(keys, lifetimes, strict=True)]
 
 
 def budgets(token_id: str) -> tuple[int, int]:
@@ -148,18 +176,56 @@ def budgets(token_id: str) -> tuple[int, int]:
     return serverops_setting("RATE_LIMIT_PER_SECOND"), serverops_setting("RATE_LIMIT_PER_MINUTE")
 
 
-def charge(token_id: str) -> RateLimitState:
-    """Count one request against the token's budgets; raises ``RateLimited`` when over either."""
-    now = time.time()
-    starts = [int(now // seconds) * seconds for _, seconds in WINDOWS]
-    keys = [f"ratelimit:{token_id}:{seconds}:{start}" for (_, seconds), start in zip(WINDOWS, starts, strict=True)]
-    # A counter lives one second longer than its window, so it cannot expire while in use.
-    counts = _counts(keys, [seconds + 1 for _, seconds in WINDOWS])
-    per_second, per_minute = (
-        Window(name, seconds, limit, count, start + seconds)
-        for (name, seconds), limit, count, start in zip(WINDOWS, budgets(token_id), counts, starts, strict=True)
-    )
-    state = RateLimitState(per_second=per_second, per_minute=per_minute, now=now)
-    if per_second.exhausted or per_minute.exhausted:
-        raise RateLimited(state)
-    return state
+class Charge:
+    """One request's charge of both windows of the credential it offers, counted by the
+    credential's digest: begun before the token is looked up, and settled once it is known.
+
+    On Redis the script goes out when the charge is made and ``settle`` reads its reply, so
+    what the request does in between (the token's statement) overlaps Redis's round trip
+    instead of following it. Any other cache counts in ``settle``.
+    """
+
+    def __init__(self, digest: str) -> None:
+        self.now = time.time()
+        self.starts = [int(self.now // seconds) * seconds for _, seconds in WINDOWS]
+        self.keys = [
+            f"ratelimit:{digest}:{seconds}:{start}" for (_, seconds), start in zip(WINDOWS, self.starts, strict=True)
+        ]
+        # A counter lives one second longer than its window, so it cannot expire while in use.
+        self.lifetimes = [seconds + 1 for _, seconds in WINDOWS]
+        self.backend = caches[DEFAULT_CACHE_ALIAS]
+        self.sent: _SentScript | None = None
+        if isinstance(self.backend, RedisCache):
+            keys = [self.backend.make_key(key) for key in self.keys]
+            self.sent = _SentScript(_redis_script(self.backend), keys, self.lifetimes)
+
+    def settle(self, token_id: str) -> RateLimitState:
+        """The charge of the token ``token_id``, the credential's; raises ``RateLimited`` when
+        it is over either of the token's budgets."""
+        counts = self._counts()
+        windows = zip(WINDOWS, budgets(token_id), counts, self.starts, strict=True)
+        per_second, per_minute = (
+            Window(name, seconds, limit, count, start + seconds) for (name, seconds), limit, count, start in windows
+        )
+        state = RateLimitState(per_second=per_second, per_minute=per_minute, now=self.now)
+        if per_second.exhausted or per_minute.exhausted:
+            raise RateLimited(state)
+        return state
+
+    def abandon(self, *, forget: bool) -> None:
+        """End a charge that will not be settled: the request failed before its token was known.
+        It still counts, unless ``forget``: for a credential that named no usable token, whose
+        counters are deleted, so that made-up credentials leave nothing in the cache (on Redis
+        a second round trip, on that path only)."""
+        if not forget:
+            self._counts()
+            return
+        if self.sent is not None:
+            self._counts()  # its reply read, so that the connection goes back to the pool clean
+        self.backend.delete_many(self.keys)
+
+    def _counts(self) -> list[int]:
+        if self.sent is not None:
+            sent, self.sent = self.sent, None
+            return sent.counts()
+        return [_count(self.backend, key, lifetime) for key, lifetime in zip(self.keys, self.lifetimes, strict=True)]

@@ -10,12 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from serverops.errors import Unauthorized
+
+from . import crypto
+from .authentication import bearer_credential
 from .models import ScopedToken
-from .ratelimit import RateLimitState, charge
+from .ratelimit import Charge, RateLimitState
 
 
 class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
-    """Charges the token's rate limit right after authentication, before the scope check.
+    """Charges the token's rate limit with authentication, before the scope check.
 
     A refused request still costs budget and still tells the caller where it stands
     (§7), so the charge cannot wait for DRF's throttle step, which runs after the
@@ -31,9 +35,23 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
-        super().perform_authentication(request)
+        credential = bearer_credential(request)
+        if credential is None or crypto.parse(credential) is None:
+            # No well-formed token offered: nothing to charge, and authentication reads nothing.
+            super().perform_authentication(request)
+            return
+        # Counted by the credential's digest, the charge goes out before the token's statement
+        # and is read after it: one wait for both round trips.
+        charge = Charge(crypto.digest(credential))
+        try:
+            super().perform_authentication(request)
+        except BaseException as error:
+            charge.abandon(forget=isinstance(error, Unauthorized))
+            raise
         if isinstance(request.auth, ScopedToken):
-            request.rate_limit = charge(request.auth.pk)  # type: ignore[attr-defined]
+            request.rate_limit = charge.settle(request.auth.pk)  # type: ignore[attr-defined]
+        else:  # another authenticator's caller, in a view configured with one
+            charge.abandon(forget=True)
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -61,7 +61,7 @@ def redis_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisWrites]:
     cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
     with override_settings(CACHES=cache):
         # The connection open and the charge script loaded on the server before anything is counted.
-        ratelimit.charge(f"tok_warm_up_{uuid.uuid4().hex}")
+        ratelimit.Charge(f"warm-up-{uuid.uuid4().hex}").abandon(forget=True)
         monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
         yield writes
 

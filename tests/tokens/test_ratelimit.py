@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def _fire(token_id: str, attempts: int, barrier, results) -> None:
     barrier.wait()
     for _ in range(attempts):
         try:
-            state = ratelimit.charge(token_id)
+            state = ratelimit.Charge(token_id).settle(token_id)
         except ratelimit.RateLimited:
             continue
         accepted[int(state.per_minute.resets_at)] += 1
@@ -181,3 +182,94 @@ def test_a_request_costs_one_redis_round_trip_for_both_windows(call, case, clock
         assert sent.count == 1
         assert r["X-RateLimit-Remaining"] == "998", r.content
         assert r["RateLimit"].startswith('"per-second";r=58;'), r["RateLimit"]
+
+
+@pytest.fixture
+def redis_counters() -> Iterator[Any]:
+    """The rate-limit counters in the real Redis (emptied before and after), and a client to look at them."""
+    import redis
+
+    redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
+    with override_settings(CACHES=redis_cache):
+        caches["default"].clear()
+        yield redis.Redis.from_url(REDIS_LOCATION)
+        caches["default"].clear()
+
+
+def test_the_charge_goes_out_before_the_tokens_statement_and_is_read_after_it(
+    call, used_token, redis_counters, monkeypatch
+) -> None:
+    """The two round trips overlap: Redis counts while the database looks the token up."""
+    import redis.connection
+    from django.db import connection
+
+    call("GET", "/v1/cases")  # the script is loaded and the connection open before watching
+    events: list[str] = []
+    connection_class = redis.connection.AbstractConnection
+    send, read = connection_class.send_packed_command, connection_class.read_response
+
+    def sent(conn: Any, command: Any, check_health: bool = True) -> None:
+        events.append("redis: sent")
+        send(conn, command, check_health)
+
+    def received(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        events.append("redis: read")
+        return read(conn, *args, **kwargs)
+
+    def executed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        events.append("sql: token" if '"tokens_scopedtoken"' in sql else "sql: other")
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(connection_class, "send_packed_command", sent)
+    monkeypatch.setattr(connection_class, "read_response", received)
+    with connection.execute_wrapper(executed):
+        r = call("GET", "/v1/cases")
+    assert r.status_code == 200, r.content
+    assert events == ["redis: sent", "sql: token", "redis: read", "sql: other"]
+    assert r["X-RateLimit-Remaining"] == "998"
+
+
+@pytest.mark.parametrize("revoked", [pytest.param(False, id="made-up"), pytest.param(True, id="revoked")])
+def test_a_credential_that_names_no_usable_token_leaves_no_counters(call, token, redis_counters, revoked) -> None:
+    from tests.factories import TokenFactory
+    from tokens import crypto
+    from tokens.services import token_revoke
+
+    if revoked:
+        dead = TokenFactory(project=token.project)
+        token_revoke(token=dead)
+        credential = dead.plaintext
+    else:
+        credential = crypto.generate("live")  # well formed, checksum and all: only the database can refuse it
+    refused = call("GET", "/v1/cases", auth=f"Bearer {credential}")
+    assert refused.status_code == 401, refused.content
+    assert "X-RateLimit-Limit" not in refused
+    assert redis_counters.keys("*ratelimit*") == []
+    # The connection went back to the pool clean: the next caller's counts are its own.
+    assert call("GET", "/v1/cases")["X-RateLimit-Remaining"] == "999"
+    assert call("GET", "/v1/cases")["X-RateLimit-Remaining"] == "998"
+
+
+def test_counting_goes_on_when_redis_has_lost_the_script(call, used_token, redis_counters) -> None:
+    assert call("GET", "/v1/cases")["X-RateLimit-Remaining"] == "999"
+    redis_counters.script_flush()  # as after a restart of Redis
+    r = call("GET", "/v1/cases")
+    assert r.status_code == 200, r.content
+    assert r["X-RateLimit-Remaining"] == "998"
+
+
+@pytest.mark.parametrize("cache_name", ["in-process", "redis"])
+def test_an_abandoned_charge_counts_unless_forgotten(request, cache_name) -> None:
+    """Whichever cache holds the counters: a request that failed before its token was known
+    still costs budget, and a credential that named no usable token leaves no counters."""
+    if cache_name == "redis":
+        request.getfixturevalue("redis_counters")
+
+    def per_minute() -> int:
+        return ratelimit.Charge("digest").settle("token").per_minute.count
+
+    assert per_minute() == 1
+    ratelimit.Charge("digest").abandon(forget=False)
+    assert per_minute() == 3
+    ratelimit.Charge("digest").abandon(forget=True)
+    assert per_minute() == 1
