@@ -143,14 +143,13 @@ class _SentScript:
 
     def counts(self) -> list[int]:
         try:
-            counts = self.connection.read_response()
+            try:
+                counts = self.connection.read_response()
+            finally:
+                self.pool.release(self.connection)
         except NoScriptError:
-            # The server lost its scripts (a restart, SCRIPT FLUSH): nothing was counted, and
+            # The server lost its scripts (a restart, SCRIPT FLUSH), so nothing was counted:
             # redis-py's own call loads the script again and runs it.
-            counts = None
-        finally:
-            self.pool.release(self.connection)
-        if counts is None:
             counts = self.script(keys=self.keys, args=self.args)
         return [int(count) for count in counts]
 
