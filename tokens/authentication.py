@@ -52,16 +52,31 @@ def bearer_credential(request: Request) -> str | None:
     return credential.strip()
 
 
+def bearer_digest(request: Request) -> str | None:
+    """The digest of the token in the request's Bearer header when it is well formed (its
+    checksum holds); ``None`` without one. Worked out once per request and kept on it: the
+    rate limit counts by it before authentication looks the token up by it."""
+    if hasattr(request, "_bearer_digest"):
+        known: str | None = request._bearer_digest
+        return known
+    credential = bearer_credential(request)
+    digest = None
+    if credential is not None and crypto.parse(credential) is not None:
+        digest = crypto.digest(credential)
+    request._bearer_digest = digest  # type: ignore[attr-defined]
+    return digest
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[TokenUser, ScopedToken] | None:
-        credential = bearer_credential(request)
-        if credential is None:
+        if bearer_credential(request) is None:
             return None
-        if crypto.parse(credential) is None:
+        digest = bearer_digest(request)
+        if digest is None:  # malformed, or its checksum fails
             raise Unauthorized()
         try:
             # The token's own row only: every request needs its project's id, none its project row.
-            token = ScopedToken.objects.get_by_digest(crypto.digest(credential))
+            token = ScopedToken.objects.get_by_digest(digest)
         except ScopedToken.DoesNotExist:
             raise Unauthorized() from None
         now = timezone.now()

@@ -12,8 +12,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from serverops.errors import Unauthorized
 
-from . import crypto
-from .authentication import bearer_credential
+from .authentication import bearer_digest
 from .models import ScopedToken
 from .ratelimit import Charge, RateLimitState
 
@@ -35,14 +34,14 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
-        credential = bearer_credential(request)
-        if credential is None or crypto.parse(credential) is None:
+        digest = bearer_digest(request)
+        if digest is None:
             # No well-formed token offered: nothing to charge, and authentication reads nothing.
             super().perform_authentication(request)
             return
         # Counted by the credential's digest, the charge goes out before the token's statement
         # and is read after it: one wait for both round trips.
-        charge = Charge(crypto.digest(credential))
+        charge = Charge(digest)
         try:
             super().perform_authentication(request)
         except BaseException as error:
