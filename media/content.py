@@ -66,7 +66,9 @@ _MARKUP = re.compile(
     rb"(?:[\s/>]|$)",
     re.IGNORECASE,
 )
-_MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe|object|embed|!doctype)[\s/>]", re.IGNORECASE)
+MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe|object|embed|!doctype)[\s/>]", re.IGNORECASE)
+# The longest match of MARKUP_ANYWHERE: what a streaming scan keeps of one chunk for the next.
+MARKUP_SPAN = len(b"<!doctype ")
 # C0 controls other than tab, newline, form feed, carriage return and escape (ANSI colours in logs).
 _BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -75,9 +77,9 @@ def sniff(head: bytes) -> str:
     """The media type the first bytes announce.
 
     Signatures first (images, video, audio, PDF and everything filetype knows, allowed or
-    not); then UTF-8 text: markup is ``text/html``, text that opens like JSON is
-    ``application/json?`` (the whole file decides, see ``media.uploads``), other text is
-    ``text/plain``; anything else is ``application/octet-stream``.
+    not); then UTF-8 text: text that opens like JSON is ``application/json?`` whatever strings
+    it holds (the whole file decides, see ``media.services.ContentInspector``), markup is
+    ``text/html``, other text is ``text/plain``; anything else is ``application/octet-stream``.
     """
     kind = filetype.guess(head[:SNIFF_BYTES])
     if kind is not None:
@@ -87,10 +89,10 @@ def sniff(head: bytes) -> str:
         text = text[3:]
     if not _is_utf8_text(text):
         return UNKNOWN
-    if _MARKUP.match(text) or _MARKUP_ANYWHERE.search(text):
-        return HTML
     if text.lstrip()[:1] in (b"{", b"["):
         return JSON_CANDIDATE
+    if _MARKUP.match(text) or MARKUP_ANYWHERE.search(text):
+        return HTML
     return "text/plain"
 
 

@@ -20,7 +20,10 @@ from tokens.models import Mode, Project
 
 from .content import (
     ALLOWED_TYPES,
+    HTML,
     JSON_CANDIDATE,
+    MARKUP_ANYWHERE,
+    MARKUP_SPAN,
     SNIFF_BYTES,
     UNKNOWN,
     Kind,
@@ -78,7 +81,9 @@ class ContentInspector:
     once the first ``SNIFF_BYTES`` are in (415), a size past the type's limit as soon as
     the count passes it (413). Text is checked as UTF-8 to its last byte; text that opens
     like JSON is ``application/json`` only if the whole of it parses (in the same pass,
-    with ijson's push parser, so memory stays flat whatever the size).
+    with ijson's push parser, so memory stays flat whatever the size). Markup is looked for
+    in the whole of any text, so where it sits never changes the answer: JSON may quote it,
+    other text holding it is ``text/html`` (415).
     """
 
     def __init__(self, *, declared: str | None = None, limits: Limits | None = None) -> None:
@@ -92,6 +97,8 @@ class ContentInspector:
         self._text: codecs.IncrementalDecoder | None = None
         self._json: Any = None
         self._json_valid = True
+        self._markup = False
+        self._markup_tail = b""
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -125,6 +132,8 @@ class ContentInspector:
         content_type = self.content_type
         if content_type == JSON_CANDIDATE:
             content_type = "application/json" if self._json_done() else "text/plain"
+            if content_type == "text/plain" and self._markup:
+                self._refuse_type(HTML)
             self._check_declared(content_type)
         return ContentFacts(size=self.size, sha256=self._digest.hexdigest(), content_type=content_type)
 
@@ -151,6 +160,12 @@ class ContentInspector:
             self._refuse_type(UNKNOWN)
         if b"\x00" in data:
             self._refuse_type(UNKNOWN)
+        if not self._markup:
+            window = self._markup_tail + data
+            self._markup = MARKUP_ANYWHERE.search(window) is not None
+            self._markup_tail = window[-MARKUP_SPAN:]
+            if self._markup and self._json is None:
+                self._refuse_type(HTML)
         if self._json is not None and self._json_valid:
             try:
                 self._json.send(data)

@@ -14,7 +14,10 @@ Who gets the bytes:
 - a file on an object store: nobody here (404); its ``url`` points at the store itself.
 
 ``GET`` and ``HEAD``; a single ``Range`` is answered with 206 (seeking in video needs it), and
-``If-None-Match`` against the file's SHA-256 with 304.
+``If-None-Match`` against the file's SHA-256 with 304. Any other method, on any path here, is a
+plain 405 with ``Allow`` (the views are CSRF-exempt: nothing here writes, and Django's CSRF
+refusal would be an HTML page). A path that cannot be a key (a NUL or other control character,
+ids of the wrong form) is a 404 before any query.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from typing import IO
 
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt
+
+from serverops.ids import id_regex
+from serverops.parsers import whole_number
 
 from .models import AbuseStatus, File, Visibility
 from .storage import is_inline_type, media_storage
@@ -33,7 +40,13 @@ from .storage import is_inline_type, media_storage
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+# Past the end of any file: what a byte position of more digits than any size stands for.
+_BEYOND_ANY_FILE = 10**18
+_PROJECT_ID = id_regex("p")
+_FILE_ID = id_regex("f")
+# Characters no stored name holds (``media.services.clean_original_name`` refuses them).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _hostile_bytes_headers(response: HttpResponseBase) -> HttpResponseBase:
@@ -48,21 +61,38 @@ def _plain(status: int, message: str) -> HttpResponseBase:
     return _hostile_bytes_headers(response)
 
 
+def _method_not_allowed() -> HttpResponseBase:
+    response = _plain(405, "method not allowed")
+    response["Allow"] = "GET, HEAD"
+    return response
+
+
+@csrf_exempt
 def not_found(request: HttpRequest, name: str = "") -> HttpResponseBase:
     """Anything under ``/media/`` that names no file (plain text, like every error here)."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed()
     return _plain(404, "not found")
 
 
+def _could_be_key(parts: list[str]) -> bool:
+    return (
+        len(parts) == 3
+        and _PROJECT_ID.fullmatch(parts[0]) is not None
+        and _FILE_ID.fullmatch(parts[1]) is not None
+        and _CONTROL.search(parts[2]) is None
+    )
+
+
+@csrf_exempt
 def serve_file(request: HttpRequest, name: str) -> HttpResponseBase:
     """The bytes of the file whose key is ``name``, to whoever its visibility, status and link allow."""
     response: HttpResponseBase
     if request.method not in ("GET", "HEAD"):
-        response = _plain(405, "method not allowed")
-        response["Allow"] = "GET, HEAD"
-        return response
+        return _method_not_allowed()
     # A key is <project id>/<file id>/<name>: the file id finds the row by primary key.
     parts = name.split("/", 2)
-    if len(parts) != 3:
+    if not _could_be_key(parts):
         return not_found(request)
     file = File.objects.filter(pk=parts[1], key=name).first()
     if file is None:
@@ -145,23 +175,31 @@ def _requested_range(request: HttpRequest, etag: str, *, size: int) -> tuple[int
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range.strip() != etag:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if match is None:
         return None  # several ranges or another unit: the whole file is a valid answer
     first, last = match.groups()
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _byte_position(last)
         if suffix == 0:
             raise _Unsatisfiable
         return max(size - suffix, 0), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _byte_position(first)
+    if last and _byte_position(last) < start:
         return None  # an invalid range-spec: the header is ignored (RFC 9110 §14.1.1)
     if start >= size:
         raise _Unsatisfiable
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_byte_position(last), size - 1) if last else size - 1
+
+
+def _byte_position(digits: str) -> int:
+    """A position in a range; one of more digits than any size is past every file's end, and is
+    never converted (``int`` refuses more than 4,300 digits)."""
+    significant = digits.lstrip("0") or "0"
+    position = whole_number(significant)
+    return _BEYOND_ANY_FILE if position is None else position
 
 
 def _read_span(handle: IO[bytes], length: int) -> Iterator[bytes]:

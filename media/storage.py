@@ -35,6 +35,7 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from serverops.conf import serverops_setting
+from serverops.parsers import whole_number
 
 if TYPE_CHECKING:
     from django.core.files import File as DjangoFile
@@ -323,11 +324,10 @@ class FileSystemMediaStorage(FileSystemStorage):
 
     def check_signature(self, name: str, *, expires: str, signature: str, staff: bool) -> bool:
         """Whether ``expires``/``signature`` (from a link's query) are a valid, unexpired signature of ``name``."""
-        if not expires.isdigit() or len(expires) > 12:
+        when = whole_number(expires, max_digits=12)
+        if when is None or when < _now():
             return False
-        if int(expires) < _now():
-            return False
-        return constant_time_compare(signature, self._signature(name, int(expires), staff=staff))
+        return constant_time_compare(signature, self._signature(name, when, staff=staff))
 
     def _signature(self, name: str, expires: int, *, staff: bool) -> str:
         return _sign(self._signer(staff=staff), name, expires)

@@ -20,11 +20,12 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
+from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from serverops.errors import PayloadTooLarge
-from serverops.parsers import StrictJSONParser
+from serverops.parsers import StrictJSONParser, whole_number
 
 from .content import Limits
 from .errors import FileTooLarge
@@ -34,6 +35,7 @@ FILE_PART = "file"
 MIB = 1024 * 1024
 BASE64_BODY_LIMIT = 14 * MIB
 BASE64_FILE_LIMIT = 10 * MIB
+CHUNK = 64 * 1024
 
 
 def _invalid(param: str, message: str) -> ValidationError:
@@ -130,8 +132,60 @@ class _RawNameMultiPartParser(DjangoMultiPartParser):
         return html.unescape(file_name) or None
 
 
+class BodyPartsOnly:
+    """A multipart body without its preamble and epilogue, which RFC 2046 (§5.1.1) says to ignore.
+
+    Django's parser reads whatever precedes the first delimiter and follows the closing one as
+    parts of their own, so a part hidden there would be stored though a proxy or scanner that
+    follows the RFC never sees it. Streams: holds one read of the underlying body and a
+    delimiter's length of overlap, whatever the size.
+    """
+
+    def __init__(self, stream: IO[bytes], boundary: bytes) -> None:
+        self._stream = stream
+        self._delimiter = b"\r\n--" + boundary
+        self._close = self._delimiter + b"--"
+        # The first delimiter may open the body, with no line break before it.
+        self._pending = b"\r\n"
+        self._in_preamble = True
+        self._ended = False
+        self._out = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._out and not self._ended:
+            self._advance(max(size, CHUNK))
+        if size < 0:
+            size = len(self._out)
+        data, self._out = self._out[:size], self._out[size:]
+        return data
+
+    def _advance(self, size: int) -> None:
+        more = self._stream.read(size)
+        self._pending += more
+        if self._in_preamble:
+            start = self._pending.find(self._delimiter)
+            if start < 0:
+                self._pending = self._pending[-(len(self._delimiter) - 1) :]
+                self._ended = not more
+                return
+            self._pending = self._pending[start + 2 :]
+            self._in_preamble = False
+        end = self._pending.find(self._close)
+        if end >= 0:
+            self._out += self._pending[: end + len(self._close)]
+            self._ended = True
+        elif not more:
+            self._out += self._pending
+            self._ended = True
+        else:
+            keep = len(self._close) - 1
+            self._out += self._pending[:-keep]
+            self._pending = self._pending[-keep:]
+
+
 class MediaMultiPartParser(BaseParser):
-    """``multipart/form-data`` for ``POST /v1/media``, read through the request's upload handlers."""
+    """``multipart/form-data`` for ``POST /v1/media``, read through the request's upload handlers
+    (the body parts only: ``BodyPartsOnly``)."""
 
     media_type = "multipart/form-data"
 
@@ -142,6 +196,10 @@ class MediaMultiPartParser(BaseParser):
         request = context["request"]
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
+        boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
+        if boundary.isascii() and boundary:
+            stream = BodyPartsOnly(stream, boundary.encode())
+        # Otherwise Django's parser refuses the body for its boundary.
         try:
             parser = _RawNameMultiPartParser(
                 meta,
@@ -170,8 +228,8 @@ class Base64JSONParser(BaseParser):
     ) -> Any:
         too_large = PayloadTooLarge(f"request body is larger than {BASE64_BODY_LIMIT // MIB} MiB")
         request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > BASE64_BODY_LIMIT:
+        declared = whole_number(str(request.META.get("CONTENT_LENGTH") or "")) if request is not None else None
+        if declared is not None and declared > BASE64_BODY_LIMIT:
             raise too_large
         body = stream.read(BASE64_BODY_LIMIT + 1)
         if len(body) > BASE64_BODY_LIMIT:

@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
 from django.utils.cache import add_never_cache_headers
+from .parsers import whole_number
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -66,7 +67,8 @@ class SafeLookupsMixin:
             (name,) = transforms
             if name in DATE_PARTS:
                 low, high = DATE_PARTS[name]
-                if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+                number = whole_number(value, max_digits=len(str(high)))
+                if number is None or not low <= number <= high:
                     return False
             elif name not in SAFE_LOOKUPS:
                 return False

@@ -14,7 +14,8 @@ and handed on with its real length (gunicorn decodes chunks and says where the b
 with ``wsgi.input_terminated``); a body with a length is read through ``ExactLengthInput``,
 which fails the read when the body ends early. ``BodyFramingErrors`` (Django middleware)
 answers what could not be read: 411 for a chunked body the server cannot delimit or one
-over the limit, 400 for one that broke off.
+over the limit, 400 for one that broke off or a ``Content-Length`` that is not a number
+(Django itself would convert it and fail as a 500).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import IO, Any
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from .errors import error_response, is_api_path
+from .parsers import whole_number
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -42,6 +44,7 @@ ERROR_KEY = "serverops.body_error"
 LENGTH_REQUIRED = "length_required"
 TOO_LONG_FOR_CHUNKED = "too_long_for_chunked"
 BROKEN_OFF = "broken_off"
+BAD_LENGTH = "bad_length"
 
 
 class ExactLengthInput:
@@ -129,8 +132,13 @@ class BodyFraming:
                 environ[ERROR_KEY] = LENGTH_REQUIRED
             if ERROR_KEY in environ:
                 environ["CONTENT_LENGTH"] = "0"
-        elif length.isdigit() and int(length) > 0:
-            environ["wsgi.input"] = ExactLengthInput(environ["wsgi.input"], int(length))
+        elif length:
+            size = whole_number(length)
+            if size is None:
+                environ[ERROR_KEY] = BAD_LENGTH
+                environ["CONTENT_LENGTH"] = "0"
+            elif size > 0:
+                environ["wsgi.input"] = ExactLengthInput(environ["wsgi.input"], size)
         return self.app(environ, start_response)
 
 
@@ -142,6 +150,7 @@ _MESSAGES = {
         "send larger bodies with a Content-Length",
     ),
     BROKEN_OFF: (400, "request body ended before it was complete"),
+    BAD_LENGTH: (400, "Content-Length must be a whole number of bytes (at most 18 digits)"),
 }
 
 
@@ -154,6 +163,9 @@ class BodyFramingErrors:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         problem = request.META.get(ERROR_KEY)
+        length = str(request.META.get("CONTENT_LENGTH") or "").strip()
+        if problem is None and length and whole_number(length) is None:
+            problem = BAD_LENGTH  # a request that did not come through BodyFraming (tests, another server)
         if problem is None:
             return self.get_response(request)
         status, message = _MESSAGES[problem]

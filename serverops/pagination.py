@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .ids import id_regex
+from .parsers import whole_number
 
 MAX_CURSOR_LENGTH = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,9 +78,10 @@ class KeysetPagination(BasePagination):
         raw = request.query_params.get("limit")
         if raw is None:
             return self.default_limit
-        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_limit):
+        limit = whole_number(raw, max_digits=len(str(self.max_limit)))
+        if limit is None or not 1 <= limit <= self.max_limit:
             raise ValidationError({"limit": [f"must be a whole number from 1 to {self.max_limit}"]})
-        return int(raw)
+        return limit
 
     def paginate_queryset(
         self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None

@@ -22,6 +22,18 @@ BOM = "\ufeff"
 MAX_INTEGER_DIGITS = 4300
 
 
+def whole_number(text: str, *, max_digits: int = 18) -> int | None:
+    """``text`` as a non-negative integer when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    Every number read from a header or a parameter goes through here: ``str.isdigit`` also
+    accepts characters ``int`` refuses ("²") and ``int`` refuses more than 4,300 digits, so
+    neither can reach a conversion and fail as a 500.
+    """
+    if not (0 < len(text) <= max_digits and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 class _TooLarge:
     """Stands in for a number too large to hold, so the field that carries it can be named."""
 

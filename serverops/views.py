@@ -1,5 +1,6 @@
 """Django-level error handlers: the §6 envelope for what fails under /v1/ before or outside DRF.
 
+Under ``/media/`` (user bytes, served as hostile content) a short plain-text answer, never a page.
 Everything else (the admin) keeps Django's own pages.
 """
 
@@ -22,7 +23,20 @@ def _is_api(request: HttpRequest) -> bool:
     return is_api_path(request.path)
 
 
+def _is_media(request: HttpRequest) -> bool:
+    return request.path.startswith("/media/")
+
+
+def _plain(status: int, message: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_media(request):
+        return _plain(400, "bad request")
     if not _is_api(request):
         return defaults.bad_request(request, exception)
     refusal = request_refusal(exception)
@@ -32,24 +46,32 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_media(request):
+        return _plain(403, "forbidden")
     if not _is_api(request):
         return defaults.permission_denied(request, exception)
     return error_response(403, "forbidden")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_media(request):
+        return _plain(403, "forbidden")
     if not _is_api(request):
         return csrf.csrf_failure(request, reason)
     return error_response(403, "forbidden")
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_media(request):
+        return _plain(404, "not found")
     if not _is_api(request):
         return defaults.page_not_found(request, exception)
     return error_response(404, "no such endpoint")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_media(request):
+        return _plain(500, "internal error")
     if not _is_api(request):
         return defaults.server_error(request)
     return error_response(500, INTERNAL_MESSAGE)

@@ -3,6 +3,11 @@
 The address a host resolves to is checked, then that very address is connected to
 (the Host header and TLS name stay the endpoint's), so a DNS answer that changes
 between the check and the connection (rebinding) cannot reach a private network.
+
+An attempt has ``WEBHOOK_TIMEOUT_SECONDS`` from its start to the last byte of the answer:
+socket timeouts bound each read, not their sum, so a receiver that trickles its answer a
+byte at a time would hold the worker indefinitely. ``_Deadline`` shuts the connection at the
+deadline and the attempt fails (and is retried) whatever arrived by then.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ import hmac
 import ipaddress
 import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import parse_url
 
 from serverops.conf import serverops_setting
@@ -66,6 +75,9 @@ def check_url(url: str) -> tuple[str, str, int, str]:
         raise AddressRefused("not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.host:
         raise AddressRefused("the URL must be http:// or https:// with a host")
+    if parts.auth is not None or "@" in urlsplit(url).netloc:
+        # Shown in lists and logs, and sent to nobody: a secret has no place in the URL.
+        raise AddressRefused("the URL must not hold credentials (user:password@); sign-in is by the signature")
     host = parts.host.strip("[]")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -93,9 +105,85 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class _Deadline:
+    """Shuts the attempt's connection down at a wall-clock moment (``time.monotonic()``).
+
+    A blocked read then returns at once, whatever the socket's own timeout; ``fired`` says the
+    attempt ran out of time, so a short answer cut off here is never taken for a whole one.
+    """
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(max(at - time.monotonic(), 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(self.at - time.monotonic(), 0.001)
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.fired:
+                self._shut()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._sock is not None:
+            try:
+                # The plain socket's shutdown, also under TLS: no TLS close message, just the end.
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.deadline.watch(self.sock)
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _TLSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
-    """POST ``body`` to ``url`` once, signed; never follows a redirect, keeps 1 KiB of the answer."""
+    """POST ``body`` to ``url`` once, signed; never follows a redirect, keeps 1 KiB of the answer.
+
+    The whole attempt, connecting to reading the answer's last byte, has ``WEBHOOK_TIMEOUT_SECONDS``.
+    """
     started = time.monotonic()
+    limit = float(serverops_setting("WEBHOOK_TIMEOUT_SECONDS"))
 
     def outcome(status_code: int | None = None, response: bytes = b"", error: str = "") -> Outcome:
         elapsed = round((time.monotonic() - started) * 1000)
@@ -115,15 +203,23 @@ def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret=secret, message_id=message_id, timestamp=timestamp, body=body),
     }
-    timeout = urllib3.Timeout(total=float(serverops_setting("WEBHOOK_TIMEOUT_SECONDS")))
+    deadline = _Deadline(started + limit)
+    # Connecting (and the TLS handshake) is bounded by the socket timeout, each read by the deadline.
+    timeout = urllib3.Timeout(total=deadline.remaining())
     pool: urllib3.HTTPConnectionPool
     if scheme == "https":
         # Connected to the checked address; the certificate must still name the endpoint's host.
-        pool = urllib3.HTTPSConnectionPool(
-            address, port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", timeout=timeout
+        pool = _TLSPool(
+            address,
+            port,
+            server_hostname=host,
+            assert_hostname=host,
+            cert_reqs="CERT_REQUIRED",
+            timeout=timeout,
+            deadline=deadline,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout)
+        pool = _Pool(address, port, timeout=timeout, deadline=deadline)
     path = parse_url(url).request_uri
     try:
         response = pool.urlopen(
@@ -133,9 +229,14 @@ def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
             head = response.read(RESPONSE_KEPT)
         finally:
             response.close()
+        if deadline.fired:
+            raise TimeoutError
         return outcome(response.status, head[:RESPONSE_KEPT])
     except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        if deadline.fired:
+            return outcome(error=f"Timeout: no complete answer within {limit:g} s of the attempt's start")
         # Whatever the endpoint does, the attempt ends with an outcome, so the message is retried or failed.
         return outcome(error=f"{type(exc).__name__}: {exc}")
     finally:
+        deadline.cancel()
         pool.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
@@ -38,6 +39,8 @@ BACKOFF = (
     timedelta(hours=10),
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
+# The task engine logs every task that returns as SUCCESSFUL, delivered or not: this line says which.
+logger = logging.getLogger("webhooks")
 
 
 def clean_url(url: str) -> str:
@@ -223,6 +226,18 @@ def message_deliver(*, message_id: str, worker: str) -> str:
         result.update(status=MessageStatus.FAILED, next_attempt_at=None)
     else:
         result.update(next_attempt_at=finished + BACKOFF[message.attempts - 1])
+    log = logger.info if outcome.ok else logger.warning
+    log(
+        "webhook attempt %s message=%s endpoint=%s attempt=%d status=%s duration_ms=%d error=%r next_attempt_at=%s",
+        "delivered" if outcome.ok else "failed",
+        message_id,
+        message.endpoint_id,
+        message.attempts,
+        outcome.status_code,
+        outcome.duration_ms,
+        outcome.error,
+        result.get("next_attempt_at"),
+    )
     with transaction.atomic():
         WebhookAttempt.objects.filter(pk=attempt.pk).update(
             finished_at=finished,

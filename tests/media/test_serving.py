@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
@@ -308,3 +308,85 @@ def test_files_on_an_object_store_are_not_served_here(client: Client) -> None:
         r = client.get("/media/" + File.objects.get(pk=file.pk).key)
 
     assert r.status_code == 404, r.content
+
+
+# The hostile-input catalogue of /media/ (issue 27): every answer a short plain-text 4xx or a
+# file, never HTML, never a 5xx; nothing written. "{key}" is a public file's key, "{signed}" the
+# query of a private file's signed link ("{expires}=X": that link with its expiry X), "{pid}" and
+# "{fid}" the public file's project and file ids.
+HUGE = "9" * 5_000
+HOSTILE_MEDIA: list[Any] = [
+    # fault 1: numbers of any length in headers and parameters
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=0-" + HUGE}, 206, id="range-end-5000-digits"),
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=" + HUGE + "-"}, 416, id="range-start-5000-digits"),
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=-" + HUGE}, 206, id="range-suffix-5000-digits"),
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=" + "0" * 5_000 + "1-2"}, 206, id="range-5000-zeros"),
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=٣-٤"}, 200, id="range-arabic-digits"),
+    pytest.param("GET", "/media/{key}", {"Range": "bytes=²-"}, 200, id="range-superscript-digit"),
+    pytest.param("GET", "{expires}=" + HUGE, {}, 403, id="expires-5000-digits"),
+    pytest.param("GET", "{expires}=²", {}, 403, id="expires-superscript"),
+    pytest.param("GET", "{expires}=١٨٠٠٠٠٠٠٠١", {}, 403, id="expires-arabic-digits"),
+    pytest.param("GET", "/media/{key}", {"CONTENT_LENGTH": HUGE}, 400, id="content-length-5000-digits"),
+    pytest.param("GET", "/media/{key}", {"CONTENT_LENGTH": "²"}, 400, id="content-length-superscript"),
+    # fault 2: NUL and control characters never reach a query
+    pytest.param("GET", "/media/%00/x/y", {}, 404, id="nul-project-part"),
+    pytest.param("GET", "/media/{pid}/%00/y", {}, 404, id="nul-file-part"),
+    pytest.param("GET", "/media/{pid}/{fid}/a%00b.png", {}, 404, id="nul-name-part"),
+    pytest.param("GET", "/media/{pid}%00/{fid}/a.png", {}, 404, id="nul-after-project-id"),
+    pytest.param("GET", "/media/{pid}/{fid}/a%1b.png", {}, 404, id="escape-in-name"),
+    pytest.param("HEAD", "/media/%00", {}, 404, id="nul-head-one-part"),
+    pytest.param("GET", "/media/{key}?staff=%00&expires=%00&signature=%00", {}, 403, id="nul-in-the-query"),
+    # fault 6: only GET and HEAD, anywhere under /media/, as a plain 405
+    pytest.param("POST", "/media/{key}", {}, 405, id="post-file"),
+    pytest.param("PUT", "/media/{key}", {}, 405, id="put-file"),
+    pytest.param("PATCH", "/media/{key}", {}, 405, id="patch-file"),
+    pytest.param("DELETE", "/media/{key}", {}, 405, id="delete-file"),
+    pytest.param("PROPFIND", "/media/{key}", {}, 405, id="propfind-file"),
+    pytest.param("OPTIONS", "/media/{key}", {}, 405, id="options-file"),
+    pytest.param("TRACE", "/media/{key}", {}, 405, id="trace-file"),
+    pytest.param("POST", "/media/", {}, 405, id="post-root"),
+    pytest.param("DELETE", "/media/nothing", {}, 405, id="delete-unknown"),
+    pytest.param("MKCOL", "/media/{pid}/new", {}, 405, id="mkcol-unknown"),
+    pytest.param("POST", "/media/{private}?{signed}", {}, 405, id="post-signed-link"),
+    pytest.param("GET", "/media/{key}", {"HTTP_HOST": "evil.example"}, 400, id="host-spoofed"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "status"), HOSTILE_MEDIA)
+def test_hostile_media_request_gets_plain_text_and_writes_nothing(
+    clock: Any, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    public = FileFactory(visibility="public")
+    private = FileFactory()
+    signed = urlsplit(file_url(private, request=None)).query
+    if path.startswith("{expires}="):
+        # The private file's signed link with its expiry replaced, its signature kept.
+        query = dict(parse_qsl(signed))
+        query["expires"] = path.removeprefix("{expires}=")
+        path = f"/media/{private.key}?{urlencode(query)}"
+    path = (
+        path.replace("{key}", public.key)
+        .replace("{private}", private.key)
+        .replace("{signed}", signed)
+        .replace("{pid}", public.project_id)
+        .replace("{fid}", public.pk)
+    )
+    before = list(File.objects.order_by("pk").values())
+    client = Client(enforce_csrf_checks=True)
+    extra = {k: v for k, v in headers.items() if k.isupper()}
+    r = client.generic(
+        method, path, headers={k: v for k, v in headers.items() if not k.isupper()}, **extra
+    )
+
+    assert r.status_code == status, r.content[:300]
+    if status >= 400:
+        assert r["Content-Type"] == "text/plain; charset=utf-8", r["Content-Type"]
+        assert b"<" not in r.content, r.content[:300]
+    if status == 405:
+        assert r["Allow"] == "GET, HEAD"
+    assert list(File.objects.order_by("pk").values()) == before
+    assert public.blob.storage.exists(public.blob.name)
+
+
+def test_the_media_catalogue_has_its_fault_classes() -> None:
+    assert len(HOSTILE_MEDIA) >= 30

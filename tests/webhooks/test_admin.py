@@ -132,3 +132,21 @@ def test_deleting_an_endpoint_in_the_admin_drops_its_messages(admin_client: Clie
     assert r.status_code == 302, r.content
     assert not WebhookEndpoint.objects.exists()
     assert not WebhookMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://user:pass@127.0.0.1:9/in", id="user-and-password"),
+        pytest.param("http://token@127.0.0.1:9/in", id="user-only"),
+        pytest.param("https://:secret@127.0.0.1/in", id="password-only"),
+        pytest.param("http://@127.0.0.1:9/in", id="empty-userinfo"),
+    ],
+)
+def test_a_url_with_credentials_is_a_form_error(admin_client: Client, url: str) -> None:
+    r = admin_client.post(ADD, add_form(ProjectFactory(), url=url))
+
+    assert r.status_code == 200, r.content
+    assert "must not hold credentials" in r.content.decode()
+    assert not SECRET_RE.findall(r.content.decode())
+    assert not WebhookEndpoint.objects.exists()

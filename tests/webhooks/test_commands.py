@@ -57,6 +57,13 @@ def test_create_webhook_test_mode_and_chosen_events(project) -> None:
         pytest.param(("--url", "http://nowhere.invalid/"), "does not resolve", id="unresolvable"),
         pytest.param(("--url", "http://127.0.0.1/", "--event", "case.deleted"), "unknown event", id="unknown-event"),
         pytest.param(("--url", "http://127.0.0.1/" + "a" * 2000), "2000", id="too-long"),
+        # issue 27, fault 7: credentials in the URL would be shown in lists and logs
+        pytest.param(("--url", "http://user:pass@127.0.0.1/x"), "credentials", id="user-and-password"),
+        pytest.param(("--url", "https://token@127.0.0.1/x"), "credentials", id="user-only"),
+        pytest.param(("--url", "http://:@127.0.0.1/x"), "credentials", id="empty-user-and-password"),
+        pytest.param(("--url", "http://@127.0.0.1/x"), "credentials", id="empty-userinfo"),
+        pytest.param(("--url", "http://a%40b:c%3Ad@127.0.0.1/x"), "credentials", id="encoded-userinfo"),
+        pytest.param(("--url", "http://127.0.0.1:80@127.0.0.1/x"), "credentials", id="userinfo-like-a-host"),
     ],
 )
 def test_create_webhook_failures_change_nothing(project, args, match) -> None:

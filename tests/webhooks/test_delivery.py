@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -19,7 +21,7 @@ from cases.models import Case, CaseEvent, Status
 from cases.services import Actor, case_update
 from tests.factories import CaseFactory, ProjectFactory, TokenFactory
 from tokens.models import Mode
-from webhooks.models import MessageStatus, WebhookAttempt, WebhookMessage
+from webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from webhooks.services import BACKOFF, MAX_ATTEMPTS, endpoint_create, message_deliver, message_resend
 
 from .conftest import Answer, deliver
@@ -405,3 +407,121 @@ def test_a_message_whose_attempts_all_died_with_their_workers_fails(call, projec
     message = WebhookMessage.objects.get()
     assert message.status == MessageStatus.FAILED
     assert message.next_attempt_at is None
+
+
+class TricklingReceiver:
+    """A raw socket server on 127.0.0.1: its first connection reads the request, stays silent
+    ``silence`` seconds, then sends a complete 200 answer a byte every ``every`` seconds (about
+    24 s in all); later connections get a 204 at once."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    def __init__(self, silence: float = 8.0, every: float = 0.4) -> None:
+        self.silence, self.every = silence, every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.sent_before_cut = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def _read_request(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        while len(body) < length:
+            body += conn.recv(65536)
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                try:
+                    self._read_request(conn)
+                    if self.connections > 1:
+                        conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                        continue
+                    if self.stop.wait(self.silence):
+                        return
+                    for byte in self.ANSWER:
+                        conn.sendall(bytes([byte]))
+                        self.sent_before_cut += 1
+                        if self.stop.wait(self.every):
+                            return
+                except OSError:
+                    continue  # the worker hung up: what the attempt's deadline is for
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+def test_a_trickling_receiver_is_cut_off_at_10_s_and_retried(call, project, settings, caplog, capsys) -> None:
+    settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_TIMEOUT_SECONDS": 10}
+    receiver = TricklingReceiver()
+    try:
+        endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+        call("POST", "/v1/cases", json_body={"title": "t"})
+        started = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="webhooks"):
+            assert deliver() == 0
+        spent = time.monotonic() - started
+        message = WebhookMessage.objects.get()
+        attempt = message.attempt_log.get()
+        with capsys.disabled():
+            print(
+                f"\ntrickling receiver: worker spent {spent:.2f} s in deliver_webhooks --once, attempt "
+                f"{attempt.duration_ms / 1000:.2f} s; receiver had sent {receiver.sent_before_cut} of "
+                f"{len(receiver.ANSWER)} bytes; attempt error {attempt.error!r}; message {message.status}, "
+                f"next try in {(message.next_attempt_at - timezone.now()).total_seconds():.1f} s"
+            )
+        # The answer would have been complete after about 8 + 0.4 × 59 ≈ 31.6 s.
+        assert 10_000 <= attempt.duration_ms <= 10_500, attempt.duration_ms
+        assert spent <= 10.5 + 1.5, spent  # the attempt and the command's own queries
+        assert 0 < receiver.sent_before_cut < len(receiver.ANSWER)
+        assert attempt.status_code is None and attempt.finished_at is not None
+        assert "Timeout" in attempt.error
+        assert message.status == MessageStatus.PENDING
+        assert message.attempts == 1
+        assert message.last_status_code is None
+        assert message.next_attempt_at - message.last_attempt_at >= BACKOFF[0]
+        failed = [r.getMessage() for r in caplog.records if r.name == "webhooks"]
+        assert any(line.startswith("webhook attempt failed") for line in failed), failed
+        assert not any("delivered" in line.split()[:3] for line in failed), failed
+
+        make_due(message)
+        assert deliver() == 1
+        message.refresh_from_db()
+        assert message.status == MessageStatus.DELIVERED
+        assert list(message.attempt_log.order_by("number").values_list("number", "status_code")) == [
+            (1, None),
+            (2, 204),
+        ]
+        assert receiver.connections == 2
+    finally:
+        receiver.close()
+
+
+def test_a_stored_url_with_credentials_is_refused_at_delivery(call, project, receiver) -> None:
+    endpoint, _ = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    # As a row written before the rule (or by hand): never sent, credentials and all.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url().replace("//", "//user:s3cret@"))
+    call("POST", "/v1/cases", json_body={"title": "t"})
+
+    assert deliver() == 0
+    message = WebhookMessage.objects.get()
+    assert receiver.requests == []
+    assert "credentials" in message.last_error
+    assert "s3cret" not in message.last_error
+    assert message.status == MessageStatus.PENDING
