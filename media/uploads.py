@@ -148,12 +148,16 @@ class BodyPartsOnly:
         # The first delimiter may open the body, with no line break before it.
         self._pending = b"\r\n"
         self._in_preamble = True
+        self._opening = False
         self._ended = False
         self._out = b""
 
     def read(self, size: int = -1) -> bytes:
-        while not self._out and not self._ended:
+        while len(self._out) < (3 if self._opening else 1) and not self._ended:
             self._advance(max(size, CHUNK))
+        if self._opening and len(self._out) >= 2:
+            self._out = self._out[2:]  # the line break that the body's first delimiter may lack
+            self._opening = False
         if size < 0:
             size = len(self._out)
         data, self._out = self._out[:size], self._out[size:]
@@ -168,8 +172,10 @@ class BodyPartsOnly:
                 self._pending = self._pending[-(len(self._delimiter) - 1) :]
                 self._ended = not more
                 return
-            self._pending = self._pending[start + 2 :]
+            # Kept with its line break, so a first delimiter that closes the body is found as such.
+            self._pending = self._pending[start:]
             self._in_preamble = False
+            self._opening = True
         end = self._pending.find(self._close)
         if end >= 0:
             self._out += self._pending[: end + len(self._close)]

@@ -79,6 +79,26 @@ HTML = b"<!DOCTYPE html><html><body><script>fetch('/admin/')</script></body></ht
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="10" height="10"/></svg>'
 XML_SVG = b'<?xml version="1.0"?>\n' + SVG
 LONG_TEXT_THEN_NUL = b"a plain log line\n" * 1000 + b"\x00\x01binary"
+LOG_LINES = b"a plain log line\n" * 1000  # 17 KB: past the first 8 KiB the type is read from
+HUGE = "9" * 5_000
+UPLOAD = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def with_preamble(preamble: bytes, body: bytes, epilogue: bytes = b"") -> bytes:
+    """``body`` (a whole multipart body) with text before its first delimiter and after its last."""
+    return preamble + b"\r\n" + body + epilogue
+
+
+def hidden_part(name: str, filename: str | None, content: bytes) -> bytes:
+    """A part's headers and bytes as they would look inside a body, but outside any delimiter."""
+    disposition = f'Content-Disposition: form-data; name="{name}"'
+    if filename is not None:
+        disposition += f'; filename="{filename}"'
+    return disposition.encode() + b"\r\n\r\n" + content + b"\r\n"
+
+
+def post_raw(body: bytes, **extra: Any) -> Callable[[Any], Any]:
+    return lambda call: call("POST", "/v1/media", body=body, content_type=UPLOAD, **extra)
 TEXT_THEN_BAD_UTF8 = b"a plain log line\n" * 1000 + b"\xff\xfe\xfd"
 
 CATALOGUE = [
@@ -134,6 +154,104 @@ CATALOGUE = [
     ),
     pytest.param(
         post_parts(file_part(), CONTENT_LENGTH=str(10 * 1000**3)), 413, None, id="content-length-far-above-limits"
+    ),
+    # issue 27, fault 8: folder, visibility and file at most once
+    pytest.param(
+        post_parts(file_part(), ("visibility", None, None, b"public"), ("visibility", None, None, b"public")),
+        400,
+        "visibility",
+        id="visibility-twice",
+    ),
+    pytest.param(
+        post_parts(("folder", None, None, b"a"), file_part(), ("folder", None, None, b"a")),
+        400,
+        "folder",
+        id="folder-twice-same-value-around-the-file",
+    ),
+    pytest.param(
+        post_parts(file_part(), ("folder", None, None, b""), ("folder", None, None, b"")),
+        400,
+        "folder",
+        id="folder-twice-empty",
+    ),
+    pytest.param(
+        post_parts(file_part(), file_part(image("GIF"), "b.gif")),
+        400,
+        "file",
+        id="file-twice-other-types",
+    ),
+    # issue 27, fault 1: numbers in headers and parameters, of any length
+    pytest.param(post_parts(file_part(), CONTENT_LENGTH=HUGE), 400, None, id="content-length-5000-digits"),
+    pytest.param(post_parts(file_part(), CONTENT_LENGTH="²"), 400, None, id="content-length-superscript"),
+    pytest.param(post_parts(file_part(), CONTENT_LENGTH="-1"), 400, None, id="content-length-negative"),
+    pytest.param(
+        lambda call: call(
+            "POST", "/v1/media/base64", json_body={"filename": "a.png", "data": b64(PNG)}, CONTENT_LENGTH="١٠"
+        ),
+        400,
+        None,
+        id="base64-content-length-arabic-digits",
+    ),
+    pytest.param(lambda call: call("GET", "/v1/media?limit=" + HUGE), 400, "limit", id="list-limit-5000-digits"),
+    pytest.param(lambda call: call("GET", "/v1/media?limit=²"), 400, "limit", id="list-limit-superscript"),
+    pytest.param(lambda call: call("GET", "/v1/media?limit=" + "0" * 4_999 + "1"), 400, "limit", id="limit-zeros"),
+    # issue 27, fault 2: NUL and control characters never reach a query
+    pytest.param(lambda call: call("GET", "/v1/media/f_%00"), 404, None, id="retrieve-nul-id"),
+    pytest.param(lambda call: call("DELETE", "/v1/media/%00"), 404, None, id="delete-nul-id"),
+    pytest.param(lambda call: call("GET", "/v1/media?folder=%00"), 400, "folder", id="list-folder-nul"),
+    pytest.param(lambda call: call("GET", "/v1/media?tag=a%00b"), 400, "tag", id="list-tag-nul"),
+    pytest.param(lambda call: call("GET", "/v1/media?cursor=%00"), 400, "cursor", id="list-cursor-nul"),
+    pytest.param(post_parts(file_part(), ("folder", None, None, b"a\x00b")), 400, "folder", id="upload-folder-nul"),
+    pytest.param(post_base64({"filename": "a.png", "data": b64(PNG), "folder": "\x00"}), 400, "folder", id="b64-nul"),
+    # issue 27, fault 4: markup is markup wherever it sits in text that is not JSON
+    pytest.param(
+        post_parts(file_part(LOG_LINES + b"<script>alert(1)</script>\n", "server.log")),
+        415,
+        None,
+        id="text-with-script-after-8-kib",
+    ),
+    pytest.param(
+        post_parts(file_part(b"x" * (64 * 1024 - 4) + b"<svg onload=alert(1)>", "server.log")),
+        415,
+        None,
+        id="text-with-svg-across-a-chunk-boundary",
+    ),
+    pytest.param(
+        post_parts(file_part(b'{"log": "' + LOG_LINES + b'<iframe src=x>', "chat.json")),
+        415,
+        None,
+        id="broken-json-with-markup-after-8-kib",
+    ),
+    pytest.param(
+        post_base64({"filename": "chat.log", "data": b64(LOG_LINES + b"<!DOCTYPE html><html>")}),
+        415,
+        None,
+        id="base64-text-with-doctype-after-8-kib",
+    ),
+    # issue 27, fault 5: only the body parts count (RFC 2046): nothing outside them is read
+    pytest.param(
+        post_raw(with_preamble(hidden_part("file", "shot.png", PNG), multipart([("folder", None, None, b"a")]))),
+        400,
+        "file",
+        id="file-only-in-the-preamble",
+    ),
+    pytest.param(
+        post_raw(multipart([("folder", None, None, b"a")]) + hidden_part("file", "shot.png", PNG)),
+        400,
+        "file",
+        id="file-only-in-the-epilogue",
+    ),
+    pytest.param(
+        post_raw(b"\r\n\r\n" + hidden_part("file", "shot.png", PNG) + f"--{BOUNDARY}--\r\n".encode()),
+        400,
+        "file",
+        id="file-in-the-preamble-of-an-empty-body",
+    ),
+    pytest.param(
+        post_raw(hidden_part("file", "a.png", PNG) + multipart([file_part(HTML, "b.html")])),
+        415,
+        None,
+        id="html-part-beside-a-png-in-the-preamble",
     ),
     pytest.param(
         lambda call: call("POST", "/v1/media", json_body={"filename": "a.png", "data": b64(PNG)}),
@@ -209,7 +327,7 @@ def test_bad_upload_gets_a_4xx_and_stores_nothing(
     assert r.status_code == status, r.content
     error = r.json()["error"]
     assert error.get("param") == param, error
-    expected_code = {400: "bad_request", 413: None, 415: "unsupported_type"}[status]
+    expected_code = {400: "bad_request", 404: "not_found", 413: None, 415: "unsupported_type"}[status]
     if expected_code is not None:
         assert error["code"] == expected_code, error
     assert r["X-Request-Id"]

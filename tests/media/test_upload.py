@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,6 +13,7 @@ from django.test import Client
 from media.models import File
 from tests.media.conftest import stored_objects
 from tests.media.samples import ALLOWED, PNG
+from tests.media.test_hostile_uploads import BOUNDARY, HTML, hidden_part, multipart
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +173,65 @@ def test_stored_objects_are_what_the_api_lists(client, token) -> None:
     body = upload(client, token).json()
 
     assert stored_objects() - before == {body["key"]}
+
+
+def _chat_log(markup_at: int) -> bytes:
+    """A JSON chat log quoting ``<script>`` in a message that starts ``markup_at`` bytes in."""
+    filler = "x" * max(markup_at - len('[{"msg": "'), 0)
+    return json.dumps([{"msg": filler + "<script>alert('gg')</script>"}, {"msg": "<svg onload=x>"}]).encode()
+
+
+# Issue 27, fault 4: bytes that parse as JSON are JSON, whatever strings they hold and wherever.
+@pytest.mark.parametrize(
+    "markup_at",
+    [
+        pytest.param(0, id="in-the-first-bytes"),
+        pytest.param(4_000, id="inside-the-first-8-kib"),
+        pytest.param(8_190, id="across-the-8-kib-mark"),
+        pytest.param(20_000, id="after-8-kib"),
+        pytest.param(64 * 1024 - 3, id="across-a-64-kib-chunk"),
+    ],
+)
+@pytest.mark.parametrize("form", ["multipart", "base64"])
+def test_json_quoting_markup_is_json_wherever_the_markup_is(client, token, call, form, markup_at) -> None:
+    content = _chat_log(markup_at)
+    if form == "multipart":
+        r = upload(client, token, name="chat.json", content=content, content_type="application/json")
+    else:
+        r = call(
+            "POST",
+            "/v1/media/base64",
+            json_body={"filename": "chat.json", "data": base64.b64encode(content).decode(), "content_type": "application/json"},
+        )
+
+    assert r.status_code == 201, r.content
+    assert r.json()["content_type"] == "application/json"
+    with File.objects.get(pk=r.json()["id"]).blob.open("rb") as saved:
+        assert saved.read() == content
+
+
+# Issue 27, fault 5: the preamble and the epilogue are not read (RFC 2046 §5.1.1).
+@pytest.mark.parametrize(
+    ("preamble", "epilogue"),
+    [
+        pytest.param(hidden_part("file", "x.html", HTML), b"", id="html-part-in-the-preamble"),
+        pytest.param(b"", b"\r\n" + hidden_part("file", "x.html", HTML), id="html-part-in-the-epilogue"),
+        pytest.param(hidden_part("folder", None, b"a"), hidden_part("folder", None, b"b"), id="folders-outside"),
+        pytest.param(b"This is a multi-part message in MIME format.\r\n", b"\r\nthat was all\r\n", id="mime-text"),
+        pytest.param(hidden_part("visibility", None, b"nope") * 3000, b"", id="large-preamble"),
+    ],
+)
+def test_a_png_beside_parts_outside_the_body_is_stored_alone(call, preamble, epilogue) -> None:
+    body = preamble + multipart([("file", "shot.png", "image/png", PNG), ("folder", None, None, b"evidence")])
+    r = call("POST", "/v1/media", body=body + epilogue, content_type=f"multipart/form-data; boundary={BOUNDARY}")
+
+    assert r.status_code == 201, r.content
+    stored = File.objects.get()
+    assert (stored.pk, stored.content_type, stored.folder, stored.visibility) == (
+        r.json()["id"],
+        "image/png",
+        "evidence",
+        "private",
+    )
+    with stored.blob.open("rb") as saved:
+        assert saved.read() == PNG
