@@ -173,6 +173,16 @@ CATALOGUE: list[Any] = [
     pytest.param("GET", "/v1/cases", None, J, {"Host": "evil.example"}, 400, id="hdr-host-spoofed"),
     pytest.param("POST", "/v1/cases", {"title": "x"}, J, {"Host": "localhost@evil.example"}, 400, id="hdr-host-at"),
     pytest.param("PATCH", CASE, {"title": "x"}, J, {"Host": "[::1"}, 400, id="hdr-host-malformed"),
+    # issue 27, fault 1: numbers of any length never reach int()
+    pytest.param("GET", "/v1/cases?limit=" + DIGITS, None, J, {}, 400, id="qs-limit-5000-digits"),
+    pytest.param("GET", CASE + "/events?limit=" + DIGITS, None, J, {}, 400, id="qs-events-limit-5000-digits"),
+    pytest.param("GET", "/v1/cases?limit=²", None, J, {}, 400, id="qs-limit-superscript-digit"),
+    pytest.param("GET", "/v1/cases?limit=" + "0" * 5_000 + "5", None, J, {}, 400, id="qs-limit-5000-zeros"),
+    # issue 27, fault 2: NUL in any parameter or path part is refused before a query
+    pytest.param("GET", CASE + "/events?cursor=%00", None, J, {}, 400, id="qs-events-cursor-nul"),
+    pytest.param("GET", "/v1/cases/c_%00/events", None, J, {}, 404, id="path-nul-events"),
+    pytest.param("GET", "/v1/cases?status=open%00", None, J, {}, 400, id="qs-status-open-nul"),
+    pytest.param("POST", "/v1/cases", {"title": "t", "attachments": ["f_\u0000"]}, J, {}, 400, id="body-nul-file-id"),
 ]
 
 # What the runtime says, never the API (fault 8).
@@ -251,6 +261,14 @@ FRAMING: list[Any] = [
         id="patch-one-byte-short",
     ),
     pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "10"}, b"", 400, id="no-body-at-all"),
+    # issue 27, fault 1: a Content-Length that is not a whole number is a 400, not a conversion error
+    pytest.param(
+        "POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": DIGITS}, b'{"title": "x"}', 400, id="length-5000-digits"
+    ),
+    pytest.param("PATCH", CASE, {"CONTENT_TYPE": J, "CONTENT_LENGTH": "²"}, b'{"title": "x"}', 400, id="length-super"),
+    pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "1e3"}, b"{}", 400, id="length-exponent"),
+    pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "-14"}, b"{}", 400, id="length-negative"),
+    pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "١٤"}, b"{}", 400, id="length-arabic"),
 ]
 
 
