@@ -203,13 +203,13 @@ class MediaMultiPartParser(BaseParser):
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
         boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
-        if boundary.isascii() and boundary:
-            stream = BodyPartsOnly(stream, boundary.encode())
-        # Otherwise Django's parser refuses the body for its boundary.
+        # DRF hands the request itself, which Django reads; without a usable boundary, Django's
+        # parser refuses the body itself.
+        body: Any = BodyPartsOnly(stream, boundary.encode()) if boundary.isascii() and boundary else stream
         try:
             parser = _RawNameMultiPartParser(
                 meta,
-                stream,  # type: ignore[arg-type]  # DRF hands the request itself, which Django reads
+                body,
                 request.upload_handlers,
                 context.get("encoding", settings.DEFAULT_CHARSET),
             )

@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
 from django.utils.cache import add_never_cache_headers
+
 from .parsers import whole_number
 
 View = TypeVar("View", bound=Callable[..., Any])

@@ -13,6 +13,7 @@ deadline and the attempt fails (and is retried) whatever arrived by then.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -137,11 +138,9 @@ class _Deadline:
 
     def _shut(self) -> None:
         if self._sock is not None:
-            try:
-                # The plain socket's shutdown, also under TLS: no TLS close message, just the end.
+            # The plain socket's shutdown, also under TLS: no TLS close message, just the end.
+            with contextlib.suppress(OSError):  # already closed
                 socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
 
     def cancel(self) -> None:
         self._timer.cancel()

@@ -99,6 +99,8 @@ def hidden_part(name: str, filename: str | None, content: bytes) -> bytes:
 
 def post_raw(body: bytes, **extra: Any) -> Callable[[Any], Any]:
     return lambda call: call("POST", "/v1/media", body=body, content_type=UPLOAD, **extra)
+
+
 TEXT_THEN_BAD_UTF8 = b"a plain log line\n" * 1000 + b"\xff\xfe\xfd"
 
 CATALOGUE = [
@@ -217,7 +219,7 @@ CATALOGUE = [
         id="text-with-svg-across-a-chunk-boundary",
     ),
     pytest.param(
-        post_parts(file_part(b'{"log": "' + LOG_LINES + b'<iframe src=x>', "chat.json")),
+        post_parts(file_part(b'{"log": "' + LOG_LINES + b"<iframe src=x>", "chat.json")),
         415,
         None,
         id="broken-json-with-markup-after-8-kib",

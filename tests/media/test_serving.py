@@ -374,9 +374,7 @@ def test_hostile_media_request_gets_plain_text_and_writes_nothing(
     before = list(File.objects.order_by("pk").values())
     client = Client(enforce_csrf_checks=True)
     extra = {k: v for k, v in headers.items() if k.isupper()}
-    r = client.generic(
-        method, path, headers={k: v for k, v in headers.items() if not k.isupper()}, **extra
-    )
+    r = client.generic(method, path, headers={k: v for k, v in headers.items() if not k.isupper()}, **extra)
 
     assert r.status_code == status, r.content[:300]
     if status >= 400:

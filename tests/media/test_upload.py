@@ -201,7 +201,11 @@ def test_json_quoting_markup_is_json_wherever_the_markup_is(client, token, call,
         r = call(
             "POST",
             "/v1/media/base64",
-            json_body={"filename": "chat.json", "data": base64.b64encode(content).decode(), "content_type": "application/json"},
+            json_body={
+                "filename": "chat.json",
+                "data": base64.b64encode(content).decode(),
+                "content_type": "application/json",
+            },
         )
 
     assert r.status_code == 201, r.content

@@ -263,7 +263,12 @@ FRAMING: list[Any] = [
     pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "10"}, b"", 400, id="no-body-at-all"),
     # issue 27, fault 1: a Content-Length that is not a whole number is a 400, not a conversion error
     pytest.param(
-        "POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": DIGITS}, b'{"title": "x"}', 400, id="length-5000-digits"
+        "POST",
+        "/v1/cases",
+        {"CONTENT_TYPE": J, "CONTENT_LENGTH": DIGITS},
+        b'{"title": "x"}',
+        400,
+        id="length-5000-digits",
     ),
     pytest.param("PATCH", CASE, {"CONTENT_TYPE": J, "CONTENT_LENGTH": "²"}, b'{"title": "x"}', 400, id="length-super"),
     pytest.param("POST", "/v1/cases", {"CONTENT_TYPE": J, "CONTENT_LENGTH": "1e3"}, b"{}", 400, id="length-exponent"),
