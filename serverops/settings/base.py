@@ -129,6 +129,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# The rate limit's counters (tokens.ratelimit), on a redis-py client of their own; without
+# Redis they live in the default cache above, one budget per process.
+RATE_LIMIT_REDIS_URL = _REDIS_URL
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

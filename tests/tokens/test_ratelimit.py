@@ -18,7 +18,11 @@ from tokens import ratelimit
 pytestmark = pytest.mark.django_db
 
 REDIS_LOCATION = "redis://127.0.0.1:6379/15"
-REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
+# The counters' own Redis client (tokens.ratelimit), and the cache beside it as deployed.
+REDIS = {
+    "RATE_LIMIT_REDIS_URL": REDIS_LOCATION,
+    "CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}},
+}
 LIMITS = {"RATE_LIMIT_PER_SECOND": 100_000, "RATE_LIMIT_PER_MINUTE": 100, "MEDIA_BASE_URL": "/m/"}
 
 
@@ -76,7 +80,7 @@ def _fire(token_id: str, attempts: int, barrier, results) -> None:
 
 def test_two_processes_share_one_budget_in_redis() -> None:
     """Against the real Redis: the accepted count per window never exceeds the limit."""
-    with override_settings(CACHES=REDIS_CACHE, SERVEROPS=LIMITS):
+    with override_settings(**REDIS, SERVEROPS=LIMITS):
         caches["default"].clear()
         token_id = f"tok_test_{uuid.uuid4().hex}"
         context = multiprocessing.get_context("fork")
@@ -173,7 +177,7 @@ class _SentCommands:
     ],
 )
 def test_a_request_costs_one_redis_round_trip_for_both_windows(call, case, clock, monkeypatch, method, path) -> None:
-    with override_settings(CACHES=REDIS_CACHE):
+    with override_settings(**REDIS):
         call("GET", "/v1/cases")  # the script is loaded and the connection open before counting
         sent = _SentCommands(monkeypatch)
         body = {"json_body": {"title": "counted"}} if method == "PATCH" else {}
@@ -188,7 +192,7 @@ def redis_counters() -> Iterator[Any]:
     """The rate-limit counters in the real Redis (emptied before and after), and a client to look at them."""
     import redis
 
-    with override_settings(CACHES=REDIS_CACHE):
+    with override_settings(**REDIS):
         caches["default"].clear()
         yield redis.Redis.from_url(REDIS_LOCATION)
         caches["default"].clear()
