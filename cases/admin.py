@@ -31,16 +31,13 @@ from rest_framework.exceptions import APIException
 from media.admin import file_player_html, staff_link
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
+from media.storage import is_inline_type
 from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Mode, Project
 
 from .models import Attachment, Case, CaseEvent, Status
 from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
-
-# Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
-# file never runs as a page of the admin's origin.
-INLINE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
 
 
 def _shown(value: object, limit: int = 120) -> str:
@@ -417,8 +414,9 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def attachment_view(self, request: HttpRequest, object_id: str, file_id: str) -> FileResponse:
         """Stream a file the case lists from storage to staff who may view the case and its files.
 
-        Works with any storage backend (nothing is served from MEDIA_URL). Types outside
-        ``INLINE_CONTENT_TYPES`` are sent as downloads, and every response is sandboxed.
+        Works with any storage backend (nothing is served from MEDIA_URL). What opens in the
+        browser is what ``/media/`` opens (``media.storage.is_inline_type``); anything else is
+        sent as a download, and every response is sandboxed.
         """
         found = get_object_or_404(
             Attachment.objects.select_related("case", "file"), file_id=file_id, case_id=unquote(object_id)
@@ -432,7 +430,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             content = file.blob.open("rb")
         except FileNotFoundError:
             raise Http404("the file is missing from storage") from None
-        inline = file.content_type in INLINE_CONTENT_TYPES
+        inline = is_inline_type(file.content_type)
         response = FileResponse(
             content,
             as_attachment=not inline,
