@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.models import Field, Model
@@ -26,6 +26,9 @@ from serverops.pagination import Position, keyset_params, keyset_sql
 from serverops.sql import Rows, column, columns, table
 
 from .models import Attachment, Case, CaseEvent
+
+if TYPE_CHECKING:
+    from .serializers import CaseRow
 
 
 def _link_to(link: Attachment, case: Case, file: File) -> None:
@@ -144,15 +147,15 @@ def case_page(
     after: Position | None = None,
     status: str | None = None,
     using: str = "default",
-) -> list[Any]:
+) -> list[CaseRow]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
     and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
     the ORM, with what its representations need and not the links themselves.
 
     Each case is a record of its row (``serverops.sql.record_type``: its columns by attribute
-    name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order;
-    ``case_representation`` takes them as it takes a Case. The page is only read, and 51
+    name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order:
+    ``CaseRow``s, which ``case_representation`` reads as it reads a Case. The page is only read, and 51
     cases and their files as model instances cost 350 µs more per page (bench/PROFILE.md,
     section 11). Through the ORM, building and compiling the page's queryset cost 420 µs of
     the 1,220 µs a page of 51 took on the benchmark machine, and its files a second statement

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from media.serializers import file_representation
+from media.serializers import FileRow, file_representation
 from media.storage import FileLinks
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
@@ -21,12 +22,33 @@ from .validators import normalise_title, validate_description_characters, valida
 CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
 
 
-def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
+@runtime_checkable
+class CaseRow(Protocol):
+    """What ``case_representation`` reads: a Case, or a record of its row with ``files``
+    (``cases.queries.case_page``'s). A field the representation needs is added here first,
+    and so must be one that both have."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def files(self) -> Sequence[FileRow]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def case_representation(case: CaseRow, *, links: FileLinks) -> dict[str, Any]:
     """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
 
     ``attachments`` are the listed files in the case's order, their URLs made by ``links``
-    (one ``FileLinks`` per response, on the request's host). ``case`` is a Case, or a record of
-    its row with ``files`` (``cases.queries.case_page``'s): both are read alike.
+    (one ``FileLinks`` per response, on the request's host).
     """
     return {
         "id": case.id,

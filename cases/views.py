@@ -24,7 +24,7 @@ from . import idempotency, queries, services
 from .filters import CaseFilter
 from .models import Case, CaseEvent
 from .schema import case_schema
-from .serializers import CaseEventSerializer, CaseSerializer, case_representation
+from .serializers import CaseEventSerializer, CaseRow, CaseSerializer, case_representation
 
 CASE_ID = id_regex("c")
 
@@ -117,7 +117,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         paginator = self.paginator
         assert isinstance(paginator, CasePagination)
         status, token = self._status_filter(), self.token
-        page: list[Case] = paginator.paginate(
+        page: list[CaseRow] = paginator.paginate(
             request,
             lambda limit, after: queries.case_page(
                 project_id=token.project_id, mode=token.mode, status=status, limit=limit, after=after

@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from serverops.fields import StrictCharField, StrictChoiceField, rfc3339
 
-from .models import File, Visibility
+from .models import Visibility
 from .services import clean_original_name
-from .storage import FileLinks
+from .storage import FileLinks, LinkedFile
 
 
-def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
+@runtime_checkable
+class FileRow(LinkedFile, Protocol):
+    """What ``file_representation`` reads: a File, or a record of its row
+    (``serverops.sql.record_type``, as ``cases.queries.case_page`` reads them)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def original_name(self) -> str: ...
+    @property
+    def tags(self) -> Any: ...
+    @property
+    def folder(self) -> str: ...
+    @property
+    def storage_class(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def file_representation(file: FileRow, *, links: FileLinks) -> dict[str, Any]:
     """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response).
     ``file`` is a File, or a record of its row (``serverops.sql.record_type``).
 
