@@ -26,12 +26,12 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
-from rest_framework.exceptions import APIException
 
 from media.admin import file_player_html, staff_link
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
 from media.storage import is_inline_type
+from serverops.errors import DomainError
 from tokens.admin import ProjectChoiceFilter, adopt_saved
 from tokens.models import Mode, Project
 
@@ -153,14 +153,6 @@ class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
         return _lf(value)
 
 
-def _api_message(exc: APIException) -> str:
-    """The one-line reason an API answer would give, for a form error."""
-    detail = exc.detail
-    while isinstance(detail, dict | list):
-        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-    return str(detail)
-
-
 class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
     """A listed file's moderation fields, which live on the File and are saved by ``media.services.file_update``."""
 
@@ -193,8 +185,8 @@ class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
                 cleaned["tags"] = clean_tags(cleaned["tags"])
             if "folder" in cleaned:
                 cleaned["folder"] = clean_folder(cleaned["folder"])
-        except APIException as exc:
-            raise forms.ValidationError(_api_message(exc)) from exc
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return cleaned
 
     def save(self, commit: bool = True) -> Attachment:
@@ -229,8 +221,8 @@ class AttachmentUploadForm(forms.ModelForm):  # type: ignore[type-arg]
         try:
             clean_original_name(upload.name)
             inspect_content(upload, declared=None)
-        except APIException as exc:
-            raise forms.ValidationError(_api_message(exc)) from exc
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return upload
 
 

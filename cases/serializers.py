@@ -12,6 +12,7 @@ from rest_framework.settings import api_settings
 
 from media.serializers import FileRow, file_representation
 from media.storage import FileLinks
+from serverops.errors import InvalidValue
 from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
@@ -69,9 +70,9 @@ class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
     def to_internal_value(self, data: Any) -> list[str]:
         try:
             return clean_attachment_ids(data)
-        except serializers.ValidationError as exc:
+        except InvalidValue as exc:
             # The service names the field itself; here DRF adds the name.
-            raise serializers.ValidationError(exc.detail["attachments"]) from None  # type: ignore[call-overload]
+            raise serializers.ValidationError(exc.message) from None
 
     def to_representation(self, value: Any) -> Any:
         return value

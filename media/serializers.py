@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from serverops.errors import InvalidValue
 from serverops.fields import StrictCharField, StrictChoiceField, rfc3339
 
 from .models import Visibility
@@ -104,8 +105,8 @@ class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
     def validate_filename(self, value: str) -> str:
         try:
             return clean_original_name(value, param="filename")
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError(exc.detail["filename"]) from None  # type: ignore[call-overload]
+        except InvalidValue as exc:
+            raise serializers.ValidationError(exc.message) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "data" in attrs and "file" in attrs:

@@ -38,6 +38,29 @@ UNAUTHORIZED_MESSAGE = "missing or invalid authorization token"
 INTERNAL_MESSAGE = "an unexpected error occurred"
 
 
+class DomainError(Exception):
+    """A refusal by a service, in the domain's terms: a stable ``code``, its ``message`` and, for
+    a value it refuses, the ``param`` that value came in. Services raise these and import
+    nothing of HTTP; the API's exception handler answers one with ``status`` in the envelope,
+    the admin shows its message on the form."""
+
+    status = 400
+    code = "bad_request"
+    default_message = "bad request"
+
+    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        super().__init__(self.message)
+
+
+class InvalidValue(DomainError):
+    """A value outside its rules; ``param`` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, param=param)
+
+
 class Unauthorized(exceptions.AuthenticationFailed):
     """Every 401 cause of §2 gets the same answer, so callers learn nothing about the token."""
 

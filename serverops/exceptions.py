@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, PayloadTooLarge, error_body, voice
+from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, DomainError, NotFound, PayloadTooLarge, error_body, voice
 
 logger = logging.getLogger("serverops.errors")
 
@@ -88,9 +88,22 @@ def request_refusal(exc: Exception) -> exceptions.APIException | None:
     return None
 
 
+def api_exception(error: DomainError) -> exceptions.APIException:
+    """A service's refusal as the API answers it: a 400 naming ``param`` for a refused value,
+    else ``error.status`` with ``error.code``."""
+    if error.param is not None:
+        return exceptions.ValidationError({error.param: [error.message]})
+    refusal = exceptions.APIException(error.message, error.code)
+    refusal.status_code = error.status
+    refusal.default_code = error.code
+    return refusal
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, leaves in the envelope."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, DomainError):
+        exc = api_exception(exc)
+    elif isinstance(exc, Http404):
         exc = NotFound()
     elif (refusal := request_refusal(exc)) is not None:
         logger.warning("refused %s: %s", type(exc).__name__, refusal.detail)
