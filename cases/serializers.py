@@ -13,7 +13,7 @@ from rest_framework.settings import api_settings
 from media.serializers import FileRow, file_representation
 from media.storage import FileLinks
 from serverops.errors import InvalidValue
-from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
+from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
 from .services import clean_attachment_ids
@@ -78,7 +78,7 @@ class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
         return value
 
 
-class CaseSerializer(serializers.Serializer[Case]):
+class CaseSerializer(JSONObjectSerializer[Case]):
     """Validates a create (all rules) or a PATCH (``partial=True``) and shapes a Case.
 
     Nothing is silently ignored: a key that is unknown or read-only is a 400 naming it,
@@ -115,14 +115,6 @@ class CaseSerializer(serializers.Serializer[Case]):
     def to_representation(self, instance: Case) -> dict[str, Any]:
         # Reads never build the field objects, which only validation needs (bench/PROFILE.md).
         return case_representation(instance, links=FileLinks(self.context.get("request")))
-
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        # Before DRF's own empty-value handling, which would call a JSON null "this field".
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
-            )
-        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         writable = [name for name, field in self.fields.items() if not field.read_only]

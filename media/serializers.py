@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
 from serverops.errors import InvalidValue
-from serverops.fields import StrictCharField, StrictChoiceField, rfc3339
+from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, rfc3339
 
 from .models import Visibility
 from .services import clean_original_name
@@ -72,7 +70,7 @@ def file_representation(file: FileRow, *, links: FileLinks) -> dict[str, Any]:
     }
 
 
-class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
+class Base64UploadSerializer(JSONObjectSerializer[dict[str, Any]]):
     """The JSON body of ``POST /v1/media/base64``. ``file`` is another name for ``data``.
 
     Like every body of this API: a key that is unknown is a 400 naming it, and so is a value
@@ -87,13 +85,6 @@ class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
     folder = StrictCharField(required=False, allow_blank=True)
     tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False)
     visibility = StrictChoiceField(choices=Visibility.values, required=False)
-
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
-            )
-        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         for key in data:
