@@ -337,7 +337,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     form = CaseForm
     # Read at 1280 px with both sidebars open: short id, titles in at most two lines (whole in
-    # the tooltip), the mode as a tag on the project, a compact date (cases/static/cases/admin.css).
+    # the tooltip), the mode as a tag on the project, a compact date (static/serverops/admin.css).
     list_display = ("short_id", "case_title", "status_badge", "project_name", "attachment_count", "updated")
     list_display_links = ("short_id", "case_title")
     list_select_related = ("project__organisation",)
@@ -350,7 +350,6 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = (AttachmentInline, UploadInline)
 
     class Media:
-        css = {"all": ("cases/admin.css", "media/admin.css")}
         js = ("cases/admin.js",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:

@@ -141,9 +141,6 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     )
     readonly_fields = ("player", "evidence_in", *STORED_FIELDS)
 
-    class Media:
-        css = {"all": ("media/admin.css",)}
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[File]:
         # The cases app's links, through the reverse relation it declares: that app sits above this one.
         reverse = File._meta.get_field("attachments")

@@ -218,9 +218,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ("-created_at",)
     actions = ("revoke_tokens",)
 
-    class Media:
-        css = {"all": ("tokens/admin.css",)}
-
     add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at", "form_key")}),)
     readonly_fields = (
         "id",
@@ -367,6 +364,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="state")
     def state_badge(self, obj: ScopedToken) -> SafeString:
-        """Active, revoked or expired, each its own colour (tokens/static/tokens/admin.css)."""
+        """Active, revoked or expired, each its own colour (static/serverops/admin.css)."""
         state = obj.state()
         return format_html('<span class="token-state token-state-{}">{}</span>', state, state)
