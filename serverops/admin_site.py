@@ -208,3 +208,15 @@ class ShownOnceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj=obj,
             secret=_secrets.pop(request),
         )
+
+
+def adopt_saved(target: Model, saved: Model) -> None:
+    """Make ``target`` (the admin's form instance) the row a service saved as ``saved``.
+
+    The admin goes on with its own instance after ``save_model`` (inlines, history,
+    redirect), so that instance must carry the stored values and primary key.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db

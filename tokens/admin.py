@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, ForeignObjectRel, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models import Count, ForeignObjectRel, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,23 +20,11 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin
+from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
 
 from .models import Mode, Organisation, Project, ScopedToken
 from .scopes import SCOPE_CHOICES
 from .services import clean_expiry, clean_scopes, project_create, token_create, token_revoke
-
-
-def adopt_saved(target: Model, saved: Model) -> None:
-    """Make ``target`` (the admin's form instance) the row a service saved as ``saved``.
-
-    The admin goes on with its own instance after ``save_model`` (inlines, history,
-    redirect), so that instance must carry the stored values and primary key.
-    """
-    for field in saved._meta.concrete_fields:
-        setattr(target, field.attname, getattr(saved, field.attname))
-    target._state.adding = False
-    target._state.db = saved._state.db
 
 
 class ProjectChoiceFilter(admin.RelatedFieldListFilter):

@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
-from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin
-from tokens.admin import ProjectChoiceFilter, adopt_saved
+from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
+from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 
 from .models import EventType, MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
