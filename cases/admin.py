@@ -32,7 +32,7 @@ from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
 from media.storage import is_inline_type
 from serverops.admin_site import adopt_saved
-from serverops.errors import DomainError
+from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 

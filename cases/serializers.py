@@ -12,7 +12,7 @@ from rest_framework.settings import api_settings
 
 from media.serializers import FileRow, file_representation
 from media.storage import FileLinks
-from serverops.errors import InvalidValue
+from serverops.exceptions import InvalidValue
 from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status

@@ -15,7 +15,7 @@ from django.utils.http import parse_etags
 
 from media.models import File, Visibility
 from media.services import file_create
-from serverops.errors import InvalidValue
+from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken

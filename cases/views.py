@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from media.storage import FileLinks
-from serverops.errors import NotFound, PreconditionFailed
+from serverops.exceptions import NotFound, PreconditionFailed
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken

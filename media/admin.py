@@ -28,7 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
-from serverops.errors import DomainError
+from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
 
 from .models import AbuseStatus, File

@@ -3,7 +3,7 @@ and the upload handler alike; ``FileNotFound`` only by views."""
 
 from __future__ import annotations
 
-from serverops.errors import DomainError, NotFound
+from serverops.exceptions import DomainError, NotFound
 
 
 class FileNotFound(NotFound):

@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
 
-from serverops.errors import InvalidValue
+from serverops.exceptions import InvalidValue
 from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, rfc3339
 
 from .models import Visibility

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from PIL import Image
 
-from serverops.errors import InvalidValue
+from serverops.exceptions import InvalidValue
 from tokens.models import Mode, Project
 
 from .content import (

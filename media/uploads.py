@@ -23,7 +23,7 @@ from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
-from serverops.errors import PayloadTooLarge
+from serverops.exceptions import PayloadTooLarge
 from serverops.parsers import StrictJSONParser
 
 from .content import Limits

@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from serverops.errors import InvalidValue
+from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken

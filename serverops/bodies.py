@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
-from .errors import error_response, is_api_path
+from .exceptions import error_response, is_api_path
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
