@@ -29,8 +29,6 @@ import logging
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scripts.servers import free_port, start_gunicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -132,13 +132,6 @@ def quiet_request_log() -> None:
             handler.setStream(devnull)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Gunicorn:
     """gunicorn with 2 workers on a loopback port, in its own process group, stopped on exit."""
 
@@ -146,20 +139,8 @@ class Gunicorn:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_file = log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (a fixed command line)
-            [
-                str(VENV_BIN / "gunicorn"),
-                "serverops.wsgi:application",
-                "--config=gunicorn.conf.py",
-                "--workers=2",
-                f"--bind=127.0.0.1:{self.port}",
-                "--log-level=warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log_file,
-            stderr=self.log_file,
-            start_new_session=True,
+        self.process = start_gunicorn(
+            "serverops.wsgi:application", env=env, port=self.port, workers=2, log=self.log_file
         )
 
     def wait_ready(self, token: str, timeout: float = 30) -> None:
@@ -175,13 +156,7 @@ class Gunicorn:
         raise SystemExit(f"gunicorn did not answer within {timeout}s; see {self.log_file.name}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop(self.process)
         self.log_file.close()
 
 

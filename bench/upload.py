@@ -25,8 +25,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from scripts import servers
+from scripts.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -138,28 +139,9 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout.strip()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    log_file = log_path.open("ab")
-    return subprocess.Popen(  # noqa: S603 (a fixed command line)
-        [
-            str(VENV_BIN / "gunicorn"),
-            "serverops.wsgi:application",
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=log_file,
-        start_new_session=True,
+    return servers.start_gunicorn(
+        "serverops.wsgi:application", env=env, port=port, workers=2, config=False, log=log_path.open("ab")
     )
 
 
@@ -315,8 +297,7 @@ def main() -> int:
                 )
     finally:
         if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=15)
+            servers.stop(server)
         log_text = (scratch / "gunicorn.log").read_text(errors="replace") if (scratch / "gunicorn.log").exists() else ""
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -31,6 +31,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from scripts.servers import start_gunicorn, wait_listening
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -109,35 +111,14 @@ def main() -> int:
     token = manage(env, "create_token", "--project", project, "--name", "latency", "--scope", "cases:write")
     receiver = Receiver()
     manage(env, "create_webhook", "--project", project, "--url", f"http://127.0.0.1:{receiver.port}/")
-    server = subprocess.Popen(  # noqa: S603 (a fixed command line)
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "serverops.wsgi",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env=env, port=args.port, workers=1, config=False)
     worker = subprocess.Popen(  # noqa: S603 (a fixed command line)
         [PYTHON, "manage.py", "deliver_webhooks"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
     latencies: list[float] = []
     lost = 0
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/v1/")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(server, args.port, timeout=10)
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         conn.request("POST", "/v1/cases", body=json.dumps({"title": "latency"}), headers=headers)

@@ -26,21 +26,19 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
-from rest_framework.exceptions import APIException
 
 from media.admin import file_player_html, staff_link
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
-from tokens.admin import ProjectChoiceFilter, adopt_saved
+from media.storage import is_inline_type
+from serverops.admin_site import adopt_saved
+from serverops.exceptions import DomainError
+from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 
 from .models import Attachment, Case, CaseEvent, Status
 from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
-
-# Opened in the browser; anything else (HTML and SVG above all) downloads, so an uploaded
-# file never runs as a page of the admin's origin.
-INLINE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
 
 
 def _shown(value: object, limit: int = 120) -> str:
@@ -156,14 +154,6 @@ class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
         return _lf(value)
 
 
-def _api_message(exc: APIException) -> str:
-    """The one-line reason an API answer would give, for a form error."""
-    detail = exc.detail
-    while isinstance(detail, dict | list):
-        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-    return str(detail)
-
-
 class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
     """A listed file's moderation fields, which live on the File and are saved by ``media.services.file_update``."""
 
@@ -196,8 +186,8 @@ class AttachmentForm(forms.ModelForm):  # type: ignore[type-arg]
                 cleaned["tags"] = clean_tags(cleaned["tags"])
             if "folder" in cleaned:
                 cleaned["folder"] = clean_folder(cleaned["folder"])
-        except APIException as exc:
-            raise forms.ValidationError(_api_message(exc)) from exc
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return cleaned
 
     def save(self, commit: bool = True) -> Attachment:
@@ -232,8 +222,8 @@ class AttachmentUploadForm(forms.ModelForm):  # type: ignore[type-arg]
         try:
             clean_original_name(upload.name)
             inspect_content(upload, declared=None)
-        except APIException as exc:
-            raise forms.ValidationError(_api_message(exc)) from exc
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return upload
 
 
@@ -348,7 +338,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     form = CaseForm
     # Read at 1280 px with both sidebars open: short id, titles in at most two lines (whole in
-    # the tooltip), the mode as a tag on the project, a compact date (cases/static/cases/admin.css).
+    # the tooltip), the mode as a tag on the project, a compact date (static/serverops/admin.css).
     list_display = ("short_id", "case_title", "status_badge", "project_name", "attachment_count", "updated")
     list_display_links = ("short_id", "case_title")
     list_select_related = ("project__organisation",)
@@ -361,7 +351,6 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = (AttachmentInline, UploadInline)
 
     class Media:
-        css = {"all": ("cases/admin.css", "media/admin.css")}
         js = ("cases/admin.js",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
@@ -417,8 +406,9 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def attachment_view(self, request: HttpRequest, object_id: str, file_id: str) -> FileResponse:
         """Stream a file the case lists from storage to staff who may view the case and its files.
 
-        Works with any storage backend (nothing is served from MEDIA_URL). Types outside
-        ``INLINE_CONTENT_TYPES`` are sent as downloads, and every response is sandboxed.
+        Works with any storage backend (nothing is served from MEDIA_URL). What opens in the
+        browser is what ``/media/`` opens (``media.storage.is_inline_type``); anything else is
+        sent as a download, and every response is sandboxed.
         """
         found = get_object_or_404(
             Attachment.objects.select_related("case", "file"), file_id=file_id, case_id=unquote(object_id)
@@ -432,7 +422,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             content = file.blob.open("rb")
         except FileNotFoundError:
             raise Http404("the file is missing from storage") from None
-        inline = file.content_type in INLINE_CONTENT_TYPES
+        inline = is_inline_type(file.content_type)
         response = FileResponse(
             content,
             as_attachment=not inline,

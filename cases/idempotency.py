@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from serverops.errors import Conflict
+from serverops.exceptions import Conflict
 from tokens.models import ScopedToken
 
 from .models import IdempotentRequest

@@ -16,16 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.models import Field, Model
 
 from media.models import File
-from serverops.pagination import Position
+from serverops.pagination import Position, keyset_params, keyset_sql
 from serverops.sql import Rows, column, columns, table
 
 from .models import Attachment, Case, CaseEvent
+
+if TYPE_CHECKING:
+    from .serializers import CaseRow
 
 
 def _link_to(link: Attachment, case: Case, file: File) -> None:
@@ -103,11 +106,7 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
     if after:
-        # The paginator's filter as one row comparison, which both databases walk the index
-        # with. Spelled out (a bound on created_at, then ties settled by id), PostgreSQL's
-        # generic plan estimated more rows than a plan for the actual position and so was
-        # never chosen: every page after the first was planned anew, 0.4 ms of its CPU.
-        where.append(f"({created_at}, {pk}) < (%s, %s)")
+        where.append(keyset_sql(created_at, pk))
     # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
     # guessed 100 rows and so cost more than a plan for the actual limit, and the prepared
     # statement was planned anew on every run (85 µs of its CPU per page).
@@ -148,15 +147,15 @@ def case_page(
     after: Position | None = None,
     status: str | None = None,
     using: str = "default",
-) -> list[Any]:
+) -> list[CaseRow]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
     and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
     the ORM, with what its representations need and not the links themselves.
 
     Each case is a record of its row (``serverops.sql.record_type``: its columns by attribute
-    name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order;
-    ``case_representation`` takes them as it takes a Case. The page is only read, and 51
+    name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order:
+    ``CaseRow``s, which ``case_representation`` reads as it reads a Case. The page is only read, and 51
     cases and their files as model instances cost 350 µs more per page (bench/PROFILE.md,
     section 11). Through the ORM, building and compiling the page's queryset cost 420 µs of
     the 1,220 µs a page of 51 took on the benchmark machine, and its files a second statement
@@ -167,7 +166,7 @@ def case_page(
     if status is not None:
         params.append(status)
     if after is not None:
-        params += [_field(Case, "created_at").get_db_prep_value(after[0], connection), after[1]]
+        params += keyset_params(Case, after, connection)
     sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from media.serializers import file_representation
+from media.serializers import FileRow, file_representation
 from media.storage import FileLinks
-from serverops.fields import StrictCharField, StrictChoiceField, TimestampField, rfc3339
+from serverops.exceptions import InvalidValue
+from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
 from .services import clean_attachment_ids
@@ -21,12 +23,33 @@ from .validators import normalise_title, validate_description_characters, valida
 CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
 
 
-def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
+@runtime_checkable
+class CaseRow(Protocol):
+    """What ``case_representation`` reads: a Case, or a record of its row with ``files``
+    (``cases.queries.case_page``'s). A field the representation needs is added here first,
+    and so must be one that both have."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def files(self) -> Sequence[FileRow]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def case_representation(case: CaseRow, *, links: FileLinks) -> dict[str, Any]:
     """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
 
     ``attachments`` are the listed files in the case's order, their URLs made by ``links``
-    (one ``FileLinks`` per response, on the request's host). ``case`` is a Case, or a record of
-    its row with ``files`` (``cases.queries.case_page``'s): both are read alike.
+    (one ``FileLinks`` per response, on the request's host).
     """
     return {
         "id": case.id,
@@ -47,15 +70,15 @@ class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
     def to_internal_value(self, data: Any) -> list[str]:
         try:
             return clean_attachment_ids(data)
-        except serializers.ValidationError as exc:
+        except InvalidValue as exc:
             # The service names the field itself; here DRF adds the name.
-            raise serializers.ValidationError(exc.detail["attachments"]) from None  # type: ignore[call-overload]
+            raise serializers.ValidationError(exc.message) from None
 
     def to_representation(self, value: Any) -> Any:
         return value
 
 
-class CaseSerializer(serializers.Serializer[Case]):
+class CaseSerializer(JSONObjectSerializer[Case]):
     """Validates a create (all rules) or a PATCH (``partial=True``) and shapes a Case.
 
     Nothing is silently ignored: a key that is unknown or read-only is a 400 naming it,
@@ -92,14 +115,6 @@ class CaseSerializer(serializers.Serializer[Case]):
     def to_representation(self, instance: Case) -> dict[str, Any]:
         # Reads never build the field objects, which only validation needs (bench/PROFILE.md).
         return case_representation(instance, links=FileLinks(self.context.get("request")))
-
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        # Before DRF's own empty-value handling, which would call a JSON null "this field".
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
-            )
-        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         writable = [name for name, field in self.fields.items() if not field.read_only]

@@ -12,10 +12,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import parse_etags
-from rest_framework.exceptions import ValidationError
 
 from media.models import File, Visibility
 from media.services import file_create
+from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
@@ -93,8 +93,8 @@ def etag_matches(if_match: str, current: str) -> bool:
     return tags == ["*"] or current in tags
 
 
-def _attachments_invalid(message: str) -> ValidationError:
-    return ValidationError({"attachments": [message]})
+def _attachments_invalid(message: str) -> InvalidValue:
+    return InvalidValue("attachments", message)
 
 
 def clean_attachment_ids(value: Any) -> list[str]:

@@ -27,8 +27,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
-from rest_framework.exceptions import APIException
 
+from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
 
 from .models import AbuseStatus, File
@@ -93,11 +93,8 @@ def _api_rules(rule: Any, value: Any) -> Any:
     """``value`` through one of the API's rules, its refusal as a form error (the API's message)."""
     try:
         return rule(value)
-    except APIException as exc:
-        detail = exc.detail
-        while isinstance(detail, dict | list):
-            detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-        raise forms.ValidationError(str(detail)) from exc
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message) from exc
 
 
 def _badge(status: str, label: str) -> SafeString:
@@ -143,9 +140,6 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ),
     )
     readonly_fields = ("player", "evidence_in", *STORED_FIELDS)
-
-    class Media:
-        css = {"all": ("media/admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[File]:
         # The cases app's links, through the reverse relation it declares: that app sits above this one.

@@ -1,27 +1,28 @@
-"""The refusals of the media API (§6, §9), raised by services and the upload handler alike."""
+"""The refusals of the media API (§6, §9). The domain's (``DomainError``) are raised by services
+and the upload handler alike; ``FileNotFound`` only by views."""
 
 from __future__ import annotations
 
-from rest_framework import exceptions, status
-
-from serverops.errors import Conflict, NotFound
+from serverops.exceptions import DomainError, NotFound
 
 
 class FileNotFound(NotFound):
     default_detail = "file not found"
 
 
-class FileTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "file is larger than its type allows"
-    default_code = "file_too_large"
+class FileTooLarge(DomainError):
+    status = 413
+    code = "file_too_large"
+    default_message = "file is larger than its type allows"
 
 
-class UnsupportedType(exceptions.APIException):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_detail = "file type is not allowed"
-    default_code = "unsupported_type"
+class UnsupportedType(DomainError):
+    status = 415
+    code = "unsupported_type"
+    default_message = "file type is not allowed"
 
 
-class FileInUse(Conflict):
-    default_detail = "file is evidence in a case"
+class FileInUse(DomainError):
+    status = 409
+    code = "conflict"
+    default_message = "file is evidence in a case"

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
-from serverops.fields import StrictCharField, StrictChoiceField, rfc3339
+from serverops.exceptions import InvalidValue
+from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, rfc3339
 
-from .models import File, Visibility
+from .models import Visibility
 from .services import clean_original_name
-from .storage import FileLinks
+from .storage import FileLinks, LinkedFile
 
 
-def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
+@runtime_checkable
+class FileRow(LinkedFile, Protocol):
+    """What ``file_representation`` reads: a File, or a record of its row
+    (``serverops.sql.record_type``, as ``cases.queries.case_page`` reads them)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def original_name(self) -> str: ...
+    @property
+    def tags(self) -> Any: ...
+    @property
+    def folder(self) -> str: ...
+    @property
+    def storage_class(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def file_representation(file: FileRow, *, links: FileLinks) -> dict[str, Any]:
     """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response).
     ``file`` is a File, or a record of its row (``serverops.sql.record_type``).
 
@@ -41,7 +70,7 @@ def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
     }
 
 
-class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
+class Base64UploadSerializer(JSONObjectSerializer[dict[str, Any]]):
     """The JSON body of ``POST /v1/media/base64``. ``file`` is another name for ``data``.
 
     Like every body of this API: a key that is unknown is a 400 naming it, and so is a value
@@ -57,13 +86,6 @@ class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
     tags = serializers.ListField(child=StrictCharField(allow_blank=True), required=False)
     visibility = StrictChoiceField(choices=Visibility.values, required=False)
 
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
-            )
-        return super().run_validation(data)
-
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         for key in data:
             if key not in self.fields:
@@ -74,8 +96,8 @@ class Base64UploadSerializer(serializers.Serializer[dict[str, Any]]):
     def validate_filename(self, value: str) -> str:
         try:
             return clean_original_name(value, param="filename")
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError(exc.detail["filename"]) from None  # type: ignore[call-overload]
+        except InvalidValue as exc:
+            raise serializers.ValidationError(exc.message) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "data" in attrs and "file" in attrs:

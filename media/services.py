@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from PIL import Image
-from rest_framework.exceptions import ValidationError
 
+from serverops.exceptions import InvalidValue
 from tokens.models import Mode, Project
 
 from .content import (
@@ -38,8 +38,8 @@ from .storage import file_apply_access
 CHUNK_SIZE = 64 * 1024
 
 
-def _invalid(param: str, message: str) -> ValidationError:
-    return ValidationError({param: [message]})
+def _invalid(param: str, message: str) -> InvalidValue:
+    return InvalidValue(param, message)
 
 
 def clean_original_name(name: str, *, param: str = "file") -> str:

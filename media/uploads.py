@@ -24,7 +24,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
-from serverops.errors import PayloadTooLarge
+from serverops.exceptions import PayloadTooLarge
 from serverops.parsers import StrictJSONParser, whole_number
 
 from .content import Limits

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
@@ -118,7 +119,7 @@ class MediaViewSet(ApiViewSet):
         for tag in params.getlist("tag"):
             try:
                 [tag] = services.clean_tags([tag])
-            except ValidationError:
+            except InvalidValue:
                 message = f"tag must be 1–{services.TAG_MAX_LENGTH} characters without control characters"
                 raise _invalid("tag", message) from None
             queryset = queryset.filter(tags__has_item=tag)

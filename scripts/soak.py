@@ -24,8 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +37,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.servers import free_port, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -278,13 +280,6 @@ def verify(shared: Shared, database: str) -> None:
     shared.lost_changes = len(missing) + len(lost)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
@@ -329,31 +324,9 @@ def main() -> int:
     if not args.sqlite:
         subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
 
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env=env, port=port, workers=2)
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/v1/")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(server, port)
         shared = Shared(token=token, port=port, deadline=time.monotonic() + args.duration)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         _, hot, _ = request(shared, conn, "POST", "/v1/cases", {"title": "The hot case", "description": "start"})
@@ -370,8 +343,7 @@ def main() -> int:
         for round_ in range(RACE_ROUNDS):
             race_round(shared, args.clients, round_)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server, timeout=30)
     try:
         verify(shared, database)
     finally:

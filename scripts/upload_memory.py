@@ -26,8 +26,6 @@ import json
 import os
 import select
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.servers import free_port, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -173,12 +175,6 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -224,31 +220,15 @@ def main() -> int:
         manage(env, "migrate", "--noinput", "-v0")
         project = manage(env, "create_project", "Memory test", "--org", "Memory test")
         token = manage(env, "create_token", "--project", project, "--name", "memory", "--scope", "media:write")
-        server = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "gunicorn",
-                "scripts.upload_memory:counting_app",
-                "--workers",
-                "1",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "300",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
+        server = start_gunicorn(
+            "scripts.upload_memory:counting_app",
             env=env,
-            start_new_session=True,
+            port=port,
+            workers=1,
+            config=False,
+            options=["--timeout", "300"],
         )
-        for _ in range(150):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/v1/")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(server, port, timeout=15)
         worker = worker_pid(server.pid)
 
         # Warm up: the first upload imports and builds everything a worker keeps for its lifetime.
@@ -297,8 +277,7 @@ def main() -> int:
             problems.append(f"stored {stored:,} bytes, expected {warm_and_big(args.size_mb):,}")
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            stop(server, timeout=30)
         shutil.rmtree(scratch, ignore_errors=True)
 
     for problem in problems:

@@ -33,6 +33,10 @@ import psycopg
 from psycopg import sql
 from standardwebhooks import Webhook
 
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.servers import start_gunicorn, wait_listening
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -179,35 +183,14 @@ def main() -> int:
     receiver.secret = manage(env, "create_webhook", "--project", project, "--url", f"http://127.0.0.1:{receiver.port}/")
     subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
 
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "serverops.wsgi",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env=env, port=args.port, workers=2, config=False)
     workers = [start_worker(env) for _ in range(3)]
     victim = workers[0]
     processes = [server, *workers]
     problems: list[str] = []
     killed_at = None
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/v1/")
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(server, args.port, timeout=10)
         clients = Clients(token, args.port, args.changes, args.clients)
         started = time.monotonic()
         threads = clients.start()

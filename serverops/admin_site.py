@@ -18,16 +18,20 @@ pages of admins registered by other apps (``auth``'s users and groups, later one
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist, SuspiciousOperation
 from django.db.models import Model
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse_lazy
 from django.utils.cache import add_never_cache_headers
@@ -149,3 +153,73 @@ def shown_once_response(
     response = TemplateResponse(request, template, context)
     add_never_cache_headers(response)
     return response
+
+
+# How long an add form's one-time key stays spent: longer than anyone keeps a page open.
+FORM_KEY_LIFETIME = 24 * 60 * 60
+# A secret travels from save_model to response_add within one request, in memory only; the
+# entry goes with the request object.
+_secrets: WeakKeyDictionary[HttpRequest, str] = WeakKeyDictionary()
+
+
+class ShownOnceAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An add form whose save shows a secret once: reloading the shown-once page re-sends the
+    form, and its one-time ``form_key`` makes that a form error instead of a second object
+    with a second secret. Subclasses name ``form_key_prefix`` and ``already_used``."""
+
+    form_key_prefix = ""
+    already_used = ""
+    form_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: secrets.token_urlsafe(18), max_length=64)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        # Spent only by a submission that will create the object, so fixing a mistake and
+        # sending the same form again still works.
+        key = f"{self.form_key_prefix}:{cleaned.get('form_key')}"
+        if not self.errors and not cache.add(key, True, timeout=FORM_KEY_LIFETIME):
+            raise forms.ValidationError(self.already_used)
+        return cleaned
+
+
+class ShownOnceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """An admin whose add form creates an object with a secret (a token, a signing secret) and
+    answers with the page that shows it this once (``shown_once_response``). ``save_model``
+    hands the secret over with ``keep_secret``."""
+
+    shown_once_template = ""
+    shown_once_title = ""
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        # After the one save the response is the shown-once page, never another form.
+        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
+        return super().add_view(request, form_url, context)
+
+    def keep_secret(self, request: HttpRequest, secret: str) -> None:
+        _secrets[request] = secret
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        """The shown-once page, as the response to the POST that created ``obj``.
+
+        Reloading it re-sends the form, which its spent ``form_key`` refuses; as a GET it
+        shows an empty form: the secret is never rendered again.
+        """
+        return shown_once_response(
+            self,
+            request,
+            template=self.shown_once_template,
+            title=self.shown_once_title,
+            obj=obj,
+            secret=_secrets.pop(request),
+        )
+
+
+def adopt_saved(target: Model, saved: Model) -> None:
+    """Make ``target`` (the admin's form instance) the row a service saved as ``saved``.
+
+    The admin goes on with its own instance after ``save_model`` (inlines, history,
+    redirect), so that instance must carry the stored values and primary key.
+    """
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db

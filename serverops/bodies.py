@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
-from .errors import error_response, is_api_path
+from .exceptions import error_response, is_api_path
 from .parsers import whole_number
 
 Environ = dict[str, Any]

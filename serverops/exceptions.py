@@ -1,111 +1,139 @@
-"""The one exception handler: every failure of an API view leaves in the §6 envelope.
+"""The API's errors (§6): stable codes, one exception class per kind of refusal.
 
-It lets DRF do what it does well (status, ``WWW-Authenticate``, ``Retry-After``, rolling
-back the atomic block) and reshapes the result into ``{"error": {"code", "message"}}``.
+Views and services raise these; ``serverops.exception_handler.exception_handler`` shapes them.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+import re
 from typing import Any
 
-from django.core.exceptions import (
-    DisallowedHost,
-    RequestDataTooBig,
-    SuspiciousOperation,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
-from django.http import Http404, UnreadablePostError
-from django.http.multipartparser import MultiPartParserError
-from rest_framework import exceptions
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
+from django.http import JsonResponse
+from rest_framework import exceptions, status
 
-from .errors import INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, NotFound, PayloadTooLarge, error_body, voice
-
-logger = logging.getLogger("serverops.errors")
-
-
-def _first_error(detail: Any, path: str | None = None) -> tuple[str | None, str]:
-    """The first message of a (possibly nested) ValidationError detail, with its field path."""
-    if isinstance(detail, Mapping):
-        key, value = next(iter(detail.items()))
-        field = None if key in ("non_field_errors", "detail") else str(key)
-        return _first_error(value, field if path is None or field is None else f"{path}.{field}")
-    if isinstance(detail, list) and detail:
-        return _first_error(detail[0], path)
-    return path, str(detail)
-
-
-def _accepted_types(view: Any) -> str:
-    """What the view's parsers read (``application/json`` for most of the API)."""
-    parsers = view.get_parsers() if view is not None and hasattr(view, "get_parsers") else []
-    return " or ".join(dict.fromkeys(parser.media_type for parser in parsers)) or "application/json"
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_type",
+    417: "expectation_failed",
+    429: "rate_limited",
+    431: "header_fields_too_large",
+    500: "internal",
+    501: "not_implemented",
+}
+# "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
+_API_PATH = re.compile(r"/+v1(/|$)")
+# Codes that share a status with the one above: an exception names them by its default_code.
+SPECIFIC_CODES = {"file_too_large": 413}
+UNAUTHORIZED_MESSAGE = "missing or invalid authorization token"
+INTERNAL_MESSAGE = "an unexpected error occurred"
 
 
-def _message(exc: exceptions.APIException, request_method: str | None, view: Any = None) -> tuple[str | None, str]:
-    if isinstance(exc, exceptions.ValidationError):
-        param, message = _first_error(exc.detail)
-        message = voice(message)
-        if param is not None and not message.startswith(f"{param}: "):
-            message = f"{param}: {message}"
-        return param, message
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        return None, UNAUTHORIZED_MESSAGE
-    if isinstance(exc, exceptions.MethodNotAllowed):
-        return None, f"method {request_method} is not allowed on this path"
-    if isinstance(exc, exceptions.NotAcceptable):
-        return None, "this API only responds with application/json"
-    if isinstance(exc, exceptions.UnsupportedMediaType):
-        return None, f"request body must be sent as {_accepted_types(view)}"
-    if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("Multipart form parse error"):
-        # DRF's MultiPartParser puts Django's internal wording after this prefix.
-        return None, "request body is not valid multipart/form-data"
-    return None, voice(str(exc.detail))
+class DomainError(Exception):
+    """A refusal by a service, in the domain's terms: a stable ``code``, its ``message`` and, for
+    a value it refuses, the ``param`` that value came in. Services raise these and import
+    nothing of HTTP; the API's exception handler answers one with ``status`` in the envelope,
+    the admin shows its message on the form."""
+
+    status = 400
+    code = "bad_request"
+    default_message = "bad request"
+
+    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        super().__init__(self.message)
 
 
-def request_refusal(exc: Exception) -> exceptions.APIException | None:
-    """The 4xx for a request Django could not read: a parsing limit it enforces, a body that
-    ended early, a malformed multipart body. ``None`` for anything else."""
-    if isinstance(exc, RequestDataTooBig):
-        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, checked when DRF reads the body.
-        return PayloadTooLarge()
-    if isinstance(exc, TooManyFieldsSent):
-        return exceptions.ParseError("too many fields in the query string or form")
-    if isinstance(exc, TooManyFilesSent):
-        return exceptions.ParseError("too many files in the form")
-    if isinstance(exc, UnreadablePostError):
-        return exceptions.ParseError("request body ended before its Content-Length")
-    if isinstance(exc, MultiPartParserError):
-        return exceptions.ParseError("request body is not valid multipart/form-data")
-    if isinstance(exc, DisallowedHost):
-        return exceptions.ParseError("the Host header names a host this service does not serve")
-    if isinstance(exc, SuspiciousOperation):
-        return exceptions.ParseError("bad request")
-    return None
+class InvalidValue(DomainError):
+    """A value outside its rules; ``param`` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, param=param)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF's EXCEPTION_HANDLER: every error, expected or not, leaves in the envelope."""
-    if isinstance(exc, Http404):
-        exc = NotFound()
-    elif (refusal := request_refusal(exc)) is not None:
-        logger.warning("refused %s: %s", type(exc).__name__, refusal.detail)
-        exc = refusal
-    response = drf_exception_handler(exc, context)
-    request = context.get("request")
-    if response is None or not isinstance(exc, exceptions.APIException):
-        set_rollback()
-        logger.exception("unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
-        response = Response(error_body(500, INTERNAL_MESSAGE), status=500)
-        # Logged above with the request id; Django's request logger would repeat it without.
-        response._has_been_logged = True  # type: ignore[attr-defined]
-        return response
-    param, message = _message(exc, getattr(request, "method", None), context.get("view"))
-    response.data = error_body(response.status_code, message, param, code=str(exc.default_code))
-    for name, value in getattr(exc, "headers", {}).items():
-        response[name] = value
-    return response
+class Unauthorized(exceptions.AuthenticationFailed):
+    """Every 401 cause of §2 gets the same answer, so callers learn nothing about the token."""
+
+    default_detail = UNAUTHORIZED_MESSAGE
+    default_code = "unauthorized"
+
+
+class MissingScope(exceptions.PermissionDenied):
+    default_detail = "token does not have the required scope"
+    default_code = "forbidden"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__()
+        self.headers = {"X-Accepted-Scopes": scope}
+
+
+class NotFound(exceptions.NotFound):
+    default_detail = "not found"
+    default_code = "not_found"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "the resource has changed since the given ETag; fetch it again"
+    default_code = "precondition_failed"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "conflict"
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "request body is larger than 1 MiB"
+    default_code = "payload_too_large"
+
+
+def is_api_path(path: str) -> bool:
+    return _API_PATH.match(path) is not None
+
+
+def voice(message: str) -> str:
+    """One voice for every message: lowercase first word, no final period.
+
+    ``"This field is required."`` becomes ``"this field is required"``; a message that starts
+    with a name or an acronym (``"ETag …"``, ``"JSON …"``) keeps its capitals.
+    """
+    message = message.strip()
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    if len(message) > 1 and message[0].isupper() and message[1].islower():
+        message = message[0].lower() + message[1:]
+    return message
+
+
+def all_codes() -> list[str]:
+    """Every ``code`` an error body can carry."""
+    return sorted({*CODES.values(), *SPECIFIC_CODES})
+
+
+def error_body(status_code: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    if code is None or SPECIFIC_CODES.get(code) != status_code:
+        code = CODES.get(status_code, CODES[500])
+    error: dict[str, Any] = {"code": code, "message": message}
+    if param is not None:
+        error["param"] = param
+    return {"error": error}
+
+
+def error_response(status_code: int, message: str) -> JsonResponse:
+    """The envelope as a plain Django response, for failures that never reach DRF."""
+    return JsonResponse(
+        error_body(status_code, message), status=status_code, json_dumps_params={"separators": (",", ":")}
+    )

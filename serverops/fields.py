@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 # What orjson writes for a UTC datetime with a fraction, quotes included.
 _QUOTED_WITH_MICROSECONDS = len(b'"2026-11-27T17:41:32.123456Z"')
@@ -73,4 +75,19 @@ class StrictChoiceField(serializers.ChoiceField):
     def run_validation(self, data: Any = serializers.empty) -> Any:
         if data is None:
             self.fail("null", choices=", ".join(map(str, self.choices)))
+        return super().run_validation(data)
+
+
+_Instance = TypeVar("_Instance")
+
+
+class JSONObjectSerializer(serializers.Serializer[_Instance]):
+    """A request body's serializer: a body that is not a JSON object is a 400 saying so."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # Before DRF's own empty-value handling, which would call a JSON null "this field".
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: ["request body must be a JSON object"]}
+            )
         return super().run_validation(data)

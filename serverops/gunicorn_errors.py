@@ -15,7 +15,7 @@ import socket
 from gunicorn import util  # type: ignore[import-untyped]
 from ulid import ULID
 
-from .errors import CODES, INTERNAL_MESSAGE, error_body
+from .exceptions import CODES, INTERNAL_MESSAGE, error_body
 
 _MESSAGES = {
     400: "malformed HTTP request",

@@ -17,7 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core import signing
-from django.db.models import Model, Q, QuerySet
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Model, QuerySet
+from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -25,6 +28,7 @@ from rest_framework.response import Response
 
 from .ids import id_regex
 from .parsers import whole_number
+from .sql import column, table
 
 MAX_CURSOR_LENGTH = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,6 +66,24 @@ def decode_cursor(cursor: str, id_prefix: str, *, salt: str) -> Position:
     except OverflowError:
         raise ValueError("impossible timestamp") from None
     return created_at, pk
+
+
+def keyset_sql(created_at: str, pk: str, *, ascending: bool = False) -> str:
+    """The condition that starts a page just after a position, on the SQL expressions
+    ``created_at`` and ``pk``; its two parameters are ``keyset_params``.
+
+    One row comparison, which both databases walk the ``(created_at, id)`` index with.
+    Spelled out instead (a bound on created_at, then ties settled by id), PostgreSQL's generic
+    plan estimated more rows than a plan for the actual position and so was never chosen:
+    every page after the first was planned anew, 0.4 ms of its CPU (bench/PROFILE.md).
+    """
+    return f"({created_at}, {pk}) {'>' if ascending else '<'} (%s, %s)"
+
+
+def keyset_params(model: type[Model], position: Position, connection: BaseDatabaseWrapper) -> list[Any]:
+    """``keyset_sql``'s parameters for ``position`` in a list of ``model``, as ``connection`` takes them."""
+    created_at, pk = position
+    return [model._meta.get_field("created_at").get_db_prep_value(created_at, connection), pk]  # type: ignore[union-attr]
 
 
 class KeysetPagination(BasePagination):
@@ -109,15 +131,15 @@ class KeysetPagination(BasePagination):
         queryset = queryset.order_by(f"{direction}created_at", f"{direction}id")
         if position is None:
             return queryset
-        created_at, pk = position
-        op = "gt" if self.ascending else "lt"
-        bound = "gte" if self.ascending else "lte"
-        # The plain bound lets the database walk the index from the cursor on;
-        # the OR then settles ties on created_at by id.
-        return queryset.filter(
-            Q(**{f"created_at__{bound}": created_at})
-            & (Q(**{f"created_at__{op}": created_at}) | Q(created_at=created_at, **{f"id__{op}": pk}))
+        model = queryset.model
+        where = keyset_sql(
+            f"{table(model)}.{column(model, 'created_at')}",
+            f"{table(model)}.{column(model, 'id')}",
+            ascending=self.ascending,
         )
+        params = keyset_params(model, position, connections[queryset.db])
+        # Identifiers from the model's _meta; the position's values are parameters.
+        return queryset.filter(RawSQL(where, params, output_field=BooleanField()))  # noqa: S611
 
     def _position(self, request: Request) -> Position | None:
         cursor = request.query_params.get("cursor")

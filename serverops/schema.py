@@ -3,7 +3,7 @@ envelope and the response headers of §1, §2, §5 and §7.
 
 drf-spectacular introspects the views; this module states what introspection cannot see.
 Each piece is built from the code that produces it at run time (the error codes from
-``serverops.errors``, the request-id rule from the middleware), so the two cannot drift.
+``serverops.exceptions``, the request-id rule from the middleware), so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
-from .errors import CODES, INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, all_codes, error_body
+from .exceptions import CODES, INTERNAL_MESSAGE, UNAUTHORIZED_MESSAGE, all_codes, error_body
 from .ids import ULID_PATTERN
 from .middleware import CLIENT_REQUEST_ID
 from .pagination import KeysetPagination

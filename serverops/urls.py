@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from media import serving
 
-from . import api, views
+from . import not_found, views
 
 urlpatterns = [
     path("v1/", include("cases.urls")),
@@ -12,7 +12,7 @@ urlpatterns = [
     path("v1/openapi.json", views.OpenApiJsonView.as_view(), name="openapi-json"),
     path("v1/openapi.yaml", views.OpenApiYamlView.as_view(), name="openapi-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="docs"),
-    re_path(r"^v1(?:/|$)", api.api_not_found),
+    re_path(r"^v1(?:/|$)", not_found.api_not_found),
     path("admin/", admin.site.urls),
     # Files on the service's own disk (media.serving); nothing under /media/ maps straight to MEDIA_ROOT.
     re_path(r"^media/(?P<name>.+)$", serving.serve_file, name="media-file"),

@@ -14,8 +14,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .errors import INTERNAL_MESSAGE, error_response, is_api_path
-from .exceptions import request_refusal
+from .exception_handler import request_refusal
+from .exceptions import INTERNAL_MESSAGE, error_response, is_api_path
 from .renderers import JSONRenderer
 
 

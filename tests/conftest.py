@@ -79,3 +79,9 @@ def call(client: Client, token: ScopedToken) -> Call:
 @pytest.fixture
 def case(project: Project) -> Any:
     return CaseFactory(project=project)
+
+
+@pytest.fixture
+def private_networks_allowed(settings: Any) -> None:
+    """Webhook endpoints on 127.0.0.1 (the tests' receivers), which production refuses."""
+    settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}

@@ -62,3 +62,10 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     )
 
     assert _runtime_imports(module) == [(1, "typing"), (2, "cases.models"), (6, "media")]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("*/services.py")), ids=lambda path: path.parent.name)
+def test_services_speak_the_domain_not_http(path: Path) -> None:
+    """Services raise ``serverops.exceptions.DomainError``; the API and the admin turn it into their answers."""
+    http = [(line, module) for line, module in _runtime_imports(path) if module.split(".")[0] == "rest_framework"]
+    assert http == [], f"{path.relative_to(ROOT)} imports DRF: {http}"

@@ -6,47 +6,25 @@ token is rendered once, as the response to the add form's POST, and kept nowhere
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Count, ForeignObjectRel, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models import Count, ForeignObjectRel, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from serverops.admin_site import shown_once_response
+from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
 
 from .models import Mode, Organisation, Project, ScopedToken
 from .scopes import SCOPE_CHOICES
 from .services import clean_expiry, clean_scopes, project_create, token_create, token_revoke
-
-SHOWN_ONCE_TEMPLATE = "admin/tokens/scopedtoken/shown_once.html"
-FORM_KEY_LIFETIME = 24 * 60 * 60
-
-# The plaintext travels from save_model to response_add within one request, in memory only;
-# the entry goes with the request object.
-_plaintexts: WeakKeyDictionary[HttpRequest, str] = WeakKeyDictionary()
-
-
-def adopt_saved(target: Model, saved: Model) -> None:
-    """Make ``target`` (the admin's form instance) the row a service saved as ``saved``.
-
-    The admin goes on with its own instance after ``save_model`` (inlines, history,
-    redirect), so that instance must carry the stored values and primary key.
-    """
-    for field in saved._meta.concrete_fields:
-        setattr(target, field.attname, getattr(saved, field.attname))
-    target._state.adding = False
-    target._state.db = saved._state.db
 
 
 class ProjectChoiceFilter(admin.RelatedFieldListFilter):
@@ -131,7 +109,7 @@ def _compact(when: datetime) -> str:
     return date_format(local, "j M H:i" if local.year == timezone.localtime().year else "j M Y")
 
 
-class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
+class TokenAddForm(ShownOnceAddForm):
     """What a new token needs; the rules are the services' (``clean_scopes``, ``clean_expiry``)."""
 
     mode = forms.ChoiceField(
@@ -146,9 +124,10 @@ class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text="Scopes do not imply each other: cases:write does not grant reading cases.",
     )
 
-    # Reloading the shown-once page re-sends this form; the key makes that a form error
-    # instead of a second token. One key is spent per token created.
-    form_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: secrets.token_urlsafe(18), max_length=64)
+    form_key_prefix = "token-add-form"
+    already_used = (
+        "This form was already used to create a token, which was shown once. Open a new form to create another."
+    )
 
     class Meta:
         model = ScopedToken
@@ -160,16 +139,6 @@ class TokenAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean_expires_at(self) -> Any:
         return clean_expiry(self.cleaned_data["expires_at"])
-
-    def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean() or {}
-        # Spent only by a submission that will create the token, so fixing a mistake and
-        # sending the same form again still works.
-        if not self.errors and not cache.add(f"token-add-form:{cleaned['form_key']}", True, timeout=FORM_KEY_LIFETIME):
-            raise forms.ValidationError(
-                "This form was already used to create a token, which was shown once. Open a new form to create another."
-            )
-        return cleaned
 
 
 class TokenChangeForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -205,8 +174,11 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScopedToken)
-class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ScopedTokenAdmin(ShownOnceAdmin):
     """Tokens are never deleted (revoke instead) and their digest is never shown."""
+
+    shown_once_template = "admin/tokens/scopedtoken/shown_once.html"
+    shown_once_title = "Copy your new token"
 
     # Read at 1280 px with both sidebars open, state second so it is always in view. The hint
     # says the mode (so_live_/so_test_); the organisation is in the project's tooltip.
@@ -217,9 +189,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("=id", "name", "hint")
     ordering = ("-created_at",)
     actions = ("revoke_tokens",)
-
-    class Media:
-        css = {"all": ("tokens/admin.css",)}
 
     add_fieldsets = ((None, {"fields": ("project", "name", "mode", "scopes", "expires_at", "form_key")}),)
     readonly_fields = (
@@ -268,11 +237,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: ScopedToken | None = None) -> bool:
         return False
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        # After the one save the response is the shown-once page, never another form.
-        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
-        return super().add_view(request, form_url, context)
-
     def save_model(self, request: HttpRequest, obj: ScopedToken, form: Any, change: bool) -> None:
         if not change:
             data = form.cleaned_data
@@ -285,7 +249,7 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 created_by=request.user.get_username(),
             )
             adopt_saved(obj, token)
-            _plaintexts[request] = plaintext
+            self.keep_secret(request, plaintext)
             return
         if "name" in form.changed_data:
             obj.save(update_fields=["name"])
@@ -295,23 +259,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             except ValidationError:
                 # Someone revoked it a moment ago: the state this save asked for.
                 obj.refresh_from_db()
-
-    def response_add(
-        self, request: HttpRequest, obj: ScopedToken, post_url_continue: str | None = None
-    ) -> HttpResponse:
-        """The shown-once page, as the response to the POST that created the token.
-
-        Reloading it re-sends the form, which its spent ``form_key`` refuses; as a GET it
-        shows an empty form: this token's plaintext is never rendered again.
-        """
-        return shown_once_response(
-            self,
-            request,
-            template=SHOWN_ONCE_TEMPLATE,
-            title="Copy your new token",
-            obj=obj,
-            secret=_plaintexts.pop(request),
-        )
 
     @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ScopedToken]) -> None:
@@ -367,6 +314,6 @@ class ScopedTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="state")
     def state_badge(self, obj: ScopedToken) -> SafeString:
-        """Active, revoked or expired, each its own colour (tokens/static/tokens/admin.css)."""
+        """Active, revoked or expired, each its own colour (static/serverops/admin.css)."""
         state = obj.state()
         return format_html('<span class="token-state token-state-{}">{}</span>', state, state)

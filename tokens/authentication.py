@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from serverops.errors import Unauthorized
+from serverops.exceptions import Unauthorized
 
 from . import crypto
 from .models import ScopedToken

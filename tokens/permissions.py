@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from serverops.errors import MissingScope
+from serverops.exceptions import MissingScope
 
 from .models import ScopedToken
 

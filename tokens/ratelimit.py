@@ -2,10 +2,11 @@
 
 Every request charges both windows, refused ones included, and is accepted only while
 both counts stay within their limits, so the accepted count can never exceed a limit
-however many processes race. On Redis the two counters are advanced by one Lua script:
-one round trip, atomic across every worker and host sharing the cache, sent before the
-token's statement and read after it (``Charge``). Any other cache (the in-process default)
-uses Django's ``add``/``incr``.
+however many processes race. With ``RATE_LIMIT_REDIS_URL`` (``REDIS_URL``) the two counters
+are advanced in Redis by one Lua script, on a client of the rate limiter's own: one round trip,
+atomic across every worker and host sharing that Redis, sent before the token's statement and
+read after it (``Charge``). Without it they live in Django's default cache (in-process), through
+``add``/``incr``.
 
 A token's counters are keyed by its digest, the one thing known about it before its row
 is read.
@@ -14,15 +15,16 @@ is read.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-from weakref import WeakKeyDictionary
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache
+from redis import Redis
 from redis.exceptions import NoScriptError
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -41,7 +43,6 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
-_scripts: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
 # The two windows of §7, in the order of the settings' budgets: (name in the RateLimit fields, seconds).
 WINDOWS = (("per-second", 1), ("per-minute", 60))
 
@@ -111,46 +112,59 @@ class RateLimited(APIException):
         self.headers = {"Retry-After": str(retry_after), **state.headers()}
 
 
-def _redis_script(backend: RedisCache) -> Any:
-    """The charge script registered on the Redis client Django built from ``CACHES``, so its
-    connection pool and options are the cache's own (``_cache`` is that client; Django
-    offers no public handle on it). One per client."""
-    client = backend._cache
-    script = _scripts.get(client)
-    if script is None:
-        script = _scripts[client] = client.get_client(write=True).register_script(CHARGE_SCRIPT)
-    return script
+class _Client(threading.local):
+    """This thread's Redis client for the counters, on one connection of its own, and the charge
+    script registered on it. Made again for a new ``RATE_LIMIT_REDIS_URL`` (``override_settings``)
+    and in a forked process, which must not share its parent's socket."""
+
+    key: tuple[str, int] | None = None
+    redis: Redis
+    script: Any
+
+
+_client = _Client()
+
+
+def _redis(url: str) -> _Client:
+    key = (url, os.getpid())
+    if _client.key != key:
+        # single_connection_client: the client keeps one connection rather than a pool, so the
+        # charge can write its command on it and read the reply later, from the same socket.
+        _client.redis = Redis.from_url(url, single_connection_client=True)
+        _client.script = _client.redis.register_script(CHARGE_SCRIPT)
+        _client.key = key
+    return _client
 
 
 class _SentScript:
-    """The charge script's ``EVALSHA``, written to a connection of the client's pool now and its
-    reply read by ``counts``, which returns the connection to the pool.
+    """The charge script's ``EVALSHA``, written to the client's connection now and its reply read
+    by ``counts``.
 
-    redis-py has no call that sends a command and returns before its reply; its connections
-    do (``send_command``, ``read_response``), and disconnect themselves when either fails, so
-    a connection always goes back to the pool ready for the next command.
+    redis-py has no call that sends a command and returns before its reply; its connection does,
+    in two public calls (``send_command``, ``read_response``). A failure of either disconnects it
+    here, so no reply is left unread for the next command; redis-py connects again on next use.
     """
 
-    def __init__(self, script: Any, keys: list[str], args: list[int]) -> None:
-        self.script, self.keys, self.args = script, keys, args
-        self.pool = script.registered_client.connection_pool
-        self.connection = self.pool.get_connection()
+    def __init__(self, client: _Client, keys: list[str], args: list[int]) -> None:
+        self.script, self.keys, self.args = client.script, keys, args
+        # Any: redis-py leaves the connection's methods unannotated.
+        self.connection = cast(Any, client.redis.connection)
         try:
-            self.connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            self.connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
         except BaseException:
-            self.pool.release(self.connection)
+            self.connection.disconnect()
             raise
 
     def counts(self) -> list[int]:
         try:
-            try:
-                counts = self.connection.read_response()
-            finally:
-                self.pool.release(self.connection)
+            counts = self.connection.read_response()
         except NoScriptError:
             # The server lost its scripts (a restart, SCRIPT FLUSH), so nothing was counted:
             # redis-py's own call loads the script again and runs it.
             counts = self.script(keys=self.keys, args=self.args)
+        except BaseException:
+            self.connection.disconnect()
+            raise
         return [int(count) for count in counts]
 
 
@@ -192,11 +206,12 @@ class Charge:
         ]
         # A counter lives one second longer than its window, so it cannot expire while in use.
         self.lifetimes = [seconds + 1 for _, seconds in WINDOWS]
-        self.backend = caches[DEFAULT_CACHE_ALIAS]
         self.sent: _SentScript | None = None
-        if isinstance(self.backend, RedisCache):
-            keys = [self.backend.make_key(key) for key in self.keys]
-            self.sent = _SentScript(_redis_script(self.backend), keys, self.lifetimes)
+        self.client: _Client | None = None
+        url: str | None = settings.RATE_LIMIT_REDIS_URL
+        if url:
+            self.client = _redis(url)
+            self.sent = _SentScript(self.client, self.keys, self.lifetimes)
 
     def settle(self, token_id: str) -> RateLimitState:
         """The charge of the token ``token_id``, the credential's; raises ``RateLimited`` when
@@ -219,12 +234,15 @@ class Charge:
         if not forget:
             self._counts()
             return
-        if self.sent is not None:
-            self._counts()  # its reply read, so that the connection goes back to the pool clean
-        self.backend.delete_many(self.keys)
+        if self.client is None:
+            caches[DEFAULT_CACHE_ALIAS].delete_many(self.keys)
+            return
+        self._counts()  # its reply read first: the connection carries one command at a time
+        self.client.redis.delete(*self.keys)
 
     def _counts(self) -> list[int]:
         if self.sent is not None:
             sent, self.sent = self.sent, None
             return sent.counts()
-        return [_count(self.backend, key, lifetime) for key, lifetime in zip(self.keys, self.lifetimes, strict=True)]
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        return [_count(backend, key, lifetime) for key, lifetime in zip(self.keys, self.lifetimes, strict=True)]

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from serverops.errors import Unauthorized
+from serverops.exceptions import Unauthorized
 
 from .authentication import bearer_digest
 from .models import ScopedToken

@@ -6,41 +6,33 @@ endpoint is rendered once, as the response to the add form's POST, and never aga
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
-from serverops.admin_site import shown_once_response
-from tokens.admin import ProjectChoiceFilter, adopt_saved
+from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
+from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 
 from .models import EventType, MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from .services import clean_events, clean_url, endpoint_create, endpoint_delete, message_resend
 
-SHOWN_ONCE_TEMPLATE = "admin/webhooks/webhookendpoint/shown_once.html"
-FORM_KEY_LIFETIME = 24 * 60 * 60
 LOG_ROWS = 50
-
-# The secret travels from save_model to response_add within one request, in memory only.
-_secrets: WeakKeyDictionary[HttpRequest, str] = WeakKeyDictionary()
 
 
 def _when(value: Any) -> str:
     return date_format(localtime(value), "DATETIME_FORMAT") if value else "–"
 
 
-class EndpointAddForm(forms.ModelForm):  # type: ignore[type-arg]
+class EndpointAddForm(ShownOnceAddForm):
     """What a new endpoint needs; the rules are the services' (``clean_url``, ``clean_events``)."""
 
     mode = forms.ChoiceField(
@@ -59,9 +51,11 @@ class EndpointAddForm(forms.ModelForm):  # type: ignore[type-arg]
         initial=EventType.values,
         widget=forms.CheckboxSelectMultiple,
     )
-    # Reloading the shown-once page re-sends this form; the key makes that a form error
-    # instead of a second endpoint with a second secret.
-    form_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: secrets.token_urlsafe(18), max_length=64)
+    form_key_prefix = "webhook-add-form"
+    already_used = (
+        "This form was already used to create an endpoint, whose secret was shown once. "
+        "Open a new form to create another."
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -73,21 +67,13 @@ class EndpointAddForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_events(self) -> list[str]:
         return clean_events(self.cleaned_data["events"])
 
-    def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean() or {}
-        if not self.errors and not cache.add(
-            f"webhook-add-form:{cleaned['form_key']}", True, timeout=FORM_KEY_LIFETIME
-        ):
-            raise forms.ValidationError(
-                "This form was already used to create an endpoint, whose secret was shown once. "
-                "Open a new form to create another."
-            )
-        return cleaned
-
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEndpointAdmin(ShownOnceAdmin):
     """Endpoints are not edited: to change one, create another and delete the old one."""
+
+    shown_once_template = "admin/webhooks/webhookendpoint/shown_once.html"
+    shown_once_title = "Copy the signing secret"
 
     list_display = ("id", "url", "project", "mode", "event_list", "pending", "failed", "created_at")
     list_select_related = ("project__organisation",)
@@ -127,10 +113,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             kwargs["queryset"] = Project.objects.select_related("organisation")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
-        context = {"show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
-        return super().add_view(request, form_url, context)
-
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         if change:
             return  # nothing about an endpoint is editable
@@ -143,7 +125,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             created_by=request.user.get_username(),
         )
         adopt_saved(obj, endpoint)
-        _secrets[request] = secret
+        self.keep_secret(request, secret)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         # An endpoint's messages and attempts are its outbox and log, which no one deletes
@@ -158,19 +140,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             endpoint_delete(endpoint=endpoint)
-
-    def response_add(
-        self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
-    ) -> HttpResponse:
-        """The shown-once page, as the response to the POST that created the endpoint."""
-        return shown_once_response(
-            self,
-            request,
-            template=SHOWN_ONCE_TEMPLATE,
-            title="Copy the signing secret",
-            obj=obj,
-            secret=_secrets.pop(request),
-        )
 
     @admin.display(description="events")
     def event_list(self, obj: WebhookEndpoint) -> str:

@@ -129,6 +129,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# The rate limit's counters (tokens.ratelimit), on a redis-py client of their own; without
+# Redis they live in the default cache above, one budget per process.
+RATE_LIMIT_REDIS_URL = _REDIS_URL
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -191,7 +194,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # The contract's 1 MiB body limit: Django enforces it whenever a body is read whole,
-# which is how DRF reads JSON; the API answers 413 (serverops.exceptions).
+# which is how DRF reads JSON; the API answers 413 (serverops.exception_handler).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -206,7 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["serverops.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["serverops.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "serverops.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "serverops.exception_handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "UNICODE_JSON": True,
     "COMPACT_JSON": True,

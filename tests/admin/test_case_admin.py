@@ -17,8 +17,10 @@ from django.utils import timezone
 from cases.demo import screenshot_png
 from cases.models import Attachment, Case, CaseEvent, Status
 from media.models import AbuseStatus
+from media.storage import staff_file_url
 from tests.admin.conftest import admin_errors, untouched_form_data
 from tests.factories import CaseFactory, ProjectFactory, attach_file
+from tests.media.samples import ALLOWED
 from tokens.models import Mode
 
 pytestmark = pytest.mark.django_db
@@ -469,6 +471,23 @@ def test_file_link_downloads_what_a_browser_could_run(admin_client: Client) -> N
     assert r.status_code == 200
     assert r["Content-Type"] == "application/octet-stream"
     assert r["Content-Disposition"].startswith("attachment")
+
+
+@pytest.mark.parametrize("content_type", sorted(ALLOWED))
+def test_file_link_opens_inline_exactly_what_media_opens_inline(admin_client: Client, content_type: str) -> None:
+    """The admin's file link and ``/media/`` decide alike which types the browser opens."""
+    name, content = ALLOWED[content_type]
+    case = CaseFactory()
+    file = attach_file(case=case, content=SimpleUploadedFile(name, content), original_name=name).file
+    assert file.content_type == content_type
+
+    from_admin = admin_client.get(reverse("admin:cases_case_attachment", args=[case.pk, file.pk]))
+    from_media = admin_client.get(staff_file_url(file, request=None))
+
+    assert (from_admin.status_code, from_media.status_code) == (200, 200), from_media.content
+    kinds = [r["Content-Disposition"].split(";", 1)[0] for r in (from_admin, from_media)]
+    assert kinds[0] == kinds[1], kinds
+    assert kinds[0] == ("inline" if content_type.startswith(("image/", "video/", "audio/")) else "attachment")
 
 
 def test_file_link_of_another_case_is_not_found(admin_client: Client) -> None:

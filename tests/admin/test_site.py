@@ -22,3 +22,13 @@ def test_site_is_branded_and_view_site_opens_the_api_docs(admin_client: Client) 
     served = admin_client.get(favicon)
     assert served.status_code == 200
     assert b"<svg" in b"".join(served.streaming_content)
+
+
+@pytest.mark.parametrize(
+    "page", ["admin:cases_case_changelist", "admin:media_file_changelist", "admin:tokens_scopedtoken_changelist"]
+)
+def test_every_admin_page_has_the_one_stylesheet(admin_client: Client, page: str) -> None:
+    r = admin_client.get(reverse(page))
+    assert r.status_code == 200
+    sheets = [line for line in r.content.decode().splitlines() if "admin.css" in line and "stylesheet" in line]
+    assert len(sheets) == 1 and "serverops/admin.css" in sheets[0], sheets

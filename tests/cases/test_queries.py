@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from cases.models import Attachment, Case, CaseEvent, Status
 from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence
-from cases.serializers import case_representation
+from cases.serializers import CaseRow, case_representation
 from cases.services import Actor, case_update
 from media.models import AbuseStatus, File, Visibility
+from media.serializers import FileRow
 from media.storage import FileLinks
 from serverops.pagination import KeysetPagination
 from serverops.sql import record_type
@@ -197,6 +198,9 @@ def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
     page = case_page(project_id=project.pk, mode=Mode.LIVE, limit=10)
 
     assert [type(case) for case in page] == [record_type(Case)] * 3
+    # Records and models alike have every member of the protocols the representations read.
+    assert all(isinstance(row, CaseRow) for row in [*page, *cases])
+    assert all(isinstance(file, FileRow) for row in [*page, *cases] for file in row.files)
     represented = [case_representation(record, links=links) for record in page]
     assert represented == [case_representation(case_with_evidence(record.pk), links=links) for record in page]
     urls = {file["id"]: file["url"] for case in represented for file in case["attachments"]}

@@ -59,7 +59,7 @@ def redis_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisWrites]:
         send(connection, command, check_health)
 
     cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_LOCATION}}
-    with override_settings(CACHES=cache):
+    with override_settings(CACHES=cache, RATE_LIMIT_REDIS_URL=REDIS_LOCATION):
         # The connection open and the charge script loaded on the server before anything is counted.
         ratelimit.Charge(f"warm-up-{uuid.uuid4().hex}").abandon(forget=True)
         monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)

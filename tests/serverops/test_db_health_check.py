@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import close_old_connections, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import DatabaseWrapper as DjangoPostgreSQLWrapper
 
 from tokens.models import Organisation
 
@@ -19,12 +22,30 @@ def _postgres_only() -> None:
         pytest.skip("a PostgreSQL backend; .ci/run runs this file with DATABASE_URL set")
 
 
+# Django's own state the override reads and writes (serverops/db/postgresql/base.py, UPGRADING.md).
+HEALTH_CHECK_STATE = {"health_check_enabled", "health_check_done"}
+
+
 @pytest.fixture
-def request_start() -> None:
-    """The connection as a new request finds it: open, health checks on, not yet checked."""
+def request_start(monkeypatch) -> None:
+    """The connection as a new request finds it, brought there by Django's own calls: opened with
+    health checks on, then reset by ``close_old_connections`` (the ``request_started`` receiver)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", True)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)
+    connection.close()
     connection.ensure_connection()
-    connection.health_check_enabled = True
-    connection.health_check_done = False
+    close_old_connections()
+    assert connection.health_check_enabled
+    assert not connection.health_check_done
+
+
+def test_django_still_keeps_the_health_check_state_the_override_reads() -> None:
+    """Fails when Django renames or stops using the attributes ``DatabaseWrapper`` relies on."""
+    fresh = DjangoPostgreSQLWrapper(connection.settings_dict)
+    assert vars(fresh).keys() >= HEALTH_CHECK_STATE
+    for method in (BaseDatabaseWrapper.connect, BaseDatabaseWrapper.close_if_health_check_failed):
+        assert set(inspect.unwrap(method).__code__.co_names) >= HEALTH_CHECK_STATE, method
+    assert "health_check_done" in BaseDatabaseWrapper.close_if_unusable_or_obsolete.__code__.co_names
 
 
 def test_the_settings_choose_the_backend() -> None:

@@ -181,7 +181,7 @@ def test_crash_is_500_envelope_logged_with_the_request_id(call, monkeypatch, cap
         raise RuntimeError("database on fire: secret detail")
 
     monkeypatch.setattr("cases.services.case_create", explode)
-    with caplog.at_level(logging.ERROR, logger="serverops.errors"):
+    with caplog.at_level(logging.ERROR):
         r = call("POST", "/v1/cases", json_body={"title": "boom"}, headers={"X-Request-Id": "trace-500"})
     error = assert_envelope(r, 500, "internal")
     assert error["message"] == "an unexpected error occurred"
@@ -191,6 +191,8 @@ def test_crash_is_500_envelope_logged_with_the_request_id(call, monkeypatch, cap
     assert record.request_id == "trace-500"
     assert record.exc_info is not None
     assert "database on fire" in str(record.exc_info[1])
+    # Logged once: Django's request logger does not repeat it (response._has_been_logged, UPGRADING.md).
+    assert [rec.name for rec in caplog.records if rec.levelno >= logging.ERROR] == ["serverops.errors"]
 
 
 def test_idempotency_key_reused_with_another_body_is_409(call) -> None:
@@ -198,3 +200,23 @@ def test_idempotency_key_reused_with_another_body_is_409(call) -> None:
     assert call("POST", "/v1/cases", json_body={"title": "first"}, headers=headers).status_code == 201
     assert_envelope(call("POST", "/v1/cases", json_body={"title": "second"}, headers=headers), 409, "conflict")
     assert list(Case.objects.values_list("title", flat=True)) == ["first"]
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b"1", b'"text"'])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/v1/cases", id="case-create"),
+        pytest.param("PATCH", "/v1/cases/{id}", id="case-update"),
+        pytest.param("POST", "/v1/media/base64", id="base64-upload"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_400_saying_so(call, case, method, path, body) -> None:
+    from tests.factories import TokenFactory
+
+    every_scope = TokenFactory(project=case.project, scopes=["cases:read", "cases:write", "media:write"])
+    before = list(Case.objects.values_list("pk", "title", "updated_at"))
+    r = call(method, path.format(id=case.pk), body=body, auth=f"Bearer {every_scope.plaintext}")
+    error = assert_envelope(r, 400, "bad_request")
+    assert error["message"] == "request body must be a JSON object"
+    assert list(Case.objects.values_list("pk", "title", "updated_at")) == before

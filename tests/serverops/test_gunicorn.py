@@ -17,12 +17,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from scripts.servers import free_port, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,38 +63,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "create_token", "--project", project, "--name", "raw", "--scope", "cases:read", "--scope", "cases:write"
     )
     log = scratch / "gunicorn.log"
+    port = free_port()
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "gunicorn.conf.py",
-                "--workers",
-                "1",
-                "--bind",
-                "127.0.0.1:0",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_gunicorn(env=env, port=port, workers=1, log=out)
     try:
-        port = None
-        for _ in range(200):
-            match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
-            if match:
-                port = int(match.group(1))
-                break
-            assert process.poll() is None, log.read_text()
-            time.sleep(0.05)
-        assert port is not None, log.read_text()
+        wait_listening(process, port)
         yield Server(port=port, token=token, database=scratch / "db.sqlite3")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process, timeout=30)
     assert "Traceback" not in log.read_text(), log.read_text()
 
 

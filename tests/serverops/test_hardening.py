@@ -252,7 +252,7 @@ def test_admin_bad_multipart_is_a_plain_400_logged_without_traceback(security_lo
 def test_every_request_parsing_refusal_is_a_4xx_envelope_in_the_api(exception, status, message) -> None:
     from rest_framework.test import APIRequestFactory
 
-    from serverops.exceptions import exception_handler
+    from serverops.exception_handler import exception_handler
 
     request = APIRequestFactory().get("/v1/cases")
     response = exception_handler(exception, {"request": request})

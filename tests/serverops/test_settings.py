@@ -94,6 +94,7 @@ def test_production_ignores_a_debug_request() -> None:
 def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None:
     code = (
         "from django.conf import settings; print(settings.CACHES['default']['BACKEND']); "
+        "print(settings.RATE_LIMIT_REDIS_URL); "
         "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['CONN_MAX_AGE'])"
     )
     result = manage(
@@ -105,8 +106,9 @@ def test_redis_url_selects_the_redis_cache_and_database_url_postgresql() -> None
         REDIS_URL="redis://127.0.0.1:6379/3",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
     )
-    assert result.stdout.split("\n")[:2] == [
+    assert result.stdout.split("\n")[:3] == [
         "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/3",
         "serverops.db.postgresql 600",
     ], result.stderr
 

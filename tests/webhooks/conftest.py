@@ -107,12 +107,6 @@ def tls_receiver(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rec
     r.server.server_close()
 
 
-@pytest.fixture
-def private_networks_allowed(settings: Any) -> None:
-    """The receiver is on 127.0.0.1, which production refuses."""
-    settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
-
-
 def deliver() -> int:
     """``manage.py deliver_webhooks --once``: what it printed (how many it delivered)."""
     out, err = StringIO(), StringIO()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import error_response
+from .exceptions import error_response
 
 
 @csrf_exempt

@@ -1,0 +1,73 @@
+"""The service under gunicorn on a loopback port, for the benchmarks (bench/), the soak, fault and
+memory scripts (scripts/) and the raw-HTTP tests: one way to pick a port, start, wait and stop."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_gunicorn(
+    app: str = "serverops.wsgi",
+    *,
+    env: Mapping[str, str],
+    port: int,
+    workers: int,
+    config: bool = True,
+    options: Sequence[str] = (),
+    log: IO[bytes] | None = None,
+) -> subprocess.Popen[bytes]:
+    """gunicorn serving ``app`` on 127.0.0.1:``port`` from the repository root, in a process group
+    of its own (``stop`` ends the master and its workers), with ``gunicorn.conf.py`` unless
+    ``config`` is False; its output goes to ``log`` (inherited when None)."""
+    command = [sys.executable, "-m", "gunicorn", app, *(["--config", "gunicorn.conf.py"] if config else [])]
+    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", *options]
+    return subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=log, stderr=log, start_new_session=True)
+
+
+def wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
+    """Until the server answers an HTTP request (any status); ``RuntimeError`` when it exits or
+    does not answer within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/v1/")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            connection.close()
+    raise RuntimeError(f"gunicorn did not answer on port {port} within {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """End the server's process group: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
