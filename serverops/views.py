@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,8 +24,21 @@ def _is_api(request: HttpRequest) -> bool:
     return is_api_path(request.path)
 
 
+# A Host not in ALLOWED_HOSTS, outside /v1/ (admin pages, file links): short plain text, never
+# a page that could render; the operator's fix is in docs/api.md ("Files and evidence").
+DISALLOWED_HOST_MESSAGE = (
+    "bad request: the Host header names a host this service does not serve (its operator lists them in ALLOWED_HOSTS)"
+)
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if not _is_api(request):
+        if isinstance(exception, DisallowedHost):
+            response = HttpResponse(
+                DISALLOWED_HOST_MESSAGE + "\n", status=400, content_type="text/plain; charset=utf-8"
+            )
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
         return defaults.bad_request(request, exception)
     refusal = request_refusal(exception)
     if refusal is None:
@@ -53,6 +68,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if not _is_api(request):
         return defaults.server_error(request)
     return error_response(500, INTERNAL_MESSAGE)
+
+
+@csrf_exempt
+def index(request: HttpRequest) -> HttpResponse:
+    """``/``: where things are, for whoever opens the service's address (GET or HEAD)."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(405, f"method {request.method} is not allowed on this path")
+        response["Allow"] = "GET, HEAD"
+        return response
+    return JsonResponse(
+        {
+            "service": "ServerOps Cases API",
+            "api": "/v1/",
+            "docs": "/docs",
+            "openapi": "/v1/openapi.json",
+            "admin": "/admin/",
+        },
+        json_dumps_params={"separators": (",", ":")},
+    )
 
 
 def _as_json_error(response: Response) -> Response:
