@@ -10,13 +10,14 @@ from rest_framework.settings import api_settings
 
 from serverops.fields import StrictCharField, StrictChoiceField, rfc3339
 
-from .models import File, Visibility
+from .models import AbuseStatus, File, Visibility
 from .services import clean_original_name
 from .storage import FileLinks
 
 
 def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
-    """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response).
+    """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response),
+    which is None while the file is blocked: no link opens it then (docs/api.md, "Files and evidence").
     ``file`` is a File, or a record of its row (``serverops.sql.record_type``).
 
     Written out rather than left to a ModelSerializer: DRF builds every field object per
@@ -25,7 +26,7 @@ def file_representation(file: File, *, links: FileLinks) -> dict[str, Any]:
     """
     return {
         "id": file.id,
-        "url": links.url(file),
+        "url": None if file.abuse_status == AbuseStatus.BLOCKED else links.url(file),
         "key": file.key,
         "size": file.size,
         "content_type": file.content_type,
