@@ -58,6 +58,7 @@ _DECLARED_ALIASES = {
 UNKNOWN = "application/octet-stream"
 JSON_CANDIDATE = "application/json?"
 HTML = "text/html"
+SVG = "image/svg+xml"
 
 # Text that a browser would take for markup (the WHATWG sniffing patterns, and SVG/XML):
 # never let it pass as text/plain, whatever header it is later served with.
@@ -67,6 +68,9 @@ _MARKUP = re.compile(
     re.IGNORECASE,
 )
 _MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe|object|embed|!doctype)[\s/>]", re.IGNORECASE)
+# Markup that opens with an <svg> element (after an XML prolog or an SVG doctype): named as what it
+# is when refused, not as HTML.
+_SVG_ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype\s+svg[^>]*>\s*)?<svg[\s/>]", re.IGNORECASE)
 # C0 controls other than tab, newline, form feed, carriage return and escape (ANSI colours in logs).
 _BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -75,9 +79,10 @@ def sniff(head: bytes) -> str:
     """The media type the first bytes announce.
 
     Signatures first (images, video, audio, PDF and everything filetype knows, allowed or
-    not); then UTF-8 text: markup is ``text/html``, text that opens like JSON is
-    ``application/json?`` (the whole file decides, see ``media.uploads``), other text is
-    ``text/plain``; anything else is ``application/octet-stream``.
+    not); then UTF-8 text: markup is ``image/svg+xml`` when it opens with ``<svg>``, else
+    ``text/html``; text that opens like JSON is ``application/json?`` (the whole file decides,
+    see ``media.uploads``), other text is ``text/plain``; anything else is
+    ``application/octet-stream``.
     """
     kind = filetype.guess(head[:SNIFF_BYTES])
     if kind is not None:
@@ -88,7 +93,7 @@ def sniff(head: bytes) -> str:
     if not _is_utf8_text(text):
         return UNKNOWN
     if _MARKUP.match(text) or _MARKUP_ANYWHERE.search(text):
-        return HTML
+        return SVG if _SVG_ROOT.match(text) else HTML
     if text.lstrip()[:1] in (b"{", b"["):
         return JSON_CANDIDATE
     return "text/plain"
