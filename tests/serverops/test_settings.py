@@ -160,7 +160,7 @@ def test_gunicorn_serverops_wsgi_starts_without_django_settings_module(tmp_path:
             time.sleep(0.05)
         assert port is not None, log.read_text()
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/cases", timeout=30)  # noqa: S310 (a local URL)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/cases", timeout=30)
         assert refused.value.code == 401, log.read_text()
         assert json.loads(refused.value.read())["error"]["code"] == "unauthorized"
     finally:
