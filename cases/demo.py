@@ -6,7 +6,7 @@ import io
 import json
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +17,7 @@ from media.services import file_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create, token_revoke
 
-from .models import Case, Status
+from .models import Attachment, Case, CaseEvent, Status
 from .services import Actor, attachment_create, case_create
 
 ORGANISATION = "Demo Community"
@@ -194,9 +194,30 @@ def _seed_cases(project: Project, offset: int) -> int:
         # Spread the queue over the last weeks, as a real one would be.
         created_at = now - timedelta(days=len(TITLES) - index, hours=rng.randrange(24))
         updated_at = created_at + timedelta(hours=rng.randrange(1, 48))
-        Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=min(updated_at, now))
+        _backdate(case, created_at=created_at, updated_at=min(updated_at, now))
         created += 1
     return created
+
+
+def _backdate(case: Case, *, created_at: datetime, updated_at: datetime) -> None:
+    """Move a just-seeded case into the past with its history: the first event at ``created_at``,
+    each later one (an upload attached) spread up to ``updated_at``, every attachment at the
+    event that attached it, and every file stored a minute before it was first attached."""
+    events = list(CaseEvent.objects.filter(case=case).order_by("created_at", "id"))
+    step = (updated_at - created_at) / max(len(events) - 1, 1)
+    attached_at: dict[str, datetime] = {}
+    for n, event in enumerate(events):
+        when = created_at + step * n
+        CaseEvent.objects.filter(pk=event.pk).update(created_at=when)
+        change = event.changes.get("attachments") or {}
+        for file_id in set(change.get("to") or []) - set(change.get("from") or []):
+            attached_at.setdefault(file_id, when)
+    for file_id, when in attached_at.items():
+        Attachment.objects.filter(case=case, file_id=file_id).update(attached_at=when)
+        stored = when - timedelta(minutes=1)
+        # A file several cases list keeps the earliest time.
+        File.objects.filter(pk=file_id, created_at__gt=stored).update(created_at=stored, updated_at=stored)
+    Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=updated_at)
 
 
 @transaction.atomic

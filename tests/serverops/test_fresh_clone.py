@@ -284,3 +284,31 @@ def test_the_root_refuses_other_methods_in_the_envelope(client: Client) -> None:
     assert r.status_code == 405, r.content
     assert r["Allow"] == "GET, HEAD"
     assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+# Demo data: nothing is dated after the change that made it.
+
+
+def test_demo_history_is_in_order_attachments_included() -> None:
+    from cases.demo import demo_seed
+    from cases.models import Attachment, CaseEvent
+
+    demo_seed()
+
+    checked = 0
+    for case in Case.objects.all():
+        events = list(CaseEvent.objects.filter(case=case).order_by("created_at", "id"))
+        times = [event.created_at for event in events]
+        assert times == sorted(times) and times[0] == case.created_at, case
+        assert all(case.created_at <= when <= case.updated_at for when in times), case
+        for link in Attachment.objects.filter(case=case).select_related("file"):
+            assert case.created_at <= link.attached_at <= case.updated_at, (case, link)
+            assert link.file.created_at <= link.attached_at, (case, link)
+            attached_by = [e.created_at for e in events if link.file_id in _attached_to(e)]
+            assert link.attached_at == attached_by[0], (case, link)
+            checked += 1
+    assert checked > 20
+
+
+def _attached_to(event: object) -> list[str]:
+    return event.changes.get("attachments", {}).get("to") or []  # type: ignore[attr-defined]
