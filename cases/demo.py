@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
@@ -70,6 +73,11 @@ SEEDED_BY = "manage.py seed_demo"
 # Long enough for an afternoon of trying the API, short enough that a forgotten one dies on its own.
 DEMO_TOKEN_LIFETIME = timedelta(days=7)
 COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
+
+
+# The admin login `make run` prints: a superuser of the local demo whose password changes on every
+# run (shown once), so no password is ever fixed in the code or the docs.
+DEMO_STAFF_USERNAME = "demo-staff"
 
 
 @dataclass(frozen=True)
@@ -248,3 +256,16 @@ def demo_seed() -> DemoResult:
         created_by=SEEDED_BY,
     )
     return DemoResult(project=projects[0], token=token, plaintext=plaintext, cases_created=created)
+
+
+@transaction.atomic
+def demo_staff_refresh() -> tuple[AbstractBaseUser, str]:
+    """Create the demo staff user (a superuser named ``DEMO_STAFF_USERNAME``) or give it a new
+    password; returns it with that password, random and fresh on every call, for the caller to
+    show once (only its hash is stored)."""
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_STAFF_USERNAME)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user, password
