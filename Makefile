@@ -24,18 +24,17 @@ $(DEV): requirements-dev.lock | $(BIN)/python
 install: $(RUNTIME)
 install-dev: $(DEV)
 
-## Serve the API and admin at http://127.0.0.1:$(PORT) on SQLite, with demo data and a printed token,
-## and a webhook worker beside it.
+## Serve the API and admin at http://127.0.0.1:$(PORT) on SQLite, with demo data, a printed token
+## and admin login, and a webhook worker beside it.
 run: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@TOKEN=$$($(BIN)/python manage.py seed_demo) && \
-	  echo && echo "Demo token (shown once): $$TOKEN" && \
-	  echo "Try:  curl -s -H 'Authorization: Bearer $$TOKEN' 'http://127.0.0.1:$(PORT)/v1/cases?limit=5'" && echo
-	@# A webhook worker beside the server; Ctrl-C stops both (and so does the server exiting).
-	@$(BIN)/python manage.py deliver_webhooks & WORKER=$$!; \
-	  trap 'kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@DEMO=$$($(BIN)/python manage.py seed_demo --staff-login) && set -- $$DEMO && \
+	  echo && echo "Demo token (shown once): $$1" && \
+	  echo "Try:  curl -s -H 'Authorization: Bearer $$1' 'http://127.0.0.1:$(PORT)/v1/cases?limit=5'" && \
+	  echo "Admin: http://127.0.0.1:$(PORT)/admin/  user $$2  password $$3  (shown once; a new one every make run)" && echo
+	@# Ctrl-C, or SIGTERM to make (which passes it on), stops the server and the worker together.
+	@exec $(BIN)/python scripts/run_local.py --port $(PORT)
 
 ## Install everything and run every test (SQLite by default; DATABASE_URL=postgres://… for PostgreSQL).
 test: $(DEV)

@@ -12,6 +12,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The default serverops/wsgi.py sets too: the on_starting hook reads the settings before gunicorn
+# loads the WSGI module, so `gunicorn serverops.wsgi` without the variable would not start.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "serverops.settings.base")
 
 from serverops import gunicorn_errors, startup
 

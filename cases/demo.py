@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import random
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
@@ -17,7 +20,7 @@ from media.services import file_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create, token_revoke
 
-from .models import Case, Status
+from .models import Attachment, Case, CaseEvent, Status
 from .services import Actor, attachment_create, case_create
 
 ORGANISATION = "Demo Community"
@@ -70,6 +73,11 @@ SEEDED_BY = "manage.py seed_demo"
 # Long enough for an afternoon of trying the API, short enough that a forgotten one dies on its own.
 DEMO_TOKEN_LIFETIME = timedelta(days=7)
 COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66, 193), (32, 201, 151)]
+
+
+# The admin login `make run` prints: a superuser of the local demo whose password changes on every
+# run (shown once), so no password is ever fixed in the code or the docs.
+DEMO_STAFF_USERNAME = "demo-staff"
 
 
 @dataclass(frozen=True)
@@ -194,9 +202,30 @@ def _seed_cases(project: Project, offset: int) -> int:
         # Spread the queue over the last weeks, as a real one would be.
         created_at = now - timedelta(days=len(TITLES) - index, hours=rng.randrange(24))
         updated_at = created_at + timedelta(hours=rng.randrange(1, 48))
-        Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=min(updated_at, now))
+        _backdate(case, created_at=created_at, updated_at=min(updated_at, now))
         created += 1
     return created
+
+
+def _backdate(case: Case, *, created_at: datetime, updated_at: datetime) -> None:
+    """Move a just-seeded case into the past with its history: the first event at ``created_at``,
+    each later one (an upload attached) spread up to ``updated_at``, every attachment at the
+    event that attached it, and every file stored a minute before it was first attached."""
+    events = list(CaseEvent.objects.filter(case=case).order_by("created_at", "id"))
+    step = (updated_at - created_at) / max(len(events) - 1, 1)
+    attached_at: dict[str, datetime] = {}
+    for n, event in enumerate(events):
+        when = created_at + step * n
+        CaseEvent.objects.filter(pk=event.pk).update(created_at=when)
+        change = event.changes.get("attachments") or {}
+        for file_id in set(change.get("to") or []) - set(change.get("from") or []):
+            attached_at.setdefault(file_id, when)
+    for file_id, when in attached_at.items():
+        Attachment.objects.filter(case=case, file_id=file_id).update(attached_at=when)
+        stored = when - timedelta(minutes=1)
+        # A file several cases list keeps the earliest time.
+        File.objects.filter(pk=file_id, created_at__gt=stored).update(created_at=stored, updated_at=stored)
+    Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=updated_at)
 
 
 @transaction.atomic
@@ -227,3 +256,16 @@ def demo_seed() -> DemoResult:
         created_by=SEEDED_BY,
     )
     return DemoResult(project=projects[0], token=token, plaintext=plaintext, cases_created=created)
+
+
+@transaction.atomic
+def demo_staff_refresh() -> tuple[AbstractBaseUser, str]:
+    """Create the demo staff user (a superuser named ``DEMO_STAFF_USERNAME``) or give it a new
+    password; returns it with that password, random and fresh on every call, for the caller to
+    show once (only its hash is stored)."""
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_STAFF_USERNAME)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user, password

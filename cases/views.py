@@ -56,6 +56,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         "partial_update": "cases:write",
         "events": "cases:read",
     }
+    query_parameters = {"list": ("status", "limit", "cursor"), "events": ("limit", "cursor")}
     # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
     lookup_value_regex = "[^/]+"
 

@@ -3,7 +3,9 @@
 The list filters by abuse status, type, project, mode and folder, searches names, SHA-256
 and ids, shows each image's thumbnail and the cases a file is evidence in, and marks the
 selected files clean, flagged or blocked. A file's page plays video and audio inline. Every
-change goes through ``media.services.file_update`` (row lock, the store's access rules).
+change goes through ``media.services.file_update`` (row lock, the store's access rules), which
+records the staff member who reviewed the file and when (marks and saves): "not reviewed yet" is a
+filter, since ``abuse_status`` starts "clean" for every upload.
 
 Staff see every file's bytes, blocked ones included, through staff-only links
 (``media.storage.staff_file_url`` and this admin's thumbnail view); a blocked file's public
@@ -17,6 +19,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignObjectRel, Prefetch, Q, QuerySet
@@ -65,6 +68,22 @@ class TypeFilter(admin.SimpleListFilter):
         return queryset.filter(matches)
 
 
+class ReviewedFilter(admin.SimpleListFilter):
+    """Whether staff have judged the file (a mark or a save in the admin); ``abuse_status`` alone
+    cannot say, since every upload starts "clean"."""
+
+    title = "review"
+    parameter_name = "reviewed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [("no", "Not reviewed yet"), ("yes", "Reviewed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("no", "yes"):
+            return queryset.filter(reviewed_at__isnull=self.value() == "no")
+        return queryset
+
+
 class FileForm(forms.ModelForm):  # type: ignore[type-arg]
     """The moderation fields; ``tags`` typed as comma-separated words."""
 
@@ -87,6 +106,13 @@ class FileForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_folder(self) -> str:
         folder: str = _api_rules(clean_folder, self.cleaned_data["folder"])
         return folder
+
+
+def _reviewer(request: HttpRequest) -> AbstractBaseUser:
+    """The staff user behind an admin request (the admin lets nobody else in)."""
+    user = request.user
+    assert isinstance(user, AbstractBaseUser)
+    return user
 
 
 def _api_rules(rule: Any, value: Any) -> Any:
@@ -126,7 +152,15 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("preview", "name_and_type", "abuse_badge", "evidence_in", "project_name", "created")
     list_display_links = ("name_and_type",)
     list_select_related = ("project__organisation",)
-    list_filter = ("abuse_status", TypeFilter, ("project", ProjectChoiceFilter), "mode", "folder", "visibility")
+    list_filter = (
+        "abuse_status",
+        ReviewedFilter,
+        TypeFilter,
+        ("project", ProjectChoiceFilter),
+        "mode",
+        "folder",
+        "visibility",
+    )
     search_fields = ("original_name", "=sha256", "=id")
     ordering = ("-created_at", "-id")
     list_per_page = 50
@@ -134,12 +168,13 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     fieldsets = (
         (None, {"fields": ("player", "abuse_status", "visibility", "tags", "folder")}),
         ("Evidence in", {"fields": ("evidence_in",)}),
+        ("Review", {"fields": ("reviewed_by", "reviewed_at")}),
         (
             "Stored",
             {"fields": STORED_FIELDS},
         ),
     )
-    readonly_fields = ("player", "evidence_in", *STORED_FIELDS)
+    readonly_fields = ("player", "evidence_in", "reviewed_by", "reviewed_at", *STORED_FIELDS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[File]:
         # The cases app's links, through the reverse relation it declares: that app sits above this one.
@@ -158,8 +193,8 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: File, form: Any, change: bool) -> None:
         changes = {field: form.cleaned_data[field] for field in form.changed_data if field in EDITABLE_FIELDS}
-        saved = file_update(file_id=obj.pk, changes=changes)
-        for field in (*EDITABLE_FIELDS, "updated_at"):
+        saved = file_update(file_id=obj.pk, changes=changes, reviewer=_reviewer(request))
+        for field in (*EDITABLE_FIELDS, "updated_at", "reviewed_at", "reviewed_by"):
             setattr(obj, field, getattr(saved, field))
 
     def get_urls(self) -> list[URLPattern]:
@@ -255,7 +290,7 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         changed = 0
         selected = list(queryset.values_list("pk", "abuse_status"))
         for file_id, before in selected:
-            file = file_update(file_id=file_id, changes={"abuse_status": status})
+            file = file_update(file_id=file_id, changes={"abuse_status": status}, reviewer=_reviewer(request))
             if before != status:
                 self.log_change(request, file, [{"changed": {"fields": ["Abuse status"]}}])
                 changed += 1

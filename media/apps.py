@@ -7,4 +7,4 @@ class MediaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import lookups  # noqa: F401  # registers JSONField's ``has_item`` lookup
+        from . import checks, lookups  # noqa: F401  # registers the deploy check and JSONField's ``has_item`` lookup

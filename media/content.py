@@ -58,6 +58,7 @@ _DECLARED_ALIASES = {
 UNKNOWN = "application/octet-stream"
 JSON_CANDIDATE = "application/json?"
 HTML = "text/html"
+SVG = "image/svg+xml"
 
 # Text that a browser would take for markup (the WHATWG sniffing patterns, and SVG/XML):
 # never let it pass as text/plain, whatever header it is later served with.
@@ -69,6 +70,9 @@ _MARKUP = re.compile(
 MARKUP_ANYWHERE = re.compile(rb"<(?:script|svg|html|iframe|object|embed|!doctype)[\s/>]", re.IGNORECASE)
 # The longest match of MARKUP_ANYWHERE: what a streaming scan keeps of one chunk for the next.
 MARKUP_SPAN = len(b"<!doctype ")
+# Markup that opens with an <svg> element (after an XML prolog or an SVG doctype): named as what it
+# is when refused, not as HTML.
+_SVG_ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype\s+svg[^>]*>\s*)?<svg[\s/>]", re.IGNORECASE)
 # C0 controls other than tab, newline, form feed, carriage return and escape (ANSI colours in logs).
 _BINARY_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
@@ -78,8 +82,9 @@ def sniff(head: bytes) -> str:
 
     Signatures first (images, video, audio, PDF and everything filetype knows, allowed or
     not); then UTF-8 text: text that opens like JSON is ``application/json?`` whatever strings
-    it holds (the whole file decides, see ``media.services.ContentInspector``), markup is
-    ``text/html``, other text is ``text/plain``; anything else is ``application/octet-stream``.
+    it holds (the whole file decides, see ``media.services.ContentInspector``); markup is
+    ``image/svg+xml`` when it opens with ``<svg>``, else ``text/html``; other text is
+    ``text/plain``; anything else is ``application/octet-stream``.
     """
     kind = filetype.guess(head[:SNIFF_BYTES])
     if kind is not None:
@@ -92,7 +97,7 @@ def sniff(head: bytes) -> str:
     if text.lstrip()[:1] in (b"{", b"["):
         return JSON_CANDIDATE
     if _MARKUP.match(text) or MARKUP_ANYWHERE.search(text):
-        return HTML
+        return SVG if _SVG_ROOT.match(text) else HTML
     return "text/plain"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -71,6 +72,12 @@ class File(FastLoadingModel):
     storage_class = models.CharField(max_length=10, choices=StorageClass.choices, default=StorageClass.STANDARD)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last staff review (the admin's marks and saves), beside abuse_status, whose "clean" is
+    # also every upload's default: a file nobody has looked at has no reviewer.
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
 
     attachments: RelatedManager[Attachment]
 

@@ -57,8 +57,9 @@ FILE = component(
             "url": {
                 "type": "string",
                 "format": "uri",
+                "nullable": True,
                 "description": "Opens the bytes: stable for a public file, signed and valid for an hour for a "
-                "private one (a fresh link in every response).",
+                "private one (a fresh link in every response); null while the file is blocked.",
             },
             "key": {
                 "type": "string",

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from serverops.exceptions import InvalidValue
 from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, rfc3339
 
-from .models import Visibility
+from .models import AbuseStatus, Visibility
 from .services import clean_original_name
 from .storage import FileLinks, LinkedFile
 
@@ -45,7 +45,8 @@ class FileRow(LinkedFile, Protocol):
 
 
 def file_representation(file: FileRow, *, links: FileLinks) -> dict[str, Any]:
-    """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response).
+    """The File object, exactly its 14 keys; ``links`` makes its ``url`` (one per response),
+    which is None while the file is blocked: no link opens it then (docs/api.md, "Files and evidence").
     ``file`` is a File, or a record of its row (``serverops.sql.record_type``).
 
     Written out rather than left to a ModelSerializer: DRF builds every field object per
@@ -54,7 +55,7 @@ def file_representation(file: FileRow, *, links: FileLinks) -> dict[str, Any]:
     """
     return {
         "id": file.id,
-        "url": links.url(file),
+        "url": None if file.abuse_status == AbuseStatus.BLOCKED else links.url(file),
         "key": file.key,
         "size": file.size,
         "content_type": file.content_type,

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from PIL import Image
 
 from serverops.exceptions import InvalidValue
@@ -333,9 +335,17 @@ EDITABLE_FIELDS = ("tags", "folder", "visibility", "abuse_status")
 
 
 @transaction.atomic
-def file_update(*, file_id: str, changes: Mapping[str, Any], files: QuerySet[File] | None = None) -> File:
+def file_update(
+    *,
+    file_id: str,
+    changes: Mapping[str, Any],
+    files: QuerySet[File] | None = None,
+    reviewer: AbstractBaseUser | None = None,
+) -> File:
     """Change a file's moderation fields (``tags``, ``folder``, ``visibility``, ``abuse_status``)
     under a row lock; only the fields that really change are written, with ``updated_at``.
+    With ``reviewer`` (a staff user judging the file in the admin) the review is recorded too
+    (``reviewed_by``, ``reviewed_at``), even when nothing changes; it does not move ``updated_at``.
 
     Raises ``File.DoesNotExist`` when ``file_id`` is not among ``files`` (all files by default)
     and a 400 naming the field for a value outside its rules.
@@ -360,6 +370,9 @@ def file_update(*, file_id: str, changes: Mapping[str, Any], files: QuerySet[Fil
         file.save(update_fields=[*changed, "updated_at"])
         if {"visibility", "abuse_status"} & set(changed):
             file_apply_access(file)
+    if reviewer is not None:
+        file.reviewed_by_id, file.reviewed_at = reviewer.pk, timezone.now()
+        File.objects.filter(pk=file.pk).update(reviewed_by_id=reviewer.pk, reviewed_at=file.reviewed_at)
     return file
 
 

@@ -76,6 +76,7 @@ class MediaViewSet(ApiViewSet):
         "base64": "media:write",
         "destroy": "media:write",
     }
+    query_parameters = {"list": ("folder", "tag", "limit", "cursor")}
     # Any id is accepted by the route so a malformed one gets "file not found", not "no such endpoint".
     lookup_value_regex = "[^/]+"
 

@@ -33,6 +33,7 @@ from .exceptions import (
     error_body,
     voice,
 )
+from .negotiation import JSON, json_parameters_problem
 
 logger = logging.getLogger("serverops.errors")
 
@@ -68,6 +69,9 @@ def _message(exc: exceptions.APIException, request_method: str | None, view: Any
     if isinstance(exc, exceptions.NotAcceptable):
         return None, "this API only responds with application/json"
     if isinstance(exc, exceptions.UnsupportedMediaType):
+        sent = getattr(getattr(view, "request", None), "content_type", "") or ""
+        if JSON in _accepted_types(view) and (problem := json_parameters_problem(sent)) is not None:
+            return None, problem
         return None, f"request body must be sent as {_accepted_types(view)}"
     if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("Multipart form parse error"):
         # DRF's MultiPartParser puts Django's internal wording after this prefix.

@@ -108,12 +108,14 @@ def voice(message: str) -> str:
     """One voice for every message: lowercase first word, no final period.
 
     ``"This field is required."`` becomes ``"this field is required"``; a message that starts
-    with a name or an acronym (``"ETag …"``, ``"JSON …"``) keeps its capitals.
+    with a name or an acronym (``"ETag …"``, ``"JSON …"``, ``"Idempotency-Key …"``) keeps its capitals.
     """
     message = message.strip()
     if message.endswith(".") and not message.endswith(".."):
         message = message[:-1]
-    if len(message) > 1 and message[0].isupper() and message[1].islower():
+    first_word = message.split(" ", 1)[0]
+    # "Idempotency-Key …" is a name too: only a word with no capital after its first is lowered.
+    if len(first_word) > 1 and first_word[0].isupper() and first_word[1:] == first_word[1:].lower():
         message = message[0].lower() + message[1:]
     return message
 

@@ -36,6 +36,21 @@ def _media_type(header: str) -> tuple[str, dict[str, str]] | None:
     return media_type.strip(), params
 
 
+def json_parameters_problem(content_type: str) -> str | None:
+    """Why a ``Content-Type`` naming JSON was refused for its parameters (another charset, an
+    unknown parameter), or None when it does not name JSON or its parameters are fine."""
+    sent = _media_type(content_type) if len(content_type) <= StrictContentNegotiation.max_media_type_length else None
+    if sent is None or sent[0] != JSON:
+        return None
+    params = sent[1]
+    if set(params) - {"charset"}:
+        unknown = sorted(set(params) - {"charset"})[0]
+        return f"request body must be sent as {JSON} with no parameter but charset=utf-8 (got {unknown})"
+    if not _is_utf8(params.get("charset", "utf-8")):
+        return f"request body must be UTF-8: send {JSON} or {JSON}; charset=utf-8, not charset={params['charset']}"
+    return None
+
+
 class StrictContentNegotiation(DefaultContentNegotiation):
     # DRF's own bound on a Content-Type it will look at (its stubs do not declare it).
     max_media_type_length = 256

@@ -7,6 +7,7 @@ from media import serving
 from . import not_found, views
 
 urlpatterns = [
+    path("", views.index, name="index"),
     path("v1/", include("cases.urls")),
     path("v1/", include("media.urls")),
     path("v1/openapi.json", views.OpenApiJsonView.as_view(), name="openapi-json"),

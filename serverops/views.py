@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,7 +36,16 @@ def _plain(status: int, message: str) -> HttpResponse:
     return response
 
 
+# A Host not in ALLOWED_HOSTS, outside /v1/ (admin pages, file links): short plain text, never
+# a page that could render; the operator's fix is in docs/api.md ("Files and evidence").
+DISALLOWED_HOST_MESSAGE = (
+    "bad request: the Host header names a host this service does not serve (its operator lists them in ALLOWED_HOSTS)"
+)
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not _is_api(request) and isinstance(exception, DisallowedHost):
+        return _plain(400, DISALLOWED_HOST_MESSAGE)
     if _is_media(request):
         return _plain(400, "bad request")
     if not _is_api(request):
@@ -75,6 +86,25 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if not _is_api(request):
         return defaults.server_error(request)
     return error_response(500, INTERNAL_MESSAGE)
+
+
+@csrf_exempt
+def index(request: HttpRequest) -> HttpResponse:
+    """``/``: where things are, for whoever opens the service's address (GET or HEAD)."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(405, f"method {request.method} is not allowed on this path")
+        response["Allow"] = "GET, HEAD"
+        return response
+    return JsonResponse(
+        {
+            "service": "ServerOps Cases API",
+            "api": "/v1/",
+            "docs": "/docs",
+            "openapi": "/v1/openapi.json",
+            "admin": "/admin/",
+        },
+        json_dumps_params={"separators": (",", ":")},
+    )
 
 
 def _as_json_error(response: Response) -> Response:

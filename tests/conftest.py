@@ -14,6 +14,22 @@ from tokens.models import Project, ScopedToken
 
 Call = Callable[..., Any]
 
+# Under pytest-xdist (.ci/run: -n auto --dist loadgroup), tests that share something outside their
+# worker run on one worker, one after another: Redis db 15, which they flush, and one gunicorn
+# per module rather than one per worker.
+XDIST_GROUPS = {
+    "tests/tokens/test_ratelimit.py": "redis-db-15",
+    "tests/cases/test_query_counts.py": "redis-db-15",
+    "tests/serverops/test_gunicorn.py": "gunicorn",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:

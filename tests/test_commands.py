@@ -245,3 +245,19 @@ def test_seed_demo_fills_the_file_library_through_the_services(client) -> None:
     r = client.get("/v1/media?folder=inbox", headers={"Authorization": f"Bearer {run('seed_demo')[0].strip()}"})
     assert r.status_code == 200, r.content
     assert {f["original_name"] for f in r.json()["files"]} == {"inbox-1.png", "inbox-2.png", "inbox-3.png"}
+
+
+def test_seed_demo_staff_login_is_a_fresh_random_password_each_run(client, django_user_model) -> None:
+    assert len(run("seed_demo")[0].split()) == 1  # without the flag: the token alone, no staff user
+    assert not django_user_model.objects.filter(username="demo-staff").exists()
+
+    first = run("seed_demo", "--staff-login")[0].split()
+    second = run("seed_demo", "--staff-login")[0].split()
+
+    assert [len(first), first[1], second[1]] == [3, "demo-staff", "demo-staff"]
+    assert first[2] != second[2] and len(second[2]) >= 16
+    user = django_user_model.objects.get(username="demo-staff")
+    assert user.is_staff and user.is_superuser
+    assert user.password != second[2] and user.check_password(second[2]) and not user.check_password(first[2])
+    assert client.login(username="demo-staff", password=second[2])
+    assert client.get("/admin/").status_code == 200

@@ -108,7 +108,8 @@ class RateLimited(APIException):
 
     def __init__(self, state: RateLimitState) -> None:
         retry_after = max(1, math.ceil(state.binding.resets_at - state.now))
-        super().__init__(f"rate limit exceeded; retry in {retry_after} seconds")
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(f"rate limit exceeded; retry in {retry_after} {unit}")
         self.headers = {"Retry-After": str(retry_after), **state.headers()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -16,6 +16,10 @@ from .authentication import bearer_digest
 from .models import ScopedToken
 from .ratelimit import Charge, RateLimitState
 
+# Added by client libraries, not by people; accepted everywhere and ignored: every answer is JSON
+# (docs/api.md, "Query parameters").
+IGNORED_QUERY_PARAMETERS = frozenset({"format"})
+
 
 class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
     """Charges the token's rate limit with authentication, before the scope check.
@@ -23,7 +27,12 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
     A refused request still costs budget and still tells the caller where it stands
     (§7), so the charge cannot wait for DRF's throttle step, which runs after the
     permission check.
+
+    ``query_parameters`` names, per action, the query parameters it reads; any other one
+    (``format`` aside) is a 400 naming it, after authentication and the scope check.
     """
+
+    query_parameters: dict[str, tuple[str, ...]] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method this path does not serve is a 405 for everyone, before any token or
@@ -32,6 +41,15 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
         if method.lower() not in self.http_method_names or not hasattr(self, method.lower()):
             raise MethodNotAllowed(method)
         super().initial(request, *args, **kwargs)
+        self._refuse_unknown_query_parameters(request)
+
+    def _refuse_unknown_query_parameters(self, request: Request) -> None:
+        """Nothing a client sends is silently ignored: a misspelt filter would list everything."""
+        known = self.query_parameters.get(str(self.action), ())
+        for name in request.query_params:
+            if name not in known and name not in IGNORED_QUERY_PARAMETERS:
+                takes = f"this endpoint takes {', '.join(known)}" if known else "this endpoint takes none"
+                raise ValidationError({name: [f"unknown query parameter; {takes}"]})
 
     def perform_authentication(self, request: Request) -> None:
         digest = bearer_digest(request)

@@ -305,3 +305,57 @@ def test_thumbnail_view_serves_a_webp_no_larger_than_320(admin_client: Client) -
     assert r["Content-Type"] == "image/webp"
     with Image.open(io.BytesIO(r.content)) as image:
         assert image.size == (320, 180)
+
+
+# The review record: who judged each file and when, apart from abuse_status
+
+
+def _listed(client: Client, **params: str) -> list[str]:
+    r = client.get(CHANGELIST, params)
+    assert r.status_code == 200, r.content
+    return sorted(file.pk for file in r.context["cl"].result_list)
+
+
+def test_a_mark_records_the_reviewer_even_when_the_status_stays(moderator_client: Client) -> None:
+    moderator = User.objects.get(username="moderator")
+    looked_at, waiting = FileFactory(), FileFactory()
+    assert (looked_at.abuse_status, looked_at.reviewed_at, looked_at.reviewed_by) == ("clean", None, None)
+    assert _listed(moderator_client, reviewed="no") == sorted([looked_at.pk, waiting.pk])
+
+    r = moderator_client.post(CHANGELIST, {"action": "mark_clean", "_selected_action": [looked_at.pk]}, follow=True)
+
+    assert r.status_code == 200, r.content
+    stored = File.objects.get(pk=looked_at.pk)
+    assert stored.reviewed_by == moderator
+    assert stored.reviewed_at is not None and stored.reviewed_at > looked_at.created_at
+    # abuse_status keeps its meaning, and the API's File (updated_at, the case ETag) is untouched.
+    assert (stored.abuse_status, stored.updated_at) == ("clean", looked_at.updated_at)
+    assert File.objects.get(pk=waiting.pk).reviewed_at is None
+    assert _listed(moderator_client, reviewed="no") == [waiting.pk]
+    assert _listed(moderator_client, reviewed="yes") == [looked_at.pk]
+    assert _listed(moderator_client) == sorted([looked_at.pk, waiting.pk])
+
+
+def test_saving_a_files_page_records_the_reviewer(admin_client: Client, admin_user: User) -> None:
+    file = FileFactory()
+    url = reverse("admin:media_file_change", args=[file.pk])
+
+    r = admin_client.post(url, {"abuse_status": "flagged", "visibility": "private", "tags": "", "folder": ""})
+
+    assert r.status_code == 302, r.content
+    stored = File.objects.get(pk=file.pk)
+    assert (stored.abuse_status, stored.reviewed_by) == ("flagged", admin_user)
+    page = admin_client.get(url).content.decode()
+    assert "Review" in page and admin_user.username in page
+
+
+def test_the_latest_review_wins(moderator_client: Client, admin_client: Client, admin_user: User) -> None:
+    file = FileFactory()
+    moderator_client.post(CHANGELIST, {"action": "mark_flagged", "_selected_action": [file.pk]})
+    first = File.objects.get(pk=file.pk).reviewed_at
+
+    admin_client.post(CHANGELIST, {"action": "mark_blocked", "_selected_action": [file.pk]})
+
+    stored = File.objects.get(pk=file.pk)
+    assert (stored.abuse_status, stored.reviewed_by) == ("blocked", admin_user)
+    assert first is not None and stored.reviewed_at is not None and stored.reviewed_at >= first

@@ -187,7 +187,7 @@ def test_every_page_is_what_the_paginator_reads_through_the_orm(project, listed,
 
 def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
     """The list's records give the Case object that GET /v1/cases/{id} gives of the same case,
-    links included: signed for a private file, stable for a public or a blocked one."""
+    links included: signed for a private file, stable for a public one, none for a blocked one."""
     cases = [case_with_evidence(_case_with_files(project, count).pk) for count in (0, 1, 3)]
     public, *private = cases[2].files
     blocked = cases[1].files[0]
@@ -204,8 +204,9 @@ def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
     represented = [case_representation(record, links=links) for record in page]
     assert represented == [case_representation(case_with_evidence(record.pk), links=links) for record in page]
     urls = {file["id"]: file["url"] for case in represented for file in case["attachments"]}
-    assert {pk for pk, url in urls.items() if "signature=" in url} == {file.pk for file in private}
+    assert {pk for pk, url in urls.items() if url and "signature=" in url} == {file.pk for file in private}
     assert urls.keys() == {public.pk, blocked.pk, *(file.pk for file in private)}
+    assert urls[blocked.pk] is None and urls[public.pk] is not None
 
 
 def test_a_page_is_one_query(project, listed, django_assert_num_queries) -> None:

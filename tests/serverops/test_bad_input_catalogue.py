@@ -144,6 +144,13 @@ CATALOGUE: list[Any] = [
     pytest.param("GET", "/v1/cases/c_" + ULID + "?format=xml", None, J, {}, 404, id="qs-format-unknown-case"),
     pytest.param("GET", "/v1/cases?format=xml&limit=0", None, J, {}, 400, id="qs-format-bad-limit"),
     pytest.param("POST", "/v1/cases?format=api", {"title": ""}, J, {}, 400, id="qs-format-blank-title"),
+    # issue 21: an unknown query parameter is a 400 naming it, never silently ignored
+    pytest.param("GET", "/v1/cases?state=open", None, J, {}, 400, id="qs-unknown-filter"),
+    pytest.param("GET", CASE + "/events?offset=10", None, J, {}, 400, id="qs-unknown-events"),
+    pytest.param("POST", "/v1/cases?title=x", {"title": "x"}, J, {}, 400, id="qs-unknown-on-create"),
+    pytest.param("PATCH", CASE + "?status=closed", {"title": "x"}, J, {}, 400, id="qs-filter-on-patch"),
+    pytest.param("GET", "/v1/cases?%00=1", None, J, {}, 400, id="qs-nul-name"),
+    pytest.param("GET", "/v1/cases?" + "x" * 5_000 + "=1", None, J, {}, 400, id="qs-long-name"),
     # fault 8: messages in the API's language
     pytest.param("POST", "/v1/cases", b'\xef\xbb\xbf{"title": "x"}', J, {}, 400, id="body-utf8-bom"),
     pytest.param("POST", "/v1/cases", b'{"title": ' + DIGITS.encode() + b"}", J, {}, 400, id="body-5000-digits"),

@@ -3,10 +3,15 @@ and ``check --deploy`` is clean under production settings."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -131,3 +136,37 @@ def test_postgresql_prepares_repeated_statements_unless_turned_off(env, expected
         **env,
     )
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_gunicorn_serverops_wsgi_starts_without_django_settings_module(tmp_path: Path) -> None:
+    """``gunicorn serverops.wsgi`` from the repository root, as a newcomer types it: the config
+    file (read from the working directory) sets the settings default its start-up hook needs."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}}
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "serverops.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"],
+            cwd=ROOT,
+            env={**clean, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        port = None
+        for _ in range(400):
+            match = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", log.read_text())
+            if match:
+                port = int(match.group(1))
+                break
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert port is not None, log.read_text()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/cases", timeout=30)
+        assert refused.value.code == 401, log.read_text()
+        assert json.loads(refused.value.read())["error"]["code"] == "unauthorized"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "settings are not configured" not in log.read_text(), log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -2,14 +2,22 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from cases.demo import demo_seed
+from cases.demo import demo_seed, demo_staff_refresh
 
 
 class Command(BaseCommand):
     help = (
         "Fill the database with a demo community's cases (once) and print a fresh demo token, "
-        "valid for a week; earlier demo tokens are revoked."
+        "valid for a week; earlier demo tokens are revoked. --staff-login also creates the demo "
+        "staff user (or gives it a new random password) and prints its username and password."
     )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--staff-login",
+            action="store_true",
+            help="also print a demo admin login: username and a new password, after the token",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = demo_seed()
@@ -19,3 +27,7 @@ class Command(BaseCommand):
             f"valid until {result.token.expires_at:%Y-%m-%d %H:%M} UTC; earlier demo tokens are revoked. Shown once:"
         )
         self.stdout.write(result.plaintext)
+        if options["staff_login"]:
+            user, password = demo_staff_refresh()
+            self.stderr.write(f"Demo staff user {user.get_username()} has a new password. Shown once:")
+            self.stdout.write(f"{user.get_username()} {password}")
