@@ -1,4 +1,5 @@
-"""The refusals of the media API (§6, §9), raised by services and the upload handler alike."""
+"""The refusals of the media API (docs/api.md#errors, docs/api.md#files-and-evidence), raised by services
+and the upload handler alike."""
 
 from __future__ import annotations
 

@@ -139,3 +139,17 @@ def test_broken_links_are_reported(tmp_path: Path, target: str, problem: str | N
     else:
         assert found is not None
         assert found.startswith(problem), found
+
+
+def test_code_cites_no_numbered_sections_readers_cannot_open() -> None:
+    """Numbered sections ("§" and a number) pointed at a document outside the repository; the code
+    names docs/api.md sections instead. Sections of an RFC ("RFC 9110 §13.1.2") are public and stay."""
+    numbered = re.compile(r"§\d")
+    left = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in tracked("*.py")
+        if path.exists() and path != Path(__file__)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if numbered.search(re.sub(r"RFC \d+ §[\d.]+", "", line))
+    ]
+    assert not left, "point these at a docs/api.md section:\n" + "\n".join(left)
