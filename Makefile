@@ -44,7 +44,7 @@ test: $(DEV)
 test-fast: $(DEV)
 	$(BIN)/python -m pytest -m "not schemathesis and not browser" $(PYTEST_ARGS)
 
-## Refresh the README's admin screenshots (docs/screenshots/) by running the browser tests.
+## Refresh the admin screenshots (docs/screenshots/, shown in docs/operations.md) by running the browser tests.
 screenshots: $(DEV)
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -m browser -q $(PYTEST_ARGS)
 

@@ -155,7 +155,7 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
             for field in changed:
                 setattr(case, field, changes[field])
             case.save(update_fields=[*changed, "updated_at"])
-            # The API records every change in the case history (§5 events); so must the baseline.
+            # The API records every change in the case history (docs/api.md#case-history); so must the baseline.
             CaseEvent.objects.create(
                 case=case,
                 actor_type=ActorType.TOKEN,

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on case creation (§5): a retried POST creates nothing and replays the first answer.
+"""``Idempotency-Key`` on case creation (docs/api.md#retries-with-idempotency-key): a retried POST creates nothing
+and replays the first answer.
 
 ``respond_once`` runs inside one transaction: it claims the (token, key) pair by inserting
 its row, so of two requests racing with one key the second waits on the unique index and

@@ -147,7 +147,8 @@ class Attachment(FastLoadingModel):
 
 
 class IdempotentRequest(models.Model):
-    """The first response to a ``POST /v1/cases`` sent with an ``Idempotency-Key`` (§5).
+    """The first response to a ``POST /v1/cases`` sent with an ``Idempotency-Key``
+    (docs/api.md#retries-with-idempotency-key).
 
     Keyed by token and key: a retry with the same body within the retention period replays
     ``status``/``body``/``headers``; a different body is a conflict. Recorded in the same

@@ -1,4 +1,4 @@
-"""The Cases API in the OpenAPI document: its objects (§4) and operations (§5), exactly.
+"""The Cases API in the OpenAPI document: its objects and operations (docs/api.md#cases), exactly.
 
 The component schemas are written out rather than introspected from the serializers, because
 the contract says more than a serializer can express (patterns, ``additionalProperties: false``,

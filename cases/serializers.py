@@ -1,4 +1,4 @@
-"""Shapes of the Case and File objects (§4) and the validation of what clients send."""
+"""Shapes of the Case and File objects (docs/api.md#cases) and the validation of what clients send."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, S
 from .services import clean_attachment_ids
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
-# The order of a Case's keys in §4, which a CaseEvent's changes follow.
+# The order of a Case's keys in docs/api.md#cases, which a CaseEvent's changes follow.
 CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
 
 
@@ -46,7 +46,7 @@ class CaseRow(Protocol):
 
 
 def case_representation(case: CaseRow, *, links: FileLinks) -> dict[str, Any]:
-    """The Case object of §4, exactly the fields ``CaseSerializer`` declares.
+    """The Case object of docs/api.md#cases, exactly the fields ``CaseSerializer`` declares.
 
     ``attachments`` are the listed files in the case's order, their URLs made by ``links``
     (one ``FileLinks`` per response, on the request's host).
@@ -152,7 +152,7 @@ def _from_to(change: Any) -> Any:
 
 
 class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
-    """A CaseEvent (§5): who changed which fields of a case, when, in which request."""
+    """A CaseEvent (docs/api.md#case-history): who changed which fields of a case, when, in which request."""
 
     created_at = TimestampField(read_only=True)
     actor = serializers.SerializerMethodField()

@@ -1,4 +1,4 @@
-"""Text rules of §4 shared by the model, the API serializer and the admin forms."""
+"""Text rules of docs/api.md#cases shared by the model, the API serializer and the admin forms."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The Cases API (§5): one viewset, already narrowed to the caller's project and mode."""
+"""The Cases API (docs/api.md#cases): one viewset, already narrowed to the caller's project and mode."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return services.Actor.for_token(self.token)
 
     def _visible_cases(self) -> QuerySet[Case]:
-        """All the token may see: its own project's cases of its own mode (§3)."""
+        """All the token may see: its own project's cases of its own mode (docs/api.md#projects-and-modes)."""
         return Case.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
 
     def get_queryset(self) -> QuerySet[Case]:

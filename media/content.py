@@ -1,4 +1,4 @@
-"""What a file is, read from its bytes, and how large each kind may be (§9).
+"""What a file is, read from its bytes, and how large each kind may be (docs/api.md#files-and-evidence).
 
 The type is never taken from the name or from what the client declares: the first bytes
 decide, and a declared type can only agree or be refused.

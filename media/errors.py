@@ -1,4 +1,5 @@
-"""The refusals of the media API (§6, §9). The domain's (``DomainError``) are raised by services
+"""The refusals of the media API (docs/api.md#errors, docs/api.md#files-and-evidence). The domain's
+(``DomainError``) are raised by services
 and the upload handler alike; ``FileNotFound`` only by views."""
 
 from __future__ import annotations

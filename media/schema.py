@@ -1,4 +1,4 @@
-"""The media API in the OpenAPI document: the File object (§4) and the operations of §9, exactly.
+"""The media API in the OpenAPI document: the File object and the operations of docs/api.md#files-and-evidence, exactly.
 
 Written out, as cases/schema.py is, because the contract says more than a serializer can
 express; the schemathesis run in ``tests/openapi`` holds the service to it.

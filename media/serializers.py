@@ -1,4 +1,4 @@
-"""The File object (§4, §9) and the validation of what upload clients send besides the bytes."""
+"""The File object (docs/api.md#files-and-evidence) and the validation of what upload clients send besides the bytes."""
 
 from __future__ import annotations
 

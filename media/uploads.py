@@ -133,7 +133,7 @@ class _RawNameMultiPartParser(DjangoMultiPartParser):
 
 
 class BodyPartsOnly:
-    """A multipart body without its preamble and epilogue, which RFC 2046 (§5.1.1) says to ignore.
+    """A multipart body without its preamble and epilogue, which RFC 2046 §5.1.1 says to ignore.
 
     Django's parser reads whatever precedes the first delimiter and follows the closing one as
     parts of their own, so a part hidden there would be stored though a proxy or scanner that

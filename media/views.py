@@ -1,4 +1,4 @@
-"""The media API (§9): a project's files, narrowed to the caller's project and mode."""
+"""The media API (docs/api.md#files-and-evidence): a project's files, narrowed to the caller's project and mode."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class MediaViewSet(ApiViewSet):
         return Project(pk=self.token.project_id)
 
     def get_queryset(self) -> QuerySet[File]:
-        """All the token may see: its own project's files of its own mode (§3)."""
+        """All the token may see: its own project's files of its own mode (docs/api.md#projects-and-modes)."""
         return File.objects.filter(project_id=self.token.project_id, mode=self.token.mode)
 
     def _file_id(self) -> str:

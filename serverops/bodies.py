@@ -33,7 +33,7 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-# The largest body the API takes as JSON (§9: 14 MiB for /v1/media/base64). A larger body
+# The largest body the API takes as JSON (docs/api.md#files-and-evidence: 14 MiB for /v1/media/base64). A larger body
 # is a file upload, which must say its length so the upload limits can work as it streams.
 CHUNKED_BODY_LIMIT = 14 * 1024 * 1024
 # How much of a chunked body stays in memory before it spills to a temporary file.

@@ -1,4 +1,4 @@
-"""The one exception handler: every failure of an API view leaves in the §6 envelope.
+"""The one exception handler: every failure of an API view leaves in the error envelope (docs/api.md#errors).
 
 It lets DRF do what it does well (status, ``WWW-Authenticate``, ``Retry-After``, rolling
 back the atomic block) and reshapes the result into ``{"error": {"code", "message"}}``.

@@ -1,4 +1,4 @@
-"""The API's errors (§6): stable codes, one exception class per kind of refusal.
+"""The API's errors (docs/api.md#errors): stable codes, one exception class per kind of refusal.
 
 Views and services raise these; ``serverops.exception_handler.exception_handler`` shapes them.
 """
@@ -62,7 +62,8 @@ class InvalidValue(DomainError):
 
 
 class Unauthorized(exceptions.AuthenticationFailed):
-    """Every 401 cause of §2 gets the same answer, so callers learn nothing about the token."""
+    """Every 401 cause of docs/api.md#tokens-and-scopes gets the same answer, so callers
+    learn nothing about the token."""
 
     default_detail = UNAUTHORIZED_MESSAGE
     default_code = "unauthorized"

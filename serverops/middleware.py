@@ -20,7 +20,7 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class RequestIdMiddleware:
-    """Echo a client's well-formed ``X-Request-Id`` or make one; logs carry the same id (§1)."""
+    """Echo a client's well-formed ``X-Request-Id`` or make one; logs carry the same id (docs/api.md#basics)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

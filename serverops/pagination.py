@@ -1,4 +1,4 @@
-"""Keyset pagination, newest first by ``(created_at, id)``, with an opaque cursor (§5).
+"""Keyset pagination, newest first by ``(created_at, id)``, with an opaque cursor (docs/api.md#paging).
 
 A page is found by its position, not an offset: page 10,000 costs what page 1 costs,
 and rows inserted while a client pages can neither repeat nor hide a row.

@@ -1,5 +1,6 @@
-"""What every operation of the OpenAPI document shares: the bearer scheme, the §6 error
-envelope and the response headers of §1, §2, §5 and §7.
+"""What every operation of the OpenAPI document shares: the bearer scheme, the error
+envelope (docs/api.md#errors) and the response headers of docs/api.md#basics,
+docs/api.md#tokens-and-scopes, docs/api.md#cases and docs/api.md#rate-limits.
 
 drf-spectacular introspects the views; this module states what introspection cannot see.
 Each piece is built from the code that produces it at run time (the error codes from
@@ -62,7 +63,8 @@ ERROR = component("Error", ERROR_SCHEMA)
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular is untyped
-    """``tokens.authentication.BearerTokenAuthentication`` as the ``bearerAuth`` scheme (§2)."""
+    """``tokens.authentication.BearerTokenAuthentication`` as the ``bearerAuth`` scheme
+    (docs/api.md#tokens-and-scopes)."""
 
     target_class = "tokens.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
@@ -98,7 +100,7 @@ class AutoSchema(openapi.AutoSchema):
 
 def canonical_paths(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
     """drf-spectacular preprocessing hook: each path under its canonical name, without the
-    trailing slash the router also accepts (§1)."""
+    trailing slash the router also accepts (docs/api.md#basics)."""
     return [(path.rstrip("/") or "/", regex, method, view) for path, regex, method, view in endpoints]
 
 
@@ -197,9 +199,9 @@ _WINDOW = "the current minute (on a 429, the exhausted window that ends last)"
 def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiParameter]:
     """The response headers every operation that needs ``scope`` sends on ``statuses``.
 
-    ``X-Request-Id`` is on every response (§1), the rate-limit headers on every response
-    to a request whose token was charged (§7), the others on the refusals that explain
-    themselves with a header (§2, §7).
+    ``X-Request-Id`` is on every response (docs/api.md#basics), the rate-limit headers on every response
+    to a request whose token was charged (docs/api.md#rate-limits), the others on the refusals that explain
+    themselves with a header (docs/api.md#tokens-and-scopes, docs/api.md#rate-limits).
     """
     statuses = sorted(statuses)
     charged = [s for s in statuses if s not in UNCHARGED]

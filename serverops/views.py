@@ -1,4 +1,4 @@
-"""Django-level error handlers: the §6 envelope for what fails under /v1/ before or outside DRF.
+"""Django-level error handlers: the error envelope (docs/api.md#errors) for what fails under /v1/ before or outside DRF.
 
 Under ``/media/`` (user bytes, served as hostile content) a short plain-text answer, never a page.
 Everything else (the admin) keeps Django's own pages.

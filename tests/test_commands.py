@@ -1,4 +1,5 @@
-"""Operator commands (§8): the result alone on stdout, people's text on stderr, non-zero and no change on failure."""
+"""Operator commands (docs/api.md#operator-commands): the result alone on stdout, people's text on stderr,
+non-zero and no change on failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer authentication with scoped tokens (§2), following DRF's authentication contract.
+"""Bearer authentication with scoped tokens (docs/api.md#tokens-and-scopes), following DRF's authentication contract.
 
 ``authenticate`` returns ``None`` when no credentials are offered (DRF then reports 401
 through ``authenticate_header``) and raises for every bad credential. A token that is

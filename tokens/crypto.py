@@ -1,4 +1,4 @@
-"""Token format of the contract (§2): ``so_live_``/``so_test_``, 22 random characters, a checksum.
+"""Token format (docs/api.md#tokens-and-scopes): ``so_live_``/``so_test_``, 22 random characters, a checksum.
 
 The checksum is the CRC32 of everything before it, in base62, left-padded to six
 characters. It lets the service refuse a mistyped or made-up token without touching the

@@ -1,4 +1,4 @@
-"""Per-token rate limits of §7: fixed one-second and one-minute windows in Django's cache.
+"""Per-token rate limits of docs/api.md#rate-limits: fixed one-second and one-minute windows in Django's cache.
 
 Every request charges both windows, refused ones included, and is accepted only while
 both counts stay within their limits, so the accepted count can never exceed a limit
@@ -43,7 +43,8 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
-# The two windows of §7, in the order of the settings' budgets: (name in the RateLimit fields, seconds).
+# The two windows of docs/api.md#rate-limits, in the order of the settings' budgets: (name in
+# the RateLimit fields, seconds).
 WINDOWS = (("per-second", 1), ("per-minute", 60))
 
 
@@ -85,7 +86,7 @@ class RateLimitState:
     def headers(self) -> dict[str, str]:
         """The headers every authenticated response carries.
 
-        ``X-RateLimit-*`` as §7 defines them, and the IETF ``RateLimit-Policy`` and
+        ``X-RateLimit-*`` as docs/api.md#rate-limits defines them, and the IETF ``RateLimit-Policy`` and
         ``RateLimit`` fields (draft-ietf-httpapi-ratelimit-headers) for both windows:
         each policy's quota ``q`` and window ``w``, and its remaining quota ``r`` and
         seconds ``t`` until it resets.

@@ -1,4 +1,4 @@
-"""The thirteen scopes a token may hold (§2). Scopes never imply each other."""
+"""The thirteen scopes a token may hold (docs/api.md#tokens-and-scopes). Scopes never imply each other."""
 
 SCOPES: dict[str, str] = {
     "media:read": "Read media files and their metadata",

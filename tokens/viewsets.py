@@ -25,7 +25,7 @@ class ApiViewSet(GenericViewSet):  # type: ignore[type-arg]
     """Charges the token's rate limit with authentication, before the scope check.
 
     A refused request still costs budget and still tells the caller where it stands
-    (§7), so the charge cannot wait for DRF's throttle step, which runs after the
+    (docs/api.md#rate-limits), so the charge cannot wait for DRF's throttle step, which runs after the
     permission check.
 
     ``query_parameters`` names, per action, the query parameters it reads; any other one

@@ -100,7 +100,8 @@ def _event_type(event: CaseEvent) -> EventType:
 
 
 def _body(event: CaseEvent, event_type: EventType, case: Case) -> str:
-    """The §10 body: the event, and the Case exactly as the API returns it after this change."""
+    """The event body (docs/api.md#webhooks): the event, and the Case exactly as the API
+    returns it after this change."""
     return json.dumps(
         {
             "id": event.id,

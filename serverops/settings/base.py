@@ -248,7 +248,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 SERVEROPS: dict[str, Any] = {
-    # Per-token budgets of §7, each counted in a fixed window.
+    # Per-token budgets of docs/api.md#rate-limits, each counted in a fixed window.
     "RATE_LIMIT_PER_SECOND": env_int("RATE_LIMIT_PER_SECOND", 60),
     "RATE_LIMIT_PER_MINUTE": env_int("RATE_LIMIT_PER_MINUTE", 1000),
     # Files on the service's own disk open under this base (e.g. https://files.example.com/media/,
@@ -258,7 +258,8 @@ SERVEROPS: dict[str, Any] = {
     "SITE_URL": env_str("SITE_URL", "http://127.0.0.1:8000"),
     # Seconds a private file's signed URL stays valid.
     "MEDIA_SIGNED_URL_TTL": env_int("MEDIA_SIGNED_URL_TTL", 3600),
-    # Upload size limits by kind of file (§9), in bytes; checked while the upload streams in.
+    # Upload size limits by kind of file (docs/api.md#files-and-evidence), in bytes;
+    # checked while the upload streams in.
     "MEDIA_MAX_IMAGE_SIZE": env_int("MEDIA_MAX_IMAGE_SIZE", 50 * 1000 * 1000),
     "MEDIA_MAX_VIDEO_SIZE": env_int("MEDIA_MAX_VIDEO_SIZE", 500 * 1000 * 1000),
     "MEDIA_MAX_AUDIO_SIZE": env_int("MEDIA_MAX_AUDIO_SIZE", 100 * 1000 * 1000),

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def screenshots_dir() -> Path:
     """``artifacts/screenshots`` (ignored by git); ``SCREENSHOTS_DIR=docs/screenshots`` (``make screenshots``)
-    refreshes the README's images instead, so an ordinary test run never rewrites committed files."""
+    refreshes the images in docs/operations.md instead, so an ordinary test run never rewrites committed files."""
     return ROOT / os.environ.get("SCREENSHOTS_DIR", "artifacts/screenshots")
 
 

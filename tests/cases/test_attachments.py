@@ -1,4 +1,5 @@
-"""Evidence on cases (§9): ``attachments`` is the whole list of file ids, on create and on PATCH."""
+"""Evidence on cases (docs/api.md#files-and-evidence): ``attachments`` is the whole list of file
+ids, on create and on PATCH."""
 
 from __future__ import annotations
 

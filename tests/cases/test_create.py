@@ -1,4 +1,4 @@
-"""POST /v1/cases (§5): what is accepted, what is refused, and the shape of the Case returned."""
+"""POST /v1/cases (docs/api.md#cases): what is accepted, what is refused, and the shape of the Case returned."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Idempotency-Key on POST /v1/cases (§5): retries replay, a changed body conflicts, keys expire."""
+"""Idempotency-Key on POST /v1/cases (docs/api.md#retries-with-idempotency-key): retries replay, a changed
+body conflicts, keys expire."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /v1/cases (§5): keyset paging newest first, the status filter and the page shape."""
+"""GET /v1/cases (docs/api.md#paging): keyset paging newest first, the status filter and the page shape."""
 
 from __future__ import annotations
 

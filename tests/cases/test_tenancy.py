@@ -1,4 +1,4 @@
-"""Tenancy and mode (§3): outside the token's project and mode, a case does not exist."""
+"""Tenancy and mode (docs/api.md#projects-and-modes): outside the token's project and mode, a case does not exist."""
 
 from __future__ import annotations
 

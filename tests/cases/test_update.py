@@ -1,4 +1,4 @@
-"""PATCH /v1/cases/{id} (§5): every rule, and what the database holds afterwards."""
+"""PATCH /v1/cases/{id} (docs/api.md#cases): every rule, and what the database holds afterwards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""GET /v1/media, GET and DELETE /v1/media/{id} (§9): paged like cases, isolated like cases."""
+"""GET /v1/media, GET and DELETE /v1/media/{id} (docs/api.md#files-and-evidence): paged like
+cases, isolated like cases."""
 
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ def test_a_file_detached_from_its_case_can_be_deleted(call, project) -> None:
     assert call("DELETE", f"/v1/media/{file.id}").status_code == 204
 
 
-# Tenancy and mode (§3): another project's or mode's file is exactly as unknown as one that never existed.
+# Tenancy and mode (docs/api.md#projects-and-modes): another project's or mode's file is exactly as
+# unknown as one that never existed.
 
 UNKNOWN = "f_01JD3Z8W6V4M2Q9T7K5X1B0N3R"
 
@@ -161,7 +163,7 @@ def test_a_test_token_sees_only_test_files(client, project) -> None:
     assert [f["id"] for f in r.json()["files"]] == [test_file.id]
 
 
-# Scopes (§2)
+# Scopes (docs/api.md#tokens-and-scopes)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""POST /v1/media and POST /v1/media/base64 (§9): what is stored is what the bytes say."""
+"""POST /v1/media and POST /v1/media/base64 (docs/api.md#files-and-evidence): what is stored is what the bytes say."""
 
 from __future__ import annotations
 

@@ -138,7 +138,8 @@ def _config(
             ],
             "checks": {
                 "enabled": True,
-                # A well-formed If-Match naming no current ETag is refused with 412 (§5): a valid
+                # A well-formed If-Match naming no current ETag is refused with 412
+                # (docs/api.md#etags-if-match-and-if-none-match): a valid
                 # request whose precondition failed, like the 404 and 409 the check allows already.
                 "positive_data_acceptance": {
                     "expected-statuses": [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "412"],

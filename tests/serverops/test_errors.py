@@ -1,4 +1,4 @@
-"""The §6 table: every non-2xx under /v1/ is the envelope, with the right status and code."""
+"""The table of docs/api.md#errors: every non-2xx under /v1/ is the envelope, with the right status and code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""X-Request-Id (§1) on every response, and the request log line that carries it."""
+"""X-Request-Id (docs/api.md#basics) on every response, and the request log line that carries it."""
 
 from __future__ import annotations
 

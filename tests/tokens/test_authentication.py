@@ -1,4 +1,4 @@
-"""Bearer authentication: every 401 cause of §2, and which of them cost a query."""
+"""Bearer authentication: every 401 cause of docs/api.md#tokens-and-scopes, and which of them cost a query."""
 
 from __future__ import annotations
 

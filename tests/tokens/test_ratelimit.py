@@ -1,4 +1,4 @@
-"""Rate limits (§7): fixed windows per token, headers on every authenticated response, and one
+"""Rate limits (docs/api.md#rate-limits): fixed windows per token, headers on every authenticated response, and one
 shared budget across processes when the counters live in Redis."""
 
 from __future__ import annotations

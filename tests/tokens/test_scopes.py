@@ -1,4 +1,4 @@
-"""Scope checks (§2): each operation needs exactly its scope; refusals name what would do."""
+"""Scope checks (docs/api.md#tokens-and-scopes): each operation needs exactly its scope; refusals name what would do."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Webhook commands (§8 conventions): the result alone on stdout, non-zero and no change on failure."""
+"""Webhook commands (the conventions of docs/api.md#operator-commands): the result alone on stdout,
+non-zero and no change on failure."""
 
 from __future__ import annotations
 
