@@ -75,13 +75,17 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
     shown_once_template = "admin/webhooks/webhookendpoint/shown_once.html"
     shown_once_title = "Copy the signing secret"
 
-    list_display = ("id", "url", "project", "mode", "event_list", "pending", "failed", "created_at")
+    list_display = ("id", "shown_url", "project", "mode", "event_list", "pending", "failed", "created_at")
     list_select_related = ("project__organisation",)
     list_filter = ("mode", ("project", ProjectChoiceFilter))
     search_fields = ("=id", "url")
     ordering = ("-created_at",)
     add_fieldsets = ((None, {"fields": ("project", "mode", "url", "events", "form_key")}),)
-    readonly_fields = ("id", "project", "mode", "url", "event_list", "created_at", "created_by", "delivery_log")
+    readonly_fields = ("id", "project", "mode", "shown_url", "event_list", "created_at", "created_by", "delivery_log")
+
+    @admin.display(description="URL", ordering="url")
+    def shown_url(self, endpoint: WebhookEndpoint) -> str:
+        return endpoint.shown_url
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
         endpoints: QuerySet[WebhookEndpoint] = super().get_queryset(request)
@@ -94,7 +98,7 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
         if obj is None:
             return self.add_fieldsets
         return (
-            (None, {"fields": ("id", "project", "mode", "url", "event_list", "created_at", "created_by")}),
+            (None, {"fields": ("id", "project", "mode", "shown_url", "event_list", "created_at", "created_by")}),
             ("Deliveries, newest first", {"fields": ("delivery_log",)}),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from django.db import models
 from django.db.models import Q
@@ -45,7 +46,15 @@ class WebhookEndpoint(models.Model):
         indexes = [models.Index(fields=["project", "mode"], name="webhook_project_mode")]
 
     def __str__(self) -> str:
-        return f"{self.id} {self.url}"
+        return f"{self.id} {self.shown_url}"
+
+    @property
+    def shown_url(self) -> str:
+        """``url`` as lists and logs show it: credentials stored before they were refused are masked."""
+        parts = urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return self.url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 class MessageStatus(models.TextChoices):

@@ -110,6 +110,23 @@ def test_list_webhooks_shows_endpoints_never_secrets(project) -> None:
         run("list_webhooks", "--project", "p_nope")
 
 
+def test_list_webhooks_masks_credentials_stored_before_they_were_refused(project, client, admin_user) -> None:
+    # Rows written before the rule (or straight into the database) keep their URL; no list shows the secret.
+    endpoint, _ = endpoint_create(project=project, mode=Mode.LIVE, url="http://127.0.0.1/hook")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url="http://bot:hunter2@127.0.0.1:8080/hook?x=1")
+
+    out, _ = run("list_webhooks")
+    assert "hunter2" not in out and "bot:" not in out, out
+    assert "http://***@127.0.0.1:8080/hook?x=1" in out
+
+    client.force_login(admin_user)
+    for page in ("/admin/webhooks/webhookendpoint/", f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/"):
+        r = client.get(page)
+        assert r.status_code == 200, page
+        assert b"hunter2" not in r.content, page
+        assert b"http://***@127.0.0.1:8080/hook?x=1" in r.content, page
+
+
 def test_delete_webhook_prints_its_id_and_drops_its_messages(project) -> None:
     endpoint, _ = endpoint_create(project=project, mode=Mode.LIVE, url="http://127.0.0.1/in")
     CaseFactory(project=project)

@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 e.project_id,
                 e.mode,
                 ",".join(e.events),
-                e.url,
+                e.shown_url,
                 str(e.pending),
                 str(e.failed),
                 rfc3339(e.created_at),
