@@ -22,10 +22,11 @@ from django.db import connections
 from django.db.models import Field, Model
 
 from media.models import File
+from players.models import Player, PlayerIdentifier
 from serverops.pagination import Position
 from serverops.sql import Rows, column, columns, table
 
-from .models import Attachment, Case, CaseEvent
+from .models import Attachment, Case, CaseEvent, CaseSubject, SubjectView
 
 
 def _link_to(link: Attachment, case: Case, file: File) -> None:
@@ -93,7 +94,7 @@ def case_with_evidence(
 
 
 @cache
-def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
+def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subject: str | None = None) -> str:
     """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
     ALL``), each row NULL where the other kind has columns, sorted so that every case's row
     comes before its files' rows. A case's description is not repeated on each of its files'
@@ -102,6 +103,25 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
+    if subject is not None:
+        if subject == "identifier":
+            # Every player seen with the identifier: one for a strong one, any number for a weak one.
+            players = (
+                f"SELECT i.{column(PlayerIdentifier, 'player')} FROM {table(PlayerIdentifier)} i "
+                f"WHERE i.{column(PlayerIdentifier, 'project')} = %s AND i.{column(PlayerIdentifier, 'mode')} = %s "
+                f"AND i.{column(PlayerIdentifier, 'identifier')} = %s"
+            )
+        else:
+            # The player, or the one it was merged into.
+            players = (
+                f"SELECT COALESCE(pl.{column(Player, 'merged_into')}, pl.{column(Player, 'id')}) "
+                f"FROM {table(Player)} pl WHERE pl.{column(Player, 'project')} = %s "
+                f"AND pl.{column(Player, 'mode')} = %s AND pl.{column(Player, 'id')} = %s"
+            )
+        where.append(
+            f"t.{column(Case, 'id')} IN (SELECT s.{column(CaseSubject, 'case')} FROM {table(CaseSubject)} s "
+            f"WHERE s.{column(CaseSubject, 'player')} IN ({players}))"
+        )
     if after:
         # The paginator's filter as one row comparison, which both databases walk the index
         # with. Spelled out (a bound on created_at, then ties settled by id), PostgreSQL's
@@ -147,9 +167,12 @@ def case_page(
     limit: int,
     after: Position | None = None,
     status: str | None = None,
+    identifier: str | None = None,
+    player: str | None = None,
     using: str = "default",
 ) -> list[Any]:
-    """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
+    """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given; with
+    a subject holding the canonical ``identifier``, or the player ``player``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
     and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
     the ORM, with what its representations need and not the links themselves.
@@ -166,9 +189,13 @@ def case_page(
     params: list[Any] = [project_id, mode]
     if status is not None:
         params.append(status)
+    subject = None
+    if identifier is not None or player is not None:
+        subject = "identifier" if identifier is not None else "player"
+        params += [project_id, mode, identifier if identifier is not None else player]
     if after is not None:
         params += [_field(Case, "created_at").get_db_prep_value(after[0], connection), after[1]]
-    sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit)
+    sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit, subject=subject)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -217,6 +244,50 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
             evidence[case.pk].append(link)
     for pk, case in by_id.items():
         _set_evidence(case, evidence[pk])
+
+
+@cache
+def _subjects_sql(vendor: str, count: int) -> str:
+    where = "s.case_id = ANY(%s)" if vendor == "postgresql" else f"s.case_id IN ({', '.join(['%s'] * count)})"
+    return (
+        f"SELECT {columns(CaseSubject, 's')}, {columns(Player, 'p')}, {columns(PlayerIdentifier, 'i')} "
+        f"FROM {table(CaseSubject)} s INNER JOIN {table(Player)} p ON p.id = s.player_id "
+        f"LEFT OUTER JOIN {table(PlayerIdentifier)} i ON i.player_id = p.id "
+        f"WHERE {where} ORDER BY s.case_id, s.position, s.id"
+    )
+
+
+def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
+    """Set ``subject_list`` on each of ``cases`` (Cases, or ``case_page``'s records): its
+    subjects in the case's order, each with its player's identifiers sorted as strings, for
+    all of them in one statement (none for no cases)."""
+    by_id = {case.pk: case for case in cases}
+    found: dict[str, dict[int, tuple[Any, Any, list[str]]]] = {pk: {} for pk in by_id}
+    if by_id:
+        connection = connections[using]
+        ids = list(by_id)
+        params: list[Any] = [ids] if connection.vendor == "postgresql" else ids
+        # PostgreSQL: one array parameter, one statement text whatever the page size (load_evidence).
+        with connection.cursor() as cursor:
+            cursor.execute(_subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids)), params)
+            rows = cursor.fetchall()
+        reader = Rows.of(using, CaseSubject, Player, PlayerIdentifier)
+        for row in rows:
+            subject, player, identifier = reader.records(row)
+            entry = found[subject.case_id].setdefault(subject.id, (subject, player, []))
+            if identifier is not None:
+                entry[2].append(identifier.identifier)
+    for pk, case in by_id.items():
+        case.subject_list = [
+            SubjectView(
+                player=subject.player_id,
+                role=subject.role,
+                name=subject.name,
+                identifiers=sorted(identifiers),
+                player_updated_at=player.updated_at,
+            )
+            for subject, player, identifiers in found[pk].values()
+        ]
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

@@ -15,10 +15,11 @@ from serverops.fields import StrictCharField, StrictChoiceField, TimestampField,
 
 from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
 from .services import clean_attachment_ids
+from .subjects import SubjectSpec, clean_subjects
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
 # The order of a Case's keys in §4, which a CaseEvent's changes follow.
-CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
+CASE_FIELD_ORDER = ("title", "description", "status", "attachments", "subjects")
 
 
 def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
@@ -34,6 +35,10 @@ def case_representation(case: Case, *, links: FileLinks) -> dict[str, Any]:
         "description": case.description,
         "status": case.status,
         "attachments": [file_representation(file, links=links) for file in case.files],
+        "subjects": [
+            {"player": subject.player, "role": subject.role, "name": subject.name, "identifiers": subject.identifiers}
+            for subject in case.subject_list
+        ],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -50,6 +55,21 @@ class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
         except serializers.ValidationError as exc:
             # The service names the field itself; here DRF adds the name.
             raise serializers.ValidationError(exc.detail["attachments"]) from None  # type: ignore[call-overload]
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SubjectsField(serializers.Field):  # type: ignore[type-arg]
+    """``subjects`` as sent (``cases.subjects.clean_subjects``)."""
+
+    default_error_messages = {"null": "must be a list of subjects, not null"}
+
+    def to_internal_value(self, data: Any) -> list[SubjectSpec]:
+        try:
+            return clean_subjects(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(exc.detail["subjects"]) from None  # type: ignore[call-overload]
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -78,6 +98,7 @@ class CaseSerializer(serializers.Serializer[Case]):
     )
     status = StrictChoiceField(choices=Status.values, required=False)
     attachments = AttachmentIdsField(required=False)
+    subjects = SubjectsField(required=False)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 

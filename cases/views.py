@@ -9,11 +9,14 @@ from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from media.storage import FileLinks
+from players.identifiers import InvalidIdentifier
+from players.services import canonical
 from serverops.errors import NotFound, PreconditionFailed
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
@@ -27,6 +30,7 @@ from .schema import case_schema
 from .serializers import CaseEventSerializer, CaseSerializer, case_representation
 
 CASE_ID = id_regex("c")
+PLAYER_ID = id_regex("pl")
 
 
 class CaseNotFound(NotFound):
@@ -113,16 +117,43 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         status: str = filterset.form.cleaned_data["status"]
         return status
 
+    def _subject_filter(self) -> tuple[str | None, str | None]:
+        """``(identifier, player)``: the canonical ``identifier`` or the ``player`` id the list is
+        narrowed to (at most one of them), or neither; a malformed one is a 400 naming it."""
+        params = self.request.query_params
+        identifiers, players = params.getlist("identifier"), params.getlist("player")
+        if len(identifiers) + len(players) > 1:
+            name = "identifier" if identifiers else "player"
+            raise ValidationError({name: ["send one identifier or one player"]})
+        if identifiers:
+            try:
+                return str(canonical(identifiers[0])), None
+            except InvalidIdentifier as exc:
+                raise ValidationError({"identifier": [str(exc)]}) from None
+        if players:
+            if not PLAYER_ID.fullmatch(players[0]):
+                raise ValidationError({"player": ["not a player id (pl_…)"]})
+            return None, players[0]
+        return None, None
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator
         assert isinstance(paginator, CasePagination)
         status, token = self._status_filter(), self.token
+        identifier, player = self._subject_filter()
         page: list[Case] = paginator.paginate(
             request,
             lambda limit, after: queries.case_page(
-                project_id=token.project_id, mode=token.mode, status=status, limit=limit, after=after
+                project_id=token.project_id,
+                mode=token.mode,
+                status=status,
+                identifier=identifier,
+                player=player,
+                limit=limit,
+                after=after,
             ),
         )
+        queries.load_subjects(page)
         links = FileLinks(request)
         return paginator.get_paginated_response([case_representation(case, links=links) for case in page])
 
