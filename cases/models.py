@@ -180,7 +180,8 @@ class CaseSubject(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="subjects")
     player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="case_subjects")
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.REPORTED)
-    name = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)
+    # "" when no name was sent (shown as null): a name is 1–64 characters.
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, default="")
     position = models.PositiveSmallIntegerField()
 
     class Meta:

@@ -28,6 +28,7 @@ from tokens.models import ScopedToken
 from tokens.viewsets import ApiViewSet
 
 from .models import Case, CaseSubject, Role, Status
+from .schema import player_schema
 
 PLAYER_ID = id_regex("pl")
 IDENTIFIERS_MAX = 16
@@ -74,7 +75,9 @@ def _players_sql(vendor: str, which: str, count: int = 1) -> str:
             f"WHERE i.{column(PlayerIdentifier, 'project')} = %s AND i.{column(PlayerIdentifier, 'mode')} = %s "
             f"AND {_in(vendor, 'i.' + column(PlayerIdentifier, 'identifier'), count)}"
         )
-        chosen = f"SELECT {p_id} AS id FROM {table(Player)} p WHERE {p_id} IN ({holders}) {order} LIMIT {WEAK_MATCHES_MAX}"
+        chosen = (
+            f"SELECT {p_id} AS id FROM {table(Player)} p WHERE {p_id} IN ({holders}) {order} LIMIT {WEAK_MATCHES_MAX}"
+        )
     elif which == "one":
         # A merged player's id answers with its survivor.
         chosen = (
@@ -89,19 +92,23 @@ def _players_sql(vendor: str, which: str, count: int = 1) -> str:
         )
     n_player = len(Player._meta.concrete_fields)
     no_player = ", ".join(["NULL"] * n_player)
-    subject_player = f"s.{column(CaseSubject, 'player')}"
+    s_player, s_case, s_role = (f"s.{column(CaseSubject, name)}" for name in ("player", "case", "role"))
+    i_player, i_identifier = (f"i.{column(PlayerIdentifier, name)}" for name in ("player", "identifier"))
+    c_id, c_status = f"c.{column(Case, 'id')}", f"c.{column(Case, 'status')}"
+    # Typed NULLs: PostgreSQL settles each column's type one UNION at a time.
+    no_count = "CAST(NULL AS BIGINT)"
     return (
         f"WITH h AS ({chosen}) "
-        # Typed NULLs: PostgreSQL settles each column's type one UNION at a time.
-        f"SELECT 0, {columns(Player, 'p')}, NULL, NULL, CAST(NULL AS BIGINT) FROM {table(Player)} p WHERE {p_id} IN (SELECT id FROM h) "
+        f"SELECT 0, {columns(Player, 'p')}, NULL, NULL, {no_count} "
+        f"FROM {table(Player)} p WHERE {p_id} IN (SELECT id FROM h) "
         "UNION ALL "
-        f"SELECT 1, {no_player}, i.{column(PlayerIdentifier, 'player')}, i.{column(PlayerIdentifier, 'identifier')}, CAST(NULL AS BIGINT) "
-        f"FROM {table(PlayerIdentifier)} i WHERE i.{column(PlayerIdentifier, 'player')} IN (SELECT id FROM h) "
+        f"SELECT 1, {no_player}, {i_player}, {i_identifier}, {no_count} "
+        f"FROM {table(PlayerIdentifier)} i WHERE {i_player} IN (SELECT id FROM h) "
         "UNION ALL "
-        f"SELECT 2, {no_player}, {subject_player}, c.{column(Case, 'status')}, COUNT(*) "
-        f"FROM {table(CaseSubject)} s INNER JOIN {table(Case)} c ON c.{column(Case, 'id')} = s.{column(CaseSubject, 'case')} "
-        f"WHERE {subject_player} IN (SELECT id FROM h) AND s.{column(CaseSubject, 'role')} = '{Role.REPORTED.value}' "
-        f"GROUP BY {subject_player}, c.{column(Case, 'status')}"
+        f"SELECT 2, {no_player}, {s_player}, {c_status}, COUNT(*) "
+        f"FROM {table(CaseSubject)} s INNER JOIN {table(Case)} c ON {c_id} = {s_case} "
+        f"WHERE {s_player} IN (SELECT id FROM h) AND {s_role} = '{Role.REPORTED.value}' "
+        f"GROUP BY {s_player}, {c_status}"
     )
 
 
@@ -160,7 +167,9 @@ def canonical_identifiers(values: list[str], *, param: str = "identifier") -> li
         raise ValidationError({param: [str(exc)]}) from None
 
 
+@player_schema
 class PlayerViewSet(ApiViewSet, viewsets.ViewSet):
+    pagination_class = PlayerPagination
     http_method_names = ["get", "head"]
     required_scopes = {"list": "cases:read", "retrieve": "cases:read"}
     lookup_value_regex = "[^/]+"
@@ -180,7 +189,7 @@ class PlayerViewSet(ApiViewSet, viewsets.ViewSet):
             values: list[Any] = [identifiers] if vendor == "postgresql" else identifiers
             players = player_rows("identifiers", [token.project_id, token.mode, *values], count=len(identifiers))
             return Response({"players": [player_representation(player) for player in players]})
-        paginator = PlayerPagination()
+        paginator = self.pagination_class()
 
         def fetch(limit: int, after: Position | None) -> list[Any]:
             if after is None:

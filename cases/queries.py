@@ -94,7 +94,7 @@ def case_with_evidence(
 
 
 @cache
-def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subject: str | None = None) -> str:
+def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
     """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
     ALL``), each row NULL where the other kind has columns, sorted so that every case's row
     comes before its files' rows. A case's description is not repeated on each of its files'
@@ -103,7 +103,7 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subject: st
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
-    if subject is not None:
+    for subject in subjects:
         if subject == "identifier":
             # Every player seen with the identifier: one for a strong one, any number for a weak one.
             players = (
@@ -189,13 +189,18 @@ def case_page(
     params: list[Any] = [project_id, mode]
     if status is not None:
         params.append(status)
-    subject = None
-    if identifier is not None or player is not None:
-        subject = "identifier" if identifier is not None else "player"
-        params += [project_id, mode, identifier if identifier is not None else player]
+    subjects: tuple[str, ...] = ()
+    if identifier is not None:
+        subjects += ("identifier",)
+        params += [project_id, mode, identifier]
+    if player is not None:
+        subjects += ("player",)
+        params += [project_id, mode, player]
     if after is not None:
         params += [_field(Case, "created_at").get_db_prep_value(after[0], connection), after[1]]
-    sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit, subject=subject)
+    sql = _page_sql(
+        connection.vendor, status=status is not None, after=after is not None, limit=limit, subjects=subjects
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -269,7 +274,8 @@ def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
         params: list[Any] = [ids] if connection.vendor == "postgresql" else ids
         # PostgreSQL: one array parameter, one statement text whatever the page size (load_evidence).
         with connection.cursor() as cursor:
-            cursor.execute(_subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids)), params)
+            sql = _subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids))
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         reader = Rows.of(using, CaseSubject, Player, PlayerIdentifier)
         for row in rows:
@@ -282,7 +288,7 @@ def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
             SubjectView(
                 player=subject.player_id,
                 role=subject.role,
-                name=subject.name,
+                name=subject.name or None,
                 identifiers=sorted(identifiers),
                 player_updated_at=player.updated_at,
             )

@@ -13,8 +13,8 @@ from rest_framework.exceptions import ValidationError
 
 from players.identifiers import Identifier, InvalidIdentifier
 from players.models import NAME_MAX_LENGTH
-from players.signals import players_merged
 from players.services import ActorLike, Link, PlayerNotVisible, canonical, players_link
+from players.signals import players_merged
 from serverops.ids import id_regex
 
 from .models import Case, CaseSubject, Role
@@ -132,7 +132,7 @@ def set_subjects(case: Case, specs: Sequence[SubjectSpec], actor: ActorLike) -> 
     twice = next((pid for index, pid in enumerate(players) if pid in players[:index]), None)
     if twice is not None:
         raise invalid(f"two subjects are the same player ({twice}); a player is a case's subject at most once")
-    wanted = [(pid, spec.role, spec.name) for pid, spec in zip(players, specs, strict=True)]
+    wanted = [(pid, spec.role, spec.name or "") for pid, spec in zip(players, specs, strict=True)]
     if [(row.player_id, row.role, row.name) for row in current] == wanted:
         return None
     CaseSubject.objects.filter(case=case).delete()

@@ -118,23 +118,25 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return status
 
     def _subject_filter(self) -> tuple[str | None, str | None]:
-        """``(identifier, player)``: the canonical ``identifier`` or the ``player`` id the list is
-        narrowed to (at most one of them), or neither; a malformed one is a 400 naming it."""
+        """``(identifier, player)``: the canonical ``identifier`` and the ``player`` id the list is
+        narrowed to (either, both or neither); a malformed or repeated one is a 400 naming it."""
         params = self.request.query_params
         identifiers, players = params.getlist("identifier"), params.getlist("player")
-        if len(identifiers) + len(players) > 1:
-            name = "identifier" if identifiers else "player"
-            raise ValidationError({name: ["send one identifier or one player"]})
+        if len(identifiers) > 1:
+            raise ValidationError({"identifier": ["send one identifier"]})
+        if len(players) > 1:
+            raise ValidationError({"player": ["send one player"]})
+        identifier = player = None
         if identifiers:
             try:
-                return str(canonical(identifiers[0])), None
+                identifier = str(canonical(identifiers[0]))
             except InvalidIdentifier as exc:
                 raise ValidationError({"identifier": [str(exc)]}) from None
         if players:
             if not PLAYER_ID.fullmatch(players[0]):
                 raise ValidationError({"player": ["not a player id (pl_…)"]})
-            return None, players[0]
-        return None, None
+            player = players[0]
+        return identifier, player
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator

@@ -179,8 +179,7 @@ def _lock_players(project_id: str, mode: str, strong: Sequence[str], named_ids: 
             _survivors(project_id, mode, named_ids).values()
         )
         locked = {
-            player.pk: player
-            for player in Player.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
+            player.pk: player for player in Player.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
         }
         if all(player.merged_into_id is None for player in locked.values()) and wanted == set(locked):
             again = set(_holders(project_id, mode, strong).values()) | set(
@@ -281,6 +280,7 @@ def player_unlink_identifier(*, player_id: str, identifier: str, actor: ActorLik
 def players_holding(project_id: str, mode: str, identifiers: Iterable[str]) -> Q:
     """A filter on Player: the players (not merged away) holding any of ``identifiers``."""
     return Q(
-        pk__in=PlayerIdentifier.objects.filter(project_id=project_id, mode=mode, identifier__in=list(identifiers))
-        .values("player_id")
+        pk__in=PlayerIdentifier.objects.filter(
+            project_id=project_id, mode=mode, identifier__in=list(identifiers)
+        ).values("player_id")
     )
