@@ -97,7 +97,7 @@ class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "id",
         "project",
         "mode",
-        "names",
+        "names_seen",
         "merged_into",
         "erased",
         "created_at",
@@ -132,6 +132,10 @@ class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if player is not None and player.merged_into_id is not None:
             return super().get_object(request, player.merged_into_id, from_field)
         return player
+
+    @admin.display(description="names seen, most recent first")
+    def names_seen(self, obj: Player) -> str:
+        return ", ".join(obj.names) or "–"
 
     @admin.display(description="known as")
     def known_as(self, obj: Player) -> str:
