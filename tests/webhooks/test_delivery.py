@@ -405,3 +405,20 @@ def test_a_message_whose_attempts_all_died_with_their_workers_fails(call, projec
     message = WebhookMessage.objects.get()
     assert message.status == MessageStatus.FAILED
     assert message.next_attempt_at is None
+
+
+def test_a_body_carries_the_case_s_subjects_and_its_changes_name_players_and_roles_only(
+    call, project, receiver
+) -> None:
+    endpoint, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    subjects = [{"identifiers": ["steam:1100001000056ba", "ip:203.0.113.7"], "name": "Vex"}]
+    created = call("POST", "/v1/cases", json_body={"title": "Aimbot", "subjects": subjects})
+    assert created.status_code == 201, created.content
+
+    assert deliver() == 1
+
+    body = verified(secret, receiver.requests[0])
+    assert body["data"]["case"] == created.json()
+    player = created.json()["subjects"][0]["player"]
+    assert body["data"]["changes"]["subjects"] == {"from": None, "to": [{"player": player, "role": "reported"}]}
+    assert "203.0.113.7" not in receiver.requests[0].body.decode()
