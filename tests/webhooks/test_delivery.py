@@ -410,7 +410,7 @@ def test_a_message_whose_attempts_all_died_with_their_workers_fails(call, projec
 def test_a_body_carries_the_case_s_subjects_and_its_changes_name_players_and_roles_only(
     call, project, receiver
 ) -> None:
-    endpoint, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
     subjects = [{"identifiers": ["steam:1100001000056ba", "ip:203.0.113.7"], "name": "Vex"}]
     created = call("POST", "/v1/cases", json_body={"title": "Aimbot", "subjects": subjects})
     assert created.status_code == 201, created.content
