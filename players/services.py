@@ -251,8 +251,10 @@ def player_unlink_identifier(*, player_id: str, identifier: str, actor: ActorLik
     """Move ``identifier`` off the player ``player_id`` to a new player of its project and mode,
     recorded on the old player; returns the new player. Raises ``CannotUnlink`` when the
     identifier is not the player's, or is its only one."""
+    # In linking's order: the identifier's lock, then the player's row.
+    scope = Player.objects.values("project_id", "mode").get(pk=player_id)
+    lock_identifiers(scope["project_id"], scope["mode"], [identifier])
     player = Player.objects.select_for_update().get(pk=player_id)
-    lock_identifiers(player.project_id, player.mode, [identifier])
     if player.merged_into_id is not None:
         raise CannotUnlink(f"player {player.pk} was merged into {player.merged_into_id}")
     rows = list(player.identifiers.select_for_update().order_by("identifier"))
