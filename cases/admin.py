@@ -37,6 +37,7 @@ from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 
 from .models import Attachment, Case, CaseEvent, Status
+from .player_admin import SubjectInline, cases_with_identifier, identifier_search
 from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
 from .validators import normalise_title
 
@@ -348,7 +349,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ("-created_at", "-id")
     list_per_page = 50
     actions = ("close_cases", "archive_cases", "reopen_cases")
-    inlines = (AttachmentInline, UploadInline)
+    inlines = (SubjectInline, AttachmentInline, UploadInline)
 
     class Media:
         js = ("cases/admin.js",)
@@ -356,6 +357,17 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         cases: QuerySet[Case] = super().get_queryset(request)
         return cases.annotate(attachment_count=Count("attachments"))
+
+    def get_inlines(self, request: HttpRequest, obj: Case | None) -> Any:
+        # A new case has no subjects to show.
+        return self.inlines if obj is not None else [i for i in self.inlines if i is not SubjectInline]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Case], search_term: str) -> Any:
+        # Any identifier, in any spelling, finds the cases of the players holding it.
+        identifier = identifier_search(search_term)
+        if identifier is not None:
+            return cases_with_identifier(queryset, identifier), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_fieldsets(self, request: HttpRequest, obj: Case | None = None) -> Any:
         if obj is None:

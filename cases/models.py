@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.core.validators import MaxLengthValidator, MinLengthValidator
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from media.models import File
+from players.models import NAME_MAX_LENGTH, Player
 from serverops.ids import new_case_id, new_event_id
 from serverops.models import FastLoadingModel
 from tokens.models import Mode, Project
@@ -54,6 +57,7 @@ class Case(FastLoadingModel):
 
     attachments: RelatedManager[Attachment]
     events: RelatedManager[CaseEvent]
+    subjects: RelatedManager[CaseSubject]
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -94,6 +98,18 @@ class Case(FastLoadingModel):
         """
         return [link.file for link in self.evidence]
 
+    @cached_property
+    def subject_list(self) -> list[SubjectView]:
+        """The case's subjects in the case's order, each with its player's identifiers.
+
+        ``cases.queries.load_subjects`` fills it for a case or a page of cases in one
+        statement; read without it, it costs that statement on first use.
+        """
+        from .queries import load_subjects
+
+        load_subjects([self])
+        return self.subject_list
+
     @property
     def etag(self) -> str:
         """A strong validator of the Case representation: it changes whenever any key of it does.
@@ -104,6 +120,8 @@ class Case(FastLoadingModel):
         """
         parts = [self.id, self.updated_at.isoformat()]
         parts += [f"{file.id}@{file.updated_at.isoformat()}" for file in self.files]
+        # A subject shows its player's identifiers, which move the player's updated_at.
+        parts += [subject.tag for subject in self.subject_list]
         return '"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'
 
 
@@ -144,6 +162,57 @@ class Attachment(FastLoadingModel):
 
     def __str__(self) -> str:
         return f"{self.file_id} in {self.case_id}"
+
+
+class Role(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    REPORTER = "reporter", "Reporter"
+    WITNESS = "witness", "Witness"
+
+
+class CaseSubject(models.Model):
+    """A player a case is about, in a role, under the name sent with it on this case.
+
+    A player is a case's subject at most once; ``position`` keeps the order the client last
+    listed the subjects in. A merge re-points the merged player's rows to the survivor.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="subjects")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="case_subjects")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.REPORTED)
+    # "" when no name was sent (shown as null): a name is 1–64 characters.
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, default="")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "player"], name="subject_player_once_per_case"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="subject_role_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["case", "position"], name="subject_case_order"),
+            # A player's cases (?player=, ?identifier=, its page in the admin).
+            models.Index(fields=["player", "case"], name="subject_player_cases"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} ({self.role}) in {self.case_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    """A subject as a Case shows it (docs/api.md, "Players"): read-only, from one statement."""
+
+    player: str
+    role: str
+    name: str | None
+    identifiers: list[str]
+    player_updated_at: datetime
+
+    @property
+    def tag(self) -> str:
+        return f"{self.player}/{self.role}/{self.name!r}@{self.player_updated_at.isoformat()}"
 
 
 class IdempotentRequest(models.Model):

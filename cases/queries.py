@@ -22,10 +22,11 @@ from django.db import connections
 from django.db.models import Field, Model
 
 from media.models import File
+from players.models import Player, PlayerIdentifier
 from serverops.pagination import Position, keyset_params, keyset_sql
 from serverops.sql import Rows, column, columns, table
 
-from .models import Attachment, Case, CaseEvent
+from .models import Attachment, Case, CaseEvent, CaseSubject, SubjectView
 
 if TYPE_CHECKING:
     from .serializers import CaseRow
@@ -96,7 +97,7 @@ def case_with_evidence(
 
 
 @cache
-def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
+def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
     """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
     ALL``), each row NULL where the other kind has columns, sorted so that every case's row
     comes before its files' rows. A case's description is not repeated on each of its files'
@@ -105,6 +106,25 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int) -> str:
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
+    for subject in subjects:
+        if subject == "identifier":
+            # Every player seen with the identifier: one for a strong one, any number for a weak one.
+            players = (
+                f"SELECT i.{column(PlayerIdentifier, 'player')} FROM {table(PlayerIdentifier)} i "
+                f"WHERE i.{column(PlayerIdentifier, 'project')} = %s AND i.{column(PlayerIdentifier, 'mode')} = %s "
+                f"AND i.{column(PlayerIdentifier, 'identifier')} = %s"
+            )
+        else:
+            # The player, or the one it was merged into.
+            players = (
+                f"SELECT COALESCE(pl.{column(Player, 'merged_into')}, pl.{column(Player, 'id')}) "
+                f"FROM {table(Player)} pl WHERE pl.{column(Player, 'project')} = %s "
+                f"AND pl.{column(Player, 'mode')} = %s AND pl.{column(Player, 'id')} = %s"
+            )
+        where.append(
+            f"t.{column(Case, 'id')} IN (SELECT s.{column(CaseSubject, 'case')} FROM {table(CaseSubject)} s "
+            f"WHERE s.{column(CaseSubject, 'player')} IN ({players}))"
+        )
     if after:
         where.append(keyset_sql(created_at, pk))
     # The limit is written into the statement: as a parameter, PostgreSQL's generic plan
@@ -146,9 +166,12 @@ def case_page(
     limit: int,
     after: Position | None = None,
     status: str | None = None,
+    identifier: str | None = None,
+    player: str | None = None,
     using: str = "default",
 ) -> list[CaseRow]:
-    """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given),
+    """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given; with
+    a subject holding the canonical ``identifier``, or the player ``player``, when given),
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
     and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
     the ORM, with what its representations need and not the links themselves.
@@ -165,9 +188,18 @@ def case_page(
     params: list[Any] = [project_id, mode]
     if status is not None:
         params.append(status)
+    subjects: tuple[str, ...] = ()
+    if identifier is not None:
+        subjects += ("identifier",)
+        params += [project_id, mode, identifier]
+    if player is not None:
+        subjects += ("player",)
+        params += [project_id, mode, player]
     if after is not None:
         params += keyset_params(Case, after, connection)
-    sql = _page_sql(connection.vendor, status=status is not None, after=after is not None, limit=limit)
+    sql = _page_sql(
+        connection.vendor, status=status is not None, after=after is not None, limit=limit, subjects=subjects
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -216,6 +248,51 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
             evidence[case.pk].append(link)
     for pk, case in by_id.items():
         _set_evidence(case, evidence[pk])
+
+
+@cache
+def _subjects_sql(vendor: str, count: int) -> str:
+    where = "s.case_id = ANY(%s)" if vendor == "postgresql" else f"s.case_id IN ({', '.join(['%s'] * count)})"
+    return (
+        f"SELECT {columns(CaseSubject, 's')}, {columns(Player, 'p')}, {columns(PlayerIdentifier, 'i')} "
+        f"FROM {table(CaseSubject)} s INNER JOIN {table(Player)} p ON p.id = s.player_id "
+        f"LEFT OUTER JOIN {table(PlayerIdentifier)} i ON i.player_id = p.id "
+        f"WHERE {where} ORDER BY s.case_id, s.position, s.id"
+    )
+
+
+def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
+    """Set ``subject_list`` on each of ``cases`` (Cases, or ``case_page``'s records): its
+    subjects in the case's order, each with its player's identifiers sorted as strings, for
+    all of them in one statement (none for no cases)."""
+    by_id = {case.pk: case for case in cases}
+    found: dict[str, dict[int, tuple[Any, Any, list[str]]]] = {pk: {} for pk in by_id}
+    if by_id:
+        connection = connections[using]
+        ids = list(by_id)
+        params: list[Any] = [ids] if connection.vendor == "postgresql" else ids
+        # PostgreSQL: one array parameter, one statement text whatever the page size (load_evidence).
+        with connection.cursor() as cursor:
+            sql = _subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids))
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        reader = Rows.of(using, CaseSubject, Player, PlayerIdentifier)
+        for row in rows:
+            subject, player, identifier = reader.records(row)
+            entry = found[subject.case_id].setdefault(subject.id, (subject, player, []))
+            if identifier is not None:
+                entry[2].append(identifier.identifier)
+    for pk, case in by_id.items():
+        case.subject_list = [
+            SubjectView(
+                player=subject.player_id,
+                role=subject.role,
+                name=subject.name or None,
+                identifiers=sorted(identifiers),
+                player_updated_at=player.updated_at,
+            )
+            for subject, player, identifiers in found[pk].values()
+        ]
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

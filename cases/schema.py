@@ -19,6 +19,9 @@ from drf_spectacular.utils import (
 )
 
 from media.schema import FILE
+from players.identifiers import MAX_LENGTH as IDENTIFIER_MAX_LENGTH
+from players.identifiers import TYPES as IDENTIFIER_TYPES
+from players.models import NAME_MAX_LENGTH, NAMES_KEPT
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import KeysetPagination
 from serverops.schema import (
@@ -33,7 +36,8 @@ from serverops.schema import (
 )
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Status
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Role, Status
+from .subjects import IDENTIFIERS_MAX, SUBJECTS_MAX
 from .validators import TITLE_SPACES
 
 T = TypeVar("T")
@@ -58,13 +62,105 @@ SENT_TITLE = (
 DESCRIPTION_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]*$"
 STATUS: Schema = {"type": "string", "enum": list(Status.values)}
 
+# An identifier's form depends on its type (docs/api.md, "Players"), more than a pattern can say
+# readably: the format names it, and the service refuses any other string with a 400.
+IDENTIFIER: Schema = {
+    "type": "string",
+    "format": "identifier",
+    "minLength": 3,
+    "maxLength": IDENTIFIER_MAX_LENGTH,
+    "description": f"`type:value`, the type one of {', '.join(f'`{t}`' for t in IDENTIFIER_TYPES)}.",
+    "example": "steam:76561197960287930",
+}
+STORED_IDENTIFIER: Schema = {
+    "type": "string",
+    "description": "Canonical: one spelling per account; an IP address only as `ip:~` and 16 hex digits.",
+    "example": "steam:76561197960287930",
+}
+ROLE: Schema = {"type": "string", "enum": list(Role.values)}
+_NAME_PATTERN = rf"^[^{_TITLE_CONTROLS}]{{1,{NAME_MAX_LENGTH}}}$"
+SUBJECT = component(
+    "Subject",
+    {
+        "type": "object",
+        "description": "A player the case is about.",
+        "additionalProperties": False,
+        "required": ["player", "role", "name", "identifiers"],
+        "properties": {
+            "player": id_schema("pl"),
+            "role": ROLE,
+            "name": {
+                "type": "string",
+                "nullable": True,
+                "maxLength": NAME_MAX_LENGTH,
+                "pattern": _NAME_PATTERN,
+                "description": "The name sent with the subject on this case.",
+            },
+            "identifiers": {
+                "type": "array",
+                "items": STORED_IDENTIFIER,
+                "description": "The player's identifiers, sorted.",
+            },
+        },
+    },
+)
+_SUBJECT_COMMON: dict[str, Schema] = {
+    "role": {**ROLE, "default": Role.REPORTED.value},
+    "name": {
+        "type": "string",
+        "nullable": True,
+        "minLength": 1,
+        "maxLength": NAME_MAX_LENGTH,
+        "pattern": _NAME_PATTERN,
+        "description": f"1–{NAME_MAX_LENGTH} characters, no control characters.",
+    },
+}
+SUBJECT_BY_IDENTIFIERS = component(
+    "SubjectByIdentifiers",
+    {
+        "type": "object",
+        "description": "A subject known by its identifiers, at least one strong (not `ip` or `hwid`); they are "
+        "linked to one player (merging players that held them).",
+        "additionalProperties": False,
+        "required": ["identifiers"],
+        "properties": {
+            "identifiers": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": IDENTIFIERS_MAX,
+                "items": {**IDENTIFIER, "format": "strong-identifier"},
+            },
+            **_SUBJECT_COMMON,
+        },
+    },
+)
+SUBJECT_BY_PLAYER = component(
+    "SubjectByPlayer",
+    {
+        "type": "object",
+        "description": "A subject named by the id of a player of the token's project and mode.",
+        "additionalProperties": False,
+        "required": ["player"],
+        "properties": {"player": {**id_schema("pl"), "format": "player-id"}, **_SUBJECT_COMMON},
+    },
+)
+_SUBJECTS_INPUT: Schema = {
+    "type": "array",
+    "maxItems": SUBJECTS_MAX,
+    "items": {"oneOf": [SUBJECT_BY_IDENTIFIERS, SUBJECT_BY_PLAYER]},
+    "description": (
+        f"Who the case is about, at most {SUBJECTS_MAX}; a player at most once. It replaces the whole list; "
+        "`[]` empties it."
+    ),
+}
+
 CASE = component(
     "Case",
     {
         "type": "object",
         "description": "A moderation case.",
         "additionalProperties": False,
-        "required": ["id", "title", "description", "status", "attachments", "created_at", "updated_at"],
+        "required": ["id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"],
         "properties": {
             "id": id_schema("c"),
             "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX_LENGTH, "pattern": STORED_TITLE},
@@ -75,6 +171,7 @@ CASE = component(
                 "items": FILE,
                 "description": "The files listed as evidence, in the order the client last listed them.",
             },
+            "subjects": {"type": "array", "items": SUBJECT, "description": "Who the case is about."},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         },
@@ -111,6 +208,7 @@ _WRITABLE: dict[str, Schema] = {
             "(`POST /v1/media`), at most 20, no repeats. It replaces the whole list; `[]` detaches every file."
         ),
     },
+    "subjects": _SUBJECTS_INPUT,
 }
 
 CASE_CREATE = component(
@@ -125,6 +223,7 @@ CASE_CREATE = component(
             "description": {**_WRITABLE["description"], "default": ""},
             "status": {**STATUS, "default": Status.OPEN.value},
             "attachments": {**_WRITABLE["attachments"], "default": []},
+            "subjects": {**_WRITABLE["subjects"], "default": []},
         },
     },
 )
@@ -253,6 +352,18 @@ def case_schema(viewset: type[T]) -> type[T]:
             parameters=[
                 *page_parameters(cases, "case-cursor"),
                 OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
+                OpenApiParameter(
+                    "identifier",
+                    type=IDENTIFIER,
+                    description="Only cases with a subject holding this identifier (for `ip` or `hwid`: any "
+                    "player seen with it).",
+                ),
+                OpenApiParameter(
+                    "player",
+                    type=id_schema("pl"),
+                    description="Only cases with this player as a subject (a merged player's id: its survivor's "
+                    "cases); a player the token cannot see gives an empty page.",
+                ),
             ],
             success={200: OpenApiResponse(response=case_list, description="A page of cases.")},
             errors=[400, 401, 403, 406, 429, 500],
@@ -310,5 +421,100 @@ def case_schema(viewset: type[T]) -> type[T]:
             parameters=[CASE_ID, *page_parameters(KeysetPagination, "case-event-cursor")],
             success={200: OpenApiResponse(response=event_list, description="A page of events.")},
             errors=[400, 401, 403, 404, 406, 429, 500],
+        ),
+    )(viewset)
+
+
+PLAYER = component(
+    "Player",
+    {
+        "type": "object",
+        "description": "A player: one person, known by any of their identifiers.",
+        "additionalProperties": False,
+        "required": ["id", "identifiers", "names", "cases", "erased", "created_at", "updated_at"],
+        "properties": {
+            "id": id_schema("pl"),
+            "identifiers": {"type": "array", "items": STORED_IDENTIFIER, "description": "Sorted."},
+            "names": {
+                "type": "array",
+                "maxItems": NAMES_KEPT,
+                "items": {"type": "string"},
+                "description": f"Names seen, the last {NAMES_KEPT}, most recently seen first.",
+            },
+            "cases": {
+                "type": "object",
+                "description": "How many cases report the player (role `reported`), by status.",
+                "additionalProperties": False,
+                "required": list(Status.values),
+                "properties": {status: {"type": "integer", "minimum": 0} for status in Status.values},
+            },
+            "erased": {"type": "boolean"},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    },
+)
+PLAYER_LOOKUP = component(
+    "PlayerLookup",
+    {
+        "type": "object",
+        "description": "Every player holding any of the identifiers, most recently updated first.",
+        "additionalProperties": False,
+        "required": ["players"],
+        "properties": {"players": {"type": "array", "items": PLAYER, "maxItems": 100}},
+    },
+)
+PLAYER_ID = OpenApiParameter(
+    "id",
+    type=id_schema("pl"),
+    location=OpenApiParameter.PATH,
+    description="The player's id; a merged player's id answers with the player it was merged into. Any other "
+    "string, or a player outside the token's project and mode, is a 404.",
+)
+
+
+def player_schema(viewset: type[T]) -> type[T]:
+    """Decorates ``PlayerViewSet`` with its operations."""
+    scopes: dict[str, str] = viewset.required_scopes  # type: ignore[attr-defined]
+    players: type[KeysetPagination] = viewset.pagination_class  # type: ignore[attr-defined]
+    page = page_component("PlayerList", "One page of players, most recently updated first.", "players", PLAYER)
+    return extend_schema_view(
+        list=operation(
+            scopes["list"],
+            tag="players",
+            operation_id="listPlayers",
+            summary="Find players by identifier, or list them",
+            description=(
+                "With `identifier` (1–16 of them): every player holding any (a strong identifier leads to at most "
+                "one, a weak one to every player seen with it, at most 100), in one indexed statement: the call "
+                "a game server makes when a player joins. Without: the token's players, one page at a time."
+            ),
+            parameters=[
+                OpenApiParameter(
+                    "identifier",
+                    type={"type": "array", "items": IDENTIFIER, "minItems": 1, "maxItems": 16},
+                    explode=True,
+                    style="form",
+                    description="Repeat for each identifier: `?identifier=steam:…&identifier=license:…`.",
+                ),
+                *page_parameters(players, "player-cursor"),
+            ],
+            success={
+                200: OpenApiResponse(
+                    response={"oneOf": [PLAYER_LOOKUP, page]},
+                    description="The players found (with `identifier`), or a page of players.",
+                )
+            },
+            errors=[400, 401, 403, 406, 429, 500],
+        ),
+        retrieve=operation(
+            scopes["retrieve"],
+            tag="players",
+            operation_id="getPlayer",
+            summary="Get a player",
+            description="One player, with its identifiers, names and counts of reported cases.",
+            parameters=[PLAYER_ID],
+            success={200: OpenApiResponse(response=PLAYER, description="The player.")},
+            errors=[401, 403, 404, 406, 429, 500],
         ),
     )(viewset)

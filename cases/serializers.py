@@ -15,12 +15,13 @@ from media.storage import FileLinks
 from serverops.exceptions import InvalidValue
 from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status
+from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status, SubjectView
 from .services import clean_attachment_ids
+from .subjects import SubjectSpec, clean_subjects
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
 # The order of a Case's keys in docs/api.md#cases, which a CaseEvent's changes follow.
-CASE_FIELD_ORDER = ("title", "description", "status", "attachments")
+CASE_FIELD_ORDER = ("title", "description", "status", "attachments", "subjects")
 
 
 @runtime_checkable
@@ -40,6 +41,8 @@ class CaseRow(Protocol):
     @property
     def files(self) -> Sequence[FileRow]: ...
     @property
+    def subject_list(self) -> Sequence[SubjectView]: ...
+    @property
     def created_at(self) -> datetime: ...
     @property
     def updated_at(self) -> datetime: ...
@@ -57,6 +60,10 @@ def case_representation(case: CaseRow, *, links: FileLinks) -> dict[str, Any]:
         "description": case.description,
         "status": case.status,
         "attachments": [file_representation(file, links=links) for file in case.files],
+        "subjects": [
+            {"player": subject.player, "role": subject.role, "name": subject.name, "identifiers": subject.identifiers}
+            for subject in case.subject_list
+        ],
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -72,6 +79,21 @@ class AttachmentIdsField(serializers.Field):  # type: ignore[type-arg]
             return clean_attachment_ids(data)
         except InvalidValue as exc:
             # The service names the field itself; here DRF adds the name.
+            raise serializers.ValidationError(exc.message) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SubjectsField(serializers.Field):  # type: ignore[type-arg]
+    """``subjects`` as sent (``cases.subjects.clean_subjects``)."""
+
+    default_error_messages = {"null": "must be a list of subjects, not null"}
+
+    def to_internal_value(self, data: Any) -> list[SubjectSpec]:
+        try:
+            return clean_subjects(data)
+        except InvalidValue as exc:
             raise serializers.ValidationError(exc.message) from None
 
     def to_representation(self, value: Any) -> Any:
@@ -101,6 +123,7 @@ class CaseSerializer(JSONObjectSerializer[Case]):
     )
     status = StrictChoiceField(choices=Status.values, required=False)
     attachments = AttachmentIdsField(required=False)
+    subjects = SubjectsField(required=False)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 

@@ -23,9 +23,10 @@ from tokens.models import Mode, Project, ScopedToken
 from . import queries
 from .models import ActorType, Attachment, Case, CaseEvent, Status
 from .signals import case_events_recorded
+from .subjects import SubjectSpec, set_subjects
 from .validators import normalise_title
 
-EDITABLE_FIELDS = ("title", "description", "status", "attachments")
+EDITABLE_FIELDS = ("title", "description", "status", "attachments", "subjects")
 SCALAR_FIELDS = ("title", "description", "status")
 ATTACHMENTS_MAX = 20
 _MICROSECOND = timedelta(microseconds=1)
@@ -181,10 +182,12 @@ def case_create(
     description: str = "",
     status: str = Status.OPEN,
     attachments: Sequence[str] = (),
+    subjects: Sequence[SubjectSpec] = (),
     actor: Actor,
 ) -> Case:
     """Create a case, with ``attachments`` (file ids of its project and mode) as its evidence,
-    and its first history event, which holds every field's first value."""
+    ``subjects`` (``cases.subjects.clean_subjects``) linked to their players, and its first
+    history event, which holds every field's first value."""
     file_ids = clean_attachment_ids(list(attachments))
     case = Case(project=project, mode=mode, title=normalise_title(title), description=description, status=status)
     # Field rules only: the project is given by the caller, and uniqueness is the database's job.
@@ -195,8 +198,17 @@ def case_create(
     else:
         # A new case without evidence: saying so spares the response a query.
         case.evidence = []
+    subjects_to: list[dict[str, str]] = []
+    if subjects:
+        written = set_subjects(case, subjects, actor)
+        subjects_to = written[1] if written is not None else []
+        queries.load_subjects([case])
+    else:
+        case.subject_list = []
     first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
-    _record([_event(case, actor, {**first, "attachments": {"from": None, "to": file_ids}})])
+    first["attachments"] = {"from": None, "to": file_ids}
+    first["subjects"] = {"from": None, "to": subjects_to}
+    _record([_event(case, actor, first)])
     return case
 
 
@@ -228,18 +240,27 @@ def case_update(
         changes = {**changes, "attachments": clean_attachment_ids(changes["attachments"])}
     if "title" in changes:
         changes = {**changes, "title": normalise_title(changes["title"])}
+    subjects: Sequence[SubjectSpec] | None = changes.get("subjects")
     # Optimistic first: read, then write only if nobody wrote the case meanwhile. The rare
-    # loser of a race reads again under the case's row lock, and then cannot lose.
-    for lock in (False, True):
+    # loser of a race reads again under the case's row lock, and then cannot lose. Subjects
+    # are linked to players (a write) before they can be compared: under the lock at once.
+    for lock in (False, True) if subjects is None else (True,):
         case = queries.case_with_evidence(case_id, project_id=project_id, mode=mode, lock=lock)
         if if_match is not None and not etag_matches(if_match, case.etag):
             raise PreconditionFailed()
         current = {field: getattr(case, field) for field in SCALAR_FIELDS}
         current["attachments"] = [link.file_id for link in case.evidence]
-        changed = [field for field, value in changes.items() if current[field] != value]
+        changed = [field for field, value in changes.items() if field != "subjects" and current[field] != value]
+        history = {field: {"from": current[field], "to": changes[field]} for field in changed}
+        if subjects is not None:
+            subject_change = set_subjects(case, subjects, actor)
+            # The players' identifiers and names may have changed even when the list did not.
+            queries.load_subjects([case])
+            if subject_change is not None:
+                changed.append("subjects")
+                history["subjects"] = {"from": subject_change[0], "to": subject_change[1]}
         if not changed:
             return case
-        history = {field: {"from": current[field], "to": changes[field]} for field in changed}
         scalars = [field for field in changed if field in SCALAR_FIELDS]
         for field in scalars:
             setattr(case, field, changes[field])

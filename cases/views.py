@@ -8,11 +8,14 @@ from django.db.models import QuerySet
 from django_filters.utils import translate_validation
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from media.storage import FileLinks
+from players.identifiers import InvalidIdentifier
+from players.services import canonical
 from serverops.exceptions import NotFound, PreconditionFailed
 from serverops.ids import id_regex
 from serverops.pagination import KeysetPagination
@@ -26,6 +29,7 @@ from .schema import case_schema
 from .serializers import CaseEventSerializer, CaseRow, CaseSerializer, case_representation
 
 CASE_ID = id_regex("c")
+PLAYER_ID = id_regex("pl")
 
 
 class CaseNotFound(NotFound):
@@ -56,7 +60,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         "partial_update": "cases:write",
         "events": "cases:read",
     }
-    query_parameters = {"list": ("status", "limit", "cursor"), "events": ("limit", "cursor")}
+    query_parameters = {"list": ("status", "identifier", "player", "limit", "cursor"), "events": ("limit", "cursor")}
     # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
     lookup_value_regex = "[^/]+"
 
@@ -111,16 +115,45 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         status: str = filterset.form.cleaned_data["status"]
         return status
 
+    def _subject_filter(self) -> tuple[str | None, str | None]:
+        """``(identifier, player)``: the canonical ``identifier`` and the ``player`` id the list is
+        narrowed to (either, both or neither); a malformed or repeated one is a 400 naming it."""
+        params = self.request.query_params
+        identifiers, players = params.getlist("identifier"), params.getlist("player")
+        if len(identifiers) > 1:
+            raise ValidationError({"identifier": ["send one identifier"]})
+        if len(players) > 1:
+            raise ValidationError({"player": ["send one player"]})
+        identifier = player = None
+        if identifiers:
+            try:
+                identifier = str(canonical(identifiers[0]))
+            except InvalidIdentifier as exc:
+                raise ValidationError({"identifier": [str(exc)]}) from None
+        if players:
+            if not PLAYER_ID.fullmatch(players[0]):
+                raise ValidationError({"player": ["not a player id (pl_…)"]})
+            player = players[0]
+        return identifier, player
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator
         assert isinstance(paginator, CasePagination)
         status, token = self._status_filter(), self.token
+        identifier, player = self._subject_filter()
         page: list[CaseRow] = paginator.paginate(
             request,
             lambda limit, after: queries.case_page(
-                project_id=token.project_id, mode=token.mode, status=status, limit=limit, after=after
+                project_id=token.project_id,
+                mode=token.mode,
+                status=status,
+                identifier=identifier,
+                player=player,
+                limit=limit,
+                after=after,
             ),
         )
+        queries.load_subjects(page)
         links = FileLinks(request)
         return paginator.get_paginated_response([case_representation(case, links=links) for case in page])
 

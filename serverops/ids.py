@@ -48,3 +48,7 @@ def new_webhook_id() -> str:
 
 def new_message_id() -> str:
     return _new("msg")
+
+
+def new_player_id() -> str:
+    return _new("pl")

@@ -1,4 +1,4 @@
-"""The apps depend downward only: serverops ← tokens ← media ← cases ← webhooks.
+"""The apps depend downward only: serverops ← tokens ← media ← players ← cases ← webhooks.
 
 A module may import its own app and the apps below it, never one above (an import only for
 type checking excepted). The root URLconf, which mounts every app, is the one exception.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["serverops", "tokens", "media", "cases", "webhooks"]
+LAYERS = ["serverops", "tokens", "media", "players", "cases", "webhooks"]
 # The project's own wiring, which names every app by design.
 WIRING = {Path("serverops/urls.py")}
 

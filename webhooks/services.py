@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent
-from cases.queries import load_evidence
+from cases.queries import load_evidence, load_subjects
 from cases.serializers import case_representation, ordered_changes
 from media.storage import FileLinks
 from serverops import sql
@@ -157,6 +157,7 @@ def messages_create_for_events(*, events: Sequence[CaseEvent], current: bool = T
     if not current:
         cases = Case.objects.in_bulk(list(cases))
         load_evidence(cases.values())
+        load_subjects(cases.values())
     now = timezone.now()
     messages = []
     for event in heard:

@@ -21,6 +21,9 @@ DEBUG = env_bool("DEBUG", default=False)
 # The fallback key only ever signs sessions of a local development server;
 # production.py refuses to start without SECRET_KEY.
 SECRET_KEY = env_str("SECRET_KEY") or "django-insecure-local-development-only"
+# Players' IP addresses are kept only as a keyed HMAC under this secret (players.identifiers);
+# changing it makes every stored address a stranger. production.py requires it.
+IDENTIFIER_HASH_KEY = env_str("IDENTIFIER_HASH_KEY") or "serverops-insecure-local-development-only"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "serverops.views.csrf_failure"
@@ -40,6 +43,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tokens",
     "media",
+    "players",
     "cases",
     "webhooks",
 ]

@@ -17,7 +17,7 @@ def test_create_returns_201_case_with_location_and_etag(call, project) -> None:
     r = call("POST", "/v1/cases", json_body={"title": "  Aimbot on EU-1  ", "description": "line 1\nline 2\tend"})
     assert r.status_code == 201, r.content
     body = r.json()
-    assert set(body) == {"id", "title", "description", "status", "attachments", "created_at", "updated_at"}
+    assert set(body) == {"id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"}
     assert re.fullmatch(r"c_[0-9A-HJKMNP-TV-Z]{26}", body["id"])
     assert body["title"] == "Aimbot on EU-1"
     assert body["description"] == "line 1\nline 2\tend"

@@ -31,7 +31,7 @@ field_values = {
     "description": st.text(max_size=300) | json_values,
     "status": st.sampled_from(["open", "closed", "archived", "OPEN", "", "deleted"]) | json_values,
 }
-keys = st.sampled_from(["title", "description", "status", "id", "attachments", "created_at", "extra", ""])
+keys = st.sampled_from(["title", "description", "status", "id", "attachments", "subjects", "created_at", "extra", ""])
 
 
 @st.composite
@@ -41,7 +41,7 @@ def case_bodies(draw: st.DrawFn) -> dict[str, object]:
 
 
 def _valid_case(body: dict[str, object]) -> None:
-    assert set(body) == {"id", "title", "description", "status", "attachments", "created_at", "updated_at"}
+    assert set(body) == {"id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"}
     title, description = body["title"], body["description"]
     assert isinstance(title, str) and 1 <= len(title) <= 200 and title == title.strip(" ")
     assert not CONTROL.search(title)

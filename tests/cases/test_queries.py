@@ -11,7 +11,7 @@ from django.db.models import Model, Prefetch
 from django.utils import timezone
 
 from cases.models import Attachment, Case, CaseEvent, Status
-from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence
+from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence, load_subjects
 from cases.serializers import CaseRow, case_representation
 from cases.services import Actor, case_update
 from media.models import AbuseStatus, File, Visibility
@@ -196,6 +196,7 @@ def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
     links = FileLinks(rf.get("/v1/cases", HTTP_HOST="testserver"))
 
     page = case_page(project_id=project.pk, mode=Mode.LIVE, limit=10)
+    load_subjects(page)
 
     assert [type(case) for case in page] == [record_type(Case)] * 3
     # Records and models alike have every member of the protocols the representations read.

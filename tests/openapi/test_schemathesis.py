@@ -59,6 +59,43 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
 schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
+schemathesis.openapi.format("player-cursor", _cursors("pl", "players"))
+
+# Identifiers of every type in their accepted spellings, from spaces large enough that two drawn
+# for different subjects of one case are never one account (which is rightly a 400).
+_HEX = "0123456789abcdefABCDEF"
+STRONG_IDENTIFIERS = st.one_of(
+    st.integers(76561197960265728, 76561202255233023).map(lambda n: f"steam:{n}"),
+    st.integers(76561197960265728, 76561202255233023).map(lambda n: f"STEAM:{n:x}"),
+    st.text(_HEX, min_size=40, max_size=40).map(lambda h: f"license:{h}"),
+    st.text(_HEX, min_size=40, max_size=40).map(lambda h: f"license2:{h}"),
+    st.integers(10**12, 10**20 - 1).map(lambda n: f"roblox:{n}"),
+    st.integers(10**12, 10**20 - 1).map(lambda n: f"fivem:{n}"),
+    st.integers(10**16, 2**64 - 1).map(lambda n: f"discord:{n}"),
+    st.uuids().map(lambda u: f"minecraft:{u}"),
+    st.text(_HEX, min_size=32, max_size=32).map(lambda h: f"epic:{h}"),
+)
+schemathesis.openapi.format("strong-identifier", STRONG_IDENTIFIERS)
+schemathesis.openapi.format(
+    "identifier",
+    st.one_of(
+        STRONG_IDENTIFIERS,
+        st.ip_addresses().map(lambda address: f"ip:{address}"),
+        st.from_regex(r"hwid:[A-Za-z0-9:_-]{1,100}", fullmatch=True),
+    ),
+)
+# A schema-valid player id names a player the token can see: a new one each time, so two drawn
+# for one case are never the same player. The token's project is set by the test before the run.
+PLAYER_PROJECT: list[str] = []
+
+
+def _new_player(_: int) -> str:
+    from players.models import Player
+
+    return Player.objects.create(project_id=PLAYER_PROJECT[0], mode=Mode.LIVE).pk
+
+
+schemathesis.openapi.format("player-id", st.builds(_new_player, st.integers()))
 # A schema-valid evidence list names files the token can see: files seeded for it, kept out of the
 # path-id dictionary. The stateful phase can still delete one (it finds them through GET /v1/media),
 # and a list naming a deleted file is rightly a 400, so only files still stored are drawn. Filled
@@ -165,6 +202,7 @@ def test_service_keeps_its_openapi_document(
     # A line per request would bury the failure report.
     caplog.set_level(logging.WARNING, logger="serverops.request")
     cases = _seed_cases(token.project)
+    PLAYER_PROJECT[:] = [token.project.pk]
     case_ids = [case.pk for case in cases]
     file_ids = _seed_files(token.project, cases)
     seed = int(os.environ.get("SCHEMATHESIS_SEED") or SchemathesisConfig().seed)

@@ -17,11 +17,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "cases.example.com"}
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "IDENTIFIER_HASH_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "cases.example.com",
+}
+SECRETS = {"DEBUG", *PRODUCTION}
 
 
 def manage(*args: str, settings: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -41,7 +46,7 @@ def test_check_deploy_is_clean_under_production_settings() -> None:
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "IDENTIFIER_HASH_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without_a_secret_or_hosts(missing) -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", settings="serverops.settings.production", **env)
@@ -49,9 +54,9 @@ def test_production_refuses_to_start_without_a_secret_or_hosts(missing) -> None:
     assert result.stderr == f"manage.py: {missing} must be set in production\n", result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "IDENTIFIER_HASH_KEY", "ALLOWED_HOSTS"])
 def test_gunicorn_refuses_to_start_in_one_line_without_a_secret_or_hosts(missing) -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
@@ -66,6 +71,26 @@ def test_gunicorn_refuses_to_start_in_one_line_without_a_secret_or_hosts(missing
     assert "Traceback" not in result.stderr, result.stderr
     problems = [line for line in result.stderr.splitlines() if "[INFO]" not in line]
     assert problems == [f"serverops: {missing} must be set in production"], result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("serverops-insecure-local-development-only", id="the-development-key"),
+        pytest.param("short", id="too-short"),
+    ],
+)
+def test_check_deploy_warns_of_a_weak_identifier_hash_key(key) -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        settings="serverops.settings.production",
+        **{**PRODUCTION, "IDENTIFIER_HASH_KEY": key},
+    )
+    assert result.returncode != 0, result.stdout
+    assert "players.W001" in result.stderr + result.stdout, result.stderr
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, "False"), ("0", "False"), ("true", "True"), ("1", "True")])

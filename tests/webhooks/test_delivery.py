@@ -527,3 +527,20 @@ def test_a_stored_url_with_credentials_is_refused_at_delivery(call, project, rec
     assert "credentials" in message.last_error
     assert "s3cret" not in message.last_error
     assert message.status == MessageStatus.PENDING
+
+
+def test_a_body_carries_the_case_s_subjects_and_its_changes_name_players_and_roles_only(
+    call, project, receiver
+) -> None:
+    _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
+    subjects = [{"identifiers": ["steam:1100001000056ba", "ip:203.0.113.7"], "name": "Vex"}]
+    created = call("POST", "/v1/cases", json_body={"title": "Aimbot", "subjects": subjects})
+    assert created.status_code == 201, created.content
+
+    assert deliver() == 1
+
+    body = verified(secret, receiver.requests[0])
+    assert body["data"]["case"] == created.json()
+    player = created.json()["subjects"][0]["player"]
+    assert body["data"]["changes"]["subjects"] == {"from": None, "to": [{"player": player, "role": "reported"}]}
+    assert "203.0.113.7" not in receiver.requests[0].body.decode()
