@@ -150,7 +150,7 @@ CASE_EVENT = component(
         "type": "object",
         "description": "One change to a case.",
         "additionalProperties": False,
-        "required": ["id", "created_at", "actor", "request_id", "changes"],
+        "required": ["id", "created_at", "actor", "request_id", "changes", "prev_hash", "hash"],
         "properties": {
             "id": id_schema("ev"),
             "created_at": TIMESTAMP,
@@ -180,6 +180,18 @@ CASE_EVENT = component(
                     "required": ["from", "to"],
                     "properties": {"from": {"nullable": True}, "to": {"nullable": True}},
                 },
+            },
+            "prev_hash": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "The `hash` of the case's event before this one; 64 zeros for its first.",
+            },
+            "hash": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 of the RFC 8785 canonical JSON of this object without `hash`, with `case` "
+                "(the case's id) added: the case's history is a chain a client can recompute "
+                '(docs/api.md, "Evidence with a chain of custody").',
             },
         },
     },
