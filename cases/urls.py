@@ -1,8 +1,13 @@
+from django.urls import re_path
+
 from serverops.routers import OptionalSlashRouter
 
-from .views import CaseViewSet
+from .views import CaseViewSet, ExportKeyView
 
 router = OptionalSlashRouter()
 router.register("cases", CaseViewSet, basename="case")
 
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^export-key/?$", ExportKeyView.as_view(), name="export-key"),
+    *router.urls,
+]
