@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from cases import chain
 from media.models import AbuseStatus, File
@@ -130,3 +130,107 @@ def test_export_needs_both_read_scopes(call, project, scopes, status, missing) -
     r = call("GET", f"/v1/cases/{case.pk}/export", auth=f"Bearer {token.plaintext}")
     assert r.status_code == status, r.content
     assert r["X-Accepted-Scopes"] == missing
+
+
+def _export_to(tmp_path: Any, call: Any, case_id: str, token: Any) -> Any:
+    r = call("GET", f"/v1/cases/{case_id}/export", auth=f"Bearer {token.plaintext}")
+    assert r.status_code == 200, r.content
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(b"".join(r.streaming_content))
+    return path
+
+
+def verify_export(path: Any, *args: str) -> str:
+    out = io.StringIO()
+    call_command("verify_export", str(path), *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
+
+
+def _rewritten(path: Any, change: Any) -> None:
+    """The bundle at ``path`` rewritten member by member through ``change(name, data) -> [(name, data)]``."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members:
+            for new_name, new_data in change(name, data):
+                target.writestr(new_name, new_data)
+
+
+@pytest.fixture
+def exported(tmp_path, call, project, exporter) -> Any:
+    case = CaseFactory(project=project, title="Aimbot")
+    attach_file(case=case)
+    attach_file(case=case, content=io.BytesIO(b"chat log\n"), original_name="chat.txt")
+    call("PATCH", f"/v1/cases/{case.pk}", json_body={"status": "closed"})
+    return case, _export_to(tmp_path, call, case.pk, exporter)
+
+
+def test_verify_export_accepts_a_whole_bundle(exported) -> None:
+    case, path = exported
+    assert verify_export(path) == f"verified case {case.pk}: 2 files, 4 events"
+
+
+def test_verify_export_with_the_served_public_key(exported, client, tmp_path) -> None:
+    _, path = exported
+    pem = tmp_path / "key.pem"
+    pem.write_text(client.get("/v1/export-key").json()["public_key"])
+    assert verify_export(path, "--key", str(pem)).startswith("verified case ")
+
+
+def _edit_event(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    if name != "events.json":
+        return [(name, data)]
+    return [(name, data.replace(b'"closed"', b'"CLOSED"'))]
+
+
+def _edit_file(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(name, b"chat LOG\n" if name.endswith("chat.txt") else data)]
+
+
+def _truncate_file(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(name, data[:4] if name.endswith("chat.txt") else data)]
+
+
+def _edit_manifest(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(name, data.replace(b'"size": ', b'"size": 1') if name == "manifest.json" else data)]
+
+
+def _drop(member: str) -> Any:
+    return lambda name, data: [] if name == member or name.endswith(member) else [(name, data)]
+
+
+def _traversal(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(name, data), ("../../evil.txt", b"x")] if name == "case.json" else [(name, data)]
+
+
+def _bomb(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    return [(name, data)] if not name.endswith("chat.txt") else [(name, b"\0" * 50_000_000)]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(_edit_event, "SHA-256 differs", id="edited-events"),
+        pytest.param(_edit_file, "SHA-256 differs", id="edited-file"),
+        pytest.param(_truncate_file, "4 bytes, the manifest says 9", id="truncated-file"),
+        pytest.param(_edit_manifest, "not a valid signature", id="edited-manifest"),
+        pytest.param(_drop("manifest.sig"), "no manifest.sig", id="no-signature"),
+        pytest.param(_drop("chat.txt"), "disagree", id="missing-file"),
+        pytest.param(_traversal, "unsafe member name", id="path-traversal"),
+        pytest.param(_bomb, "more bytes than the manifest", id="zip-bomb"),
+    ],
+)
+def test_verify_export_names_what_fails(exported, change, reason) -> None:
+    _, path = exported
+    _rewritten(path, change)
+    with pytest.raises(CommandError) as caught:
+        verify_export(path)
+    assert reason in str(caught.value), caught.value
+    assert caught.value.returncode == 1
+
+
+def test_verify_export_refuses_what_is_not_a_zip(tmp_path) -> None:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(CommandError, match="not a readable ZIP file"):
+        verify_export(path)
