@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from cases import chain
 from cases.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Attachment, Case, CaseEvent, Status
 from cases.validators import validate_description_characters, validate_title_characters
 from media.models import File
@@ -154,9 +155,8 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
             history = {field: {"from": getattr(case, field), "to": changes[field]} for field in changed}
             for field in changed:
                 setattr(case, field, changes[field])
-            case.save(update_fields=[*changed, "updated_at"])
-            # The API records every change in the case history (docs/api.md#case-history); so must the baseline.
-            CaseEvent.objects.create(
+            # The API records every change in its chained history (docs/api.md#case-history); so must the baseline.
+            event = CaseEvent(
                 case=case,
                 actor_type=ActorType.TOKEN,
                 actor_id=token.pk,
@@ -164,6 +164,9 @@ def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
                 request_id=getattr(request, "request_id", ""),
                 changes=history,
             )
+            chain.link(case, event)
+            case.save(update_fields=[*changed, "updated_at", "history_head"])
+            event.save(force_insert=True)
     return _respond(_case(case, request), state, case.etag)
 
 

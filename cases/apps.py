@@ -6,4 +6,7 @@ class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import subjects  # noqa: F401  (its receiver follows merges of players)
+        from . import (
+            checks,  # noqa: F401  (registers the deploy checks)
+            subjects,  # noqa: F401  (its receiver follows merges of players)
+        )

@@ -21,6 +21,7 @@ from serverops.ids import new_case_id, new_event_id
 from serverops.models import FastLoadingModel
 from tokens.models import Mode, Project
 
+from .chain import GENESIS
 from .validators import validate_description_characters, validate_title_characters
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class Case(FastLoadingModel):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The hash of the case's last history event (``cases.chain``): read with the row, moved in
+    # the statement that writes the change, so appending to the chain costs no statement.
+    history_head = models.CharField(max_length=64, default=GENESIS, editable=False)
 
     attachments: RelatedManager[Attachment]
     events: RelatedManager[CaseEvent]
@@ -243,22 +247,30 @@ class CaseEvent(FastLoadingModel):
     """One change to a case, written in the same transaction as the change itself.
 
     ``changes`` maps each changed field to ``{"from": old, "to": new}``; a case's first
-    event has every field, from ``None``. Events are never edited or deleted.
+    event has every field, from ``None``. Events are never edited or deleted: each one's
+    ``hash`` covers its content and ``prev_hash``, the hash of the case's event before it
+    (``cases.chain``), and no two events of a case follow the same one (the chain cannot fork).
     """
 
     id = models.CharField(primary_key=True, max_length=29, default=new_event_id, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Stamped by cases.services._chain before it is hashed, so never again on save.
+    created_at = models.DateTimeField(default=timezone.now)
     actor_type = models.CharField(max_length=6, choices=ActorType.choices)
     actor_id = models.CharField(max_length=150)
     actor_name = models.CharField(max_length=200)
     request_id = models.CharField(max_length=128, blank=True)
     changes = models.JSONField()
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["case", "created_at", "id"], name="case_event_order")]
-        constraints = [models.CheckConstraint(condition=Q(actor_type__in=ActorType.values), name="event_actor_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(actor_type__in=ActorType.values), name="event_actor_valid"),
+            models.UniqueConstraint(fields=["case", "prev_hash"], name="event_chain_no_fork"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} on {self.case_id}"

@@ -307,14 +307,23 @@ def _prepared(instance: Model, fields: Iterable[str], using: str) -> list[Any]:
 
 
 def case_save_with_event(
-    case: Case, fields: Sequence[str], event: CaseEvent, *, if_updated_at: datetime, using: str = "default"
+    case: Case,
+    fields: Sequence[str],
+    event: CaseEvent,
+    *,
+    if_updated_at: datetime,
+    if_head: str,
+    using: str = "default",
 ) -> bool:
-    """Write ``fields`` of ``case`` (whose values the caller has set, ``updated_at`` among them)
-    and INSERT ``event``, its history event, in the caller's transaction, if the case's stored
-    ``updated_at`` is still ``if_updated_at``; returns whether it was (compare-and-set).
+    """Write ``fields`` of ``case`` (whose values the caller has set, ``updated_at`` and
+    ``history_head`` among them) and INSERT ``event``, its history event chained to the head
+    ``if_head``, in the caller's transaction, if the case's stored ``updated_at`` and
+    ``history_head`` are still ``if_updated_at`` and ``if_head``; returns whether they were
+    (compare-and-set).
 
-    Every write of a case moves its ``updated_at``, so a False means another writer changed
-    the case after the caller read it, and nothing was written. The UPDATE holds the row
+    Every write of a case moves its ``updated_at``, and every event its head, so a False means
+    another writer changed the case or its history after the caller read it, and nothing was
+    written: the chain cannot fork. The UPDATE holds the row
     lock until the transaction ends. One statement on PostgreSQL (the UPDATE in a
     data-modifying ``WITH``, the INSERT reading its result, so the event is written only with
     the change); two on SQLite, whose ``WITH`` cannot modify data. ``event`` must carry its
@@ -322,12 +331,13 @@ def case_save_with_event(
     """
     connection = connections[using]
     assignments = ", ".join(f"{column(Case, name)} = %s" for name in fields)
-    where = f"{column(Case, 'id')} = %s AND {column(Case, 'updated_at')} = %s"
+    where = f"{column(Case, 'id')} = %s AND {column(Case, 'updated_at')} = %s AND {column(Case, 'history_head')} = %s"
     update = f"UPDATE {table(Case)} SET {assignments} WHERE {where}"
     update_params = [
         *_prepared(case, fields, using),
         case.pk,
         _field(Case, "updated_at").get_db_prep_save(if_updated_at, connection),
+        if_head,
     ]
     event_fields = list(CaseEvent._meta.concrete_fields)
     event_columns = ", ".join(column(CaseEvent, field.attname) for field in event_fields)

@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiRequest,
     OpenApiResponse,
+    extend_schema,
     extend_schema_view,
 )
 
@@ -28,6 +29,7 @@ from serverops.schema import (
     TIMESTAMP,
     Schema,
     component,
+    error_responses,
     header,
     id_schema,
     operation,
@@ -249,7 +251,7 @@ CASE_EVENT = component(
         "type": "object",
         "description": "One change to a case.",
         "additionalProperties": False,
-        "required": ["id", "created_at", "actor", "request_id", "changes"],
+        "required": ["id", "created_at", "actor", "request_id", "changes", "prev_hash", "hash"],
         "properties": {
             "id": id_schema("ev"),
             "created_at": TIMESTAMP,
@@ -279,6 +281,18 @@ CASE_EVENT = component(
                     "required": ["from", "to"],
                     "properties": {"from": {"nullable": True}, "to": {"nullable": True}},
                 },
+            },
+            "prev_hash": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "The `hash` of the case's event before this one; 64 zeros for its first.",
+            },
+            "hash": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 of the RFC 8785 canonical JSON of this object without `hash`, with `case` "
+                "(the case's id) added: the case's history is a chain a client can recompute "
+                '(docs/api.md, "Evidence with a chain of custody").',
             },
         },
     },
@@ -422,6 +436,27 @@ def case_schema(viewset: type[T]) -> type[T]:
             success={200: OpenApiResponse(response=event_list, description="A page of events.")},
             errors=[400, 401, 403, 404, 406, 429, 500],
         ),
+        export=operation(
+            scopes["export"],
+            tag="cases",
+            operation_id="exportCase",
+            summary="Export a case, signed",
+            description=(
+                "The case as a ZIP bundle, streamed: `case.json`, `events.json` (the hash-chained history), "
+                "`notes.json`, every attachment under `files/<file id>/<original name>`, `manifest.json` (each "
+                "member's SHA-256 and size, the case and its history's head) and `manifest.sig`, the base64 "
+                "Ed25519 signature of `manifest.json`, checked with the key of `GET /v1/export-key` "
+                '(docs/api.md, "Evidence with a chain of custody"). A failure once the download has started '
+                "breaks it off: a bundle that arrives whole is true."
+            ),
+            parameters=[CASE_ID],
+            success={
+                200: OpenApiResponse(
+                    response={"type": "string", "format": "binary"}, description="The bundle (application/zip)."
+                )
+            },
+            errors=[401, 403, 404, 429, 500, 503],
+        ),
     )(viewset)
 
 
@@ -518,3 +553,38 @@ def player_schema(viewset: type[T]) -> type[T]:
             errors=[401, 403, 404, 406, 429, 500],
         ),
     )(viewset)
+
+
+EXPORT_KEY = component(
+    "ExportKey",
+    {
+        "type": "object",
+        "description": "The public key that verifies this installation's case exports.",
+        "additionalProperties": False,
+        "required": ["kid", "public_key"],
+        "properties": {
+            "kid": {"type": "string", "pattern": "^ed25519:[0-9a-f]{16}$"},
+            "public_key": {"type": "string", "description": "Ed25519 public key, PEM (SubjectPublicKeyInfo)."},
+        },
+    },
+)
+
+
+# ``ExportKeyView.get``: no token, so no scope and no rate limit.
+export_key_operation = extend_schema(
+    operation_id="getExportKey",
+    summary="The key that verifies case exports",
+    description="Needs no token: anyone holding a bundle can check it.",
+    tags=["cases"],
+    auth=[],
+    responses={
+        200: OpenApiResponse(response=EXPORT_KEY, description="The key."),
+        **error_responses([503]),
+    },
+    parameters=header(
+        "X-Request-Id",
+        {"type": "string"},
+        "The client's `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._-]`, otherwise one the service made.",
+        [200, 503],
+    ),
+)

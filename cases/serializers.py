@@ -184,7 +184,7 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
 
     class Meta:
         model = CaseEvent
-        fields = ["id", "created_at", "actor", "request_id", "changes"]
+        fields = ["id", "created_at", "actor", "request_id", "changes", "prev_hash", "hash"]
         read_only_fields = fields
 
     def get_actor(self, event: CaseEvent) -> dict[str, str]:

@@ -20,10 +20,10 @@ from serverops.ids import id_regex
 from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
 
-from . import queries
+from . import chain, queries
 from .models import ActorType, Attachment, Case, CaseEvent, Status
 from .signals import case_events_recorded
-from .subjects import SubjectSpec, set_subjects
+from .subjects import SubjectSpec, link_subjects, set_subjects, wanted_history, write_subjects
 from .validators import normalise_title
 
 EDITABLE_FIELDS = ("title", "description", "status", "attachments", "subjects")
@@ -66,8 +66,26 @@ def _event(case: Case, actor: Actor, changes: dict[str, dict[str, Any]]) -> Case
     )
 
 
+def _chain(case: Case, event: CaseEvent) -> None:
+    """The one way an event joins its case's history, whatever its kind.
+
+    The event is stamped after the case's last event (``updated_at``, which every event moves
+    forwards, even past a clock that stepped back) and linked to the case's hash chain
+    (``cases.chain.link``); the case's ``updated_at`` and ``history_head`` become the event's.
+    The caller read the case under its row lock, or writes it with the compare-and-set of
+    ``queries.case_save_with_event``, and writes both rows in one transaction. A case not yet
+    saved gets its timestamps when it is (after its first event's).
+    """
+    if case.updated_at is None:
+        event.created_at = timezone.now()
+    else:
+        event.created_at = case.updated_at = max(timezone.now(), case.updated_at + _MICROSECOND)
+    chain.link(case, event)
+
+
 def _record(events: list[CaseEvent], *, current: bool = True) -> None:
-    """Write ``events`` and announce them (``_announce``) in the caller's transaction."""
+    """Write ``events`` (already chained by ``_chain``) and announce them (``_announce``) in
+    the caller's transaction."""
     if len(events) == 1:
         events[0].save(force_insert=True)
     else:
@@ -192,23 +210,26 @@ def case_create(
     case = Case(project=project, mode=mode, title=normalise_title(title), description=description, status=status)
     # Field rules only: the project is given by the caller, and uniqueness is the database's job.
     case.clean_fields(exclude=["project"])
+    # Players are linked first: the first event names them, and is chained before the case's
+    # INSERT, which so writes the chain's head.
+    wanted = link_subjects(case, subjects, actor) if subjects else []
+    first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
+    first["attachments"] = {"from": None, "to": file_ids}
+    first["subjects"] = {"from": None, "to": wanted_history(wanted)}
+    event = _event(case, actor, first)
+    _chain(case, event)
     case.save(force_insert=True)
     if file_ids:
         _set_attachments(case, file_ids, actor)
     else:
         # A new case without evidence: saying so spares the response a query.
         case.evidence = []
-    subjects_to: list[dict[str, str]] = []
-    if subjects:
-        written = set_subjects(case, subjects, actor)
-        subjects_to = written[1] if written is not None else []
+    if wanted:
+        write_subjects(case, wanted)
         queries.load_subjects([case])
     else:
         case.subject_list = []
-    first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
-    first["attachments"] = {"from": None, "to": file_ids}
-    first["subjects"] = {"from": None, "to": subjects_to}
-    _record([_event(case, actor, first)])
+    _record([event])
     return case
 
 
@@ -266,13 +287,14 @@ def case_update(
             setattr(case, field, changes[field])
         case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars])
         # updated_at moves with every write, the evidence's included (it is part of the
-        # representation), and always forwards, even past a clock that stepped back: it is
-        # what the compare-and-set compares. The event is stamped with the same instant.
-        read_at = case.updated_at
-        case.updated_at = max(timezone.now(), read_at + _MICROSECOND)
+        # representation): with the chain's head, it is what the compare-and-set compares.
+        read_at, read_head = case.updated_at, case.history_head
         event = _event(case, actor, history)
-        event.created_at = case.updated_at
-        if queries.case_save_with_event(case, [*scalars, "updated_at"], event, if_updated_at=read_at):
+        _chain(case, event)
+        written = queries.case_save_with_event(
+            case, [*scalars, "updated_at", "history_head"], event, if_updated_at=read_at, if_head=read_head
+        )
+        if written:
             break
     else:
         raise RuntimeError(f"case {case_id} changed under its row lock")
@@ -282,6 +304,33 @@ def case_update(
     return case
 
 
+@transaction.atomic
+def case_event_record(
+    *,
+    case_id: str,
+    actor: Actor,
+    changes: dict[str, Any],
+    project_id: str | None = None,
+    mode: Mode | str | None = None,
+) -> CaseEvent:
+    """Record ``changes`` in the history of the case ``case_id`` as one event, for a change
+    made outside the case's own fields (a note, a subject…), in the caller's transaction.
+
+    The case is locked, the event chained to its history (``_chain``), and the case's
+    ``updated_at`` moved to the event's time. ``project_id`` and ``mode`` (both or neither)
+    narrow the case to a token's own. Raises ``Case.DoesNotExist`` when there is no such case.
+    """
+    cases = Case.objects.select_for_update().only("id", "project_id", "mode", "updated_at", "history_head")
+    if project_id is not None:
+        cases = cases.filter(project_id=project_id, mode=mode)
+    case = cases.get(pk=case_id)
+    event = _event(case, actor, changes)
+    _chain(case, event)
+    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at, history_head=case.history_head)
+    _record([event], current=False)
+    return event
+
+
 ARCHIVER = Actor.system("archive_cases")
 
 
@@ -289,26 +338,25 @@ ARCHIVER = Actor.system("archive_cases")
 def case_archive_closed(*, closed_for: timedelta, dry_run: bool = False, actor: Actor = ARCHIVER) -> int:
     """Archive the closed cases not updated for ``closed_for``; returns how many (would be) archived.
 
-    One UPDATE for all of them, and one history event each, in the same transaction.
+    One UPDATE for all of them (per batch of the database's parameter limit), and one history
+    event each, chained to its case's, in the same transaction.
     """
     cutoff = timezone.now() - closed_for
     stale = Case.objects.filter(status=Status.CLOSED, updated_at__lt=cutoff)
     if dry_run:
         return stale.count()
-    rows = list(stale.select_for_update().values_list("id", "project_id", "mode"))
-    if not rows:
+    cases = list(stale.select_for_update().only("id", "project_id", "mode", "updated_at", "history_head"))
+    if not cases:
         return 0
-    archived = Case.objects.filter(pk__in=[row[0] for row in rows]).update(
-        status=Status.ARCHIVED, updated_at=timezone.now()
-    )
     change = {"status": {"from": Status.CLOSED.value, "to": Status.ARCHIVED.value}}
-    _record(
-        [
-            _event(Case(pk=case_id, project_id=project_id, mode=mode), actor, change)
-            for case_id, project_id, mode in rows
-        ],
-        current=False,
-    )
+    events = []
+    for case in cases:
+        case.status = Status.ARCHIVED
+        events.append(_event(case, actor, change))
+        _chain(case, events[-1])
+    # Each case its own head and time: one UPDATE of CASE expressions per batch.
+    archived = Case.objects.bulk_update(cases, ["status", "updated_at", "history_head"])
+    _record(events, current=False)
     return archived
 
 

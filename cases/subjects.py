@@ -120,6 +120,17 @@ def set_subjects(case: Case, specs: Sequence[SubjectSpec], actor: ActorLike) -> 
     never identifiers or names), or None when nothing changed.
     """
     current = list(CaseSubject.objects.filter(case=case).order_by("position", "id"))
+    wanted = link_subjects(case, specs, actor)
+    if [(row.player_id, row.role, row.name) for row in current] == wanted:
+        return None
+    CaseSubject.objects.filter(case=case).delete()
+    write_subjects(case, wanted)
+    return history(current), wanted_history(wanted)
+
+
+def link_subjects(case: Case, specs: Sequence[SubjectSpec], actor: ActorLike) -> list[tuple[str, str, str]]:
+    """Each subject's ``(player id, role, name)``, its identifiers linked to that player first;
+    reads nothing of the case but its project and mode, so a case not yet written may ask."""
     try:
         players = players_link(
             project_id=case.project_id,
@@ -132,15 +143,19 @@ def set_subjects(case: Case, specs: Sequence[SubjectSpec], actor: ActorLike) -> 
     twice = next((pid for index, pid in enumerate(players) if pid in players[:index]), None)
     if twice is not None:
         raise invalid(f"two subjects are the same player ({twice}); a player is a case's subject at most once")
-    wanted = [(pid, spec.role, spec.name or "") for pid, spec in zip(players, specs, strict=True)]
-    if [(row.player_id, row.role, row.name) for row in current] == wanted:
-        return None
-    CaseSubject.objects.filter(case=case).delete()
+    return [(pid, spec.role, spec.name or "") for pid, spec in zip(players, specs, strict=True)]
+
+
+def write_subjects(case: Case, wanted: Sequence[tuple[str, str, str]]) -> None:
+    """Write the case's subject rows (it has none) from ``link_subjects``'s answer."""
     CaseSubject.objects.bulk_create(
         CaseSubject(case=case, player_id=pid, role=role, name=name, position=position)
         for position, (pid, role, name) in enumerate(wanted)
     )
-    return history(current), [{"player": pid, "role": role} for pid, role, _ in wanted]
+
+
+def wanted_history(wanted: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:
+    return [{"player": pid, "role": role} for pid, role, _ in wanted]
 
 
 def history(subjects: Sequence[CaseSubject]) -> list[dict[str, str]]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django_filters.utils import translate_validation
-from rest_framework import status, viewsets
+from rest_framework import status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -16,16 +18,17 @@ from rest_framework.serializers import BaseSerializer
 from media.storage import FileLinks
 from players.identifiers import InvalidIdentifier
 from players.services import canonical
-from serverops.exceptions import NotFound, PreconditionFailed
+from serverops.exceptions import NotFound, PreconditionFailed, ServiceUnavailable
 from serverops.ids import id_regex
+from serverops.logging import request_id_var
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
 from tokens.viewsets import ApiViewSet
 
-from . import idempotency, queries, services
+from . import export, idempotency, queries, services
 from .filters import CaseFilter
 from .models import Case, CaseEvent
-from .schema import case_schema
+from .schema import case_schema, export_key_operation
 from .serializers import CaseEventSerializer, CaseRow, CaseSerializer, case_representation
 
 CASE_ID = id_regex("c")
@@ -59,6 +62,8 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         "create": "cases:write",
         "partial_update": "cases:write",
         "events": "cases:read",
+        # The bundle holds the case's files: a token that may not read them may not export them.
+        "export": ("cases:read", "media:read"),
     }
     query_parameters = {"list": ("status", "identifier", "player", "limit", "cursor"), "events": ("limit", "cursor")}
     # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
@@ -212,3 +217,49 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         paginator = EventPagination()
         page = paginator.paginate_queryset(CaseEvent.objects.filter(case_id=case_id), request, view=self)
         return paginator.get_paginated_response(CaseEventSerializer(page, many=True).data)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # An export answers a ZIP whatever Accept says (its errors are JSON like every other).
+        if self.action == "export":
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
+        """The case as a signed ZIP bundle, streamed (``cases.export``)."""
+        key = _signing_key()
+        case = self.get_object()
+        events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("created_at", "id"))
+        bundle = export.bundle(
+            case=case,
+            case_json=case_representation(case, links=FileLinks(request)),
+            events=export.events_up_to(list(CaseEventSerializer(events, many=True).data), case.history_head),
+            notes=export.case_notes(case),
+            head=case.history_head,
+            key=key,
+        )
+        return StreamingHttpResponse(
+            export.logged(bundle, case_id=case.pk, request_id=request_id_var.get()),
+            content_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{case.pk}.zip"'},
+        )
+
+
+def _signing_key() -> Any:
+    try:
+        return export.signing_key()
+    except export.ExportKeyMissing as exc:
+        raise ServiceUnavailable(str(exc)) from None
+
+
+class ExportKeyView(views.APIView):
+    """``GET /v1/export-key``: the public key that verifies this installation's case exports. No token."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    http_method_names = ["get", "head"]
+
+    @export_key_operation
+    def get(self, request: Request) -> Response:
+        return Response(export.public_key_document(_signing_key()))

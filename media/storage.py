@@ -21,10 +21,11 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+from botocore.exceptions import ClientError
 from django.conf import DEFAULT_STORAGE_ALIAS, settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, default_storage, storages
@@ -117,6 +118,12 @@ class MediaStorage(Protocol):
         ...
 
     def open(self, name: str, mode: str = "rb") -> DjangoFile[Any]: ...
+
+    def chunks(self, name: str, size: int) -> Iterator[bytes]:
+        """The bytes of ``name``, read from the store ``size`` at a time as they are consumed
+        (never the whole object in memory or on a temporary disk). ``FileNotFoundError`` when
+        there is no such object."""
+        ...
 
 
 def signed_url_ttl() -> int:
@@ -318,6 +325,11 @@ class FileSystemMediaStorage(FileSystemStorage):
         # opens the file unless it is blocked (``staff_file_url`` is the admin's link for those).
         return self.media_url(name or "", expires_in=signed_url_ttl())
 
+    def chunks(self, name: str, size: int) -> Iterator[bytes]:
+        with self.open(name, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+
     def set_public(self, name: str, *, public: bool) -> None:
         # The /media/ route reads visibility and abuse status from the database on every request.
         return None
@@ -370,6 +382,20 @@ class S3MediaStorage(S3Storage):  # type: ignore[misc]  # django-storages ships 
     def media_links(self, *, expires_in: int | None, staff: bool = False) -> Callable[[str], str]:
         # boto3 signs each URL itself.
         return lambda name: self.media_url(name, expires_in=expires_in, staff=staff)
+
+    def chunks(self, name: str, size: int) -> Iterator[bytes]:
+        # S3File would download the whole object to a temporary file before the first read.
+        key = self._normalize_name(clean_name(name))
+        try:
+            body = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise FileNotFoundError(name) from None
+            raise
+        try:
+            yield from body.iter_chunks(size)
+        finally:
+            body.close()
 
     def set_public(self, name: str, *, public: bool) -> None:
         if not self.public_acl:

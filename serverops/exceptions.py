@@ -29,6 +29,7 @@ CODES = {
     431: "header_fields_too_large",
     500: "internal",
     501: "not_implemented",
+    503: "service_unavailable",
 }
 # "//v1/cases" and "/v1" are API paths too: whatever a client mistypes there gets the envelope.
 _API_PATH = re.compile(r"/+v1(/|$)")
@@ -93,6 +94,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "conflict"
     default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the service cannot do this now"
+    default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):

@@ -147,6 +147,10 @@ _ERRORS: dict[int, tuple[str, str]] = {
         "rate limit exceeded; retry in 12 seconds",
     ),
     500: ("An unexpected error, logged with the request id.", INTERNAL_MESSAGE),
+    503: (
+        "Case exports are not configured on this installation (no signing key).",
+        "case exports are not configured: set EXPORT_SIGNING_KEY (manage.py create_export_key)",
+    ),
 }
 _PARAMS = {400: "title"}
 
@@ -196,7 +200,7 @@ _COUNT = {"type": "string", "pattern": "^[0-9]+$"}
 _WINDOW = "the current minute (on a 429, the exhausted window that ends last)"
 
 
-def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiParameter]:
+def response_headers(statuses: Iterable[int], *, scope: str | tuple[str, ...]) -> list[OpenApiParameter]:
     """The response headers every operation that needs ``scope`` sends on ``statuses``.
 
     ``X-Request-Id`` is on every response (docs/api.md#basics), the rate-limit headers on every response
@@ -244,8 +248,8 @@ def response_headers(statuses: Iterable[int], *, scope: str) -> list[OpenApiPara
         ),
         *header(
             "X-Accepted-Scopes",
-            {"type": "string", "enum": [scope]},
-            "The scope that would grant this operation.",
+            {"type": "string", "enum": [scope] if isinstance(scope, str) else list(scope)},
+            "The scope that would grant this operation (the first one the token lacks).",
             [s for s in statuses if s == 403],
         ),
     ]
@@ -317,7 +321,7 @@ def page_parameters(pagination: type[KeysetPagination], cursor_format: str) -> l
 
 
 def operation(
-    scope: str,
+    scope: str | tuple[str, ...],
     *,
     tag: str,
     operation_id: str,
@@ -330,17 +334,20 @@ def operation(
     headers: list[OpenApiParameter] | None = None,
     error_overrides: dict[int, tuple[str, str, str]] | None = None,
 ) -> Any:
-    """One operation: its scope (in the description and as ``x-required-scope``), every status
-    it can answer, the envelope for each error, and the headers of each response."""
+    """One operation: its scope (in the description and as ``x-required-scope``; several scopes,
+    all needed, are a tuple there and space-separated there), every status it can answer, the
+    envelope for each error, and the headers of each response."""
+    scopes = (scope,) if isinstance(scope, str) else scope
+    needs = " and ".join(f"`{s}`" for s in scopes) + (" scope" if len(scopes) == 1 else " scopes")
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
-        description=f"{description}\n\nNeeds a token with the `{scope}` scope.",
+        description=f"{description}\n\nNeeds a token with the {needs}.",
         tags=[tag],
         # Parameters are stated in full; introspecting filters would build a queryset without a token.
         filters=False,
-        extensions={"x-required-scope": scope},
-        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scope), *(headers or [])],
+        extensions={"x-required-scope": " ".join(scopes)},
+        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scopes), *(headers or [])],
         request=request,
         responses={**success, **error_responses(errors, overrides=error_overrides)},
     )

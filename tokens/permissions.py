@@ -14,7 +14,8 @@ from .models import ScopedToken
 
 
 class HasScope(BasePermission):
-    """Grants an action when the token holds the scope in the view's ``required_scopes[action]``.
+    """Grants an action when the token holds the scope in the view's ``required_scopes[action]``
+    (or every scope, for a tuple of them).
 
     Fails closed, as Sentry's ``ScopedPermission`` does: an action with no declared
     scope is refused for every token, so a new action cannot ship unguarded. Runs before
@@ -25,10 +26,12 @@ class HasScope(BasePermission):
         token = request.auth
         if not isinstance(token, ScopedToken):
             raise NotAuthenticated()
-        required_scopes: dict[str, str] = getattr(view, "required_scopes", {})
-        scope = required_scopes.get(getattr(view, "action", None) or "")
-        if scope is None:
+        required_scopes: dict[str, str | tuple[str, ...]] = getattr(view, "required_scopes", {})
+        required = required_scopes.get(getattr(view, "action", None) or "")
+        if required is None:
             raise PermissionDenied("no token scope grants this operation")
-        if scope not in token.scopes:
-            raise MissingScope(scope=scope)
+        # Several scopes: all are needed, and the refusal names the first one missing.
+        for scope in (required,) if isinstance(required, str) else required:
+            if scope not in token.scopes:
+                raise MissingScope(scope=scope)
         return True

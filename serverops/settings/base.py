@@ -276,6 +276,13 @@ SERVEROPS: dict[str, Any] = {
     "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60),
 }
 
+# Signed case exports (docs/api.md, "Evidence with a chain of custody"): the installation's
+# Ed25519 key as `manage.py create_export_key` prints it. Unset, a key generated once is kept in
+# EXPORT_SIGNING_KEY_FILE (development: `make run` exports out of the box); production.py keeps
+# no file, so there exports answer 503 until the key is set, and `check --deploy` warns.
+EXPORT_SIGNING_KEY = env_str("EXPORT_SIGNING_KEY")
+EXPORT_SIGNING_KEY_FILE: Path | None = BASE_DIR / "var" / "export-signing-key"
+
 # Background work (webhook delivery) on django-tasks' database backend: the same database,
 # SQLite or PostgreSQL, so nothing else needs running; workers are `manage.py deliver_webhooks`.
 TASKS = {

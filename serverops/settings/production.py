@@ -6,6 +6,8 @@ from .env import env_bool, env_int, env_list, env_required
 DEBUG = False
 SECRET_KEY = env_required("SECRET_KEY")
 IDENTIFIER_HASH_KEY = env_required("IDENTIFIER_HASH_KEY")
+# Exports are signed only with a key the operator set (EXPORT_SIGNING_KEY), never one made up here.
+EXPORT_SIGNING_KEY_FILE = None
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
     from django.core.exceptions import ImproperlyConfigured

@@ -8,6 +8,7 @@ from .base import DATABASES, STORAGES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="serverops-test-media-"))
+EXPORT_SIGNING_KEY_FILE = Path(tempfile.mkdtemp(prefix="serverops-test-keys-")) / "export-signing-key"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None  # nothing is collected in tests; whitenoise serves from the finders

@@ -266,7 +266,9 @@ def test_a_change_and_its_event_are_written_as_the_orm_would(project, django_ass
     event = _event(case)
     # One statement on PostgreSQL; SQLite cannot modify data in a WITH, so the INSERT is a second.
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
-        written = case_save_with_event(case, ["title", "status", "updated_at"], event, if_updated_at=before.updated_at)
+        written = case_save_with_event(
+            case, ["title", "status", "updated_at"], event, if_updated_at=before.updated_at, if_head=before.history_head
+        )
     assert written
     stored = Case.objects.get(pk=case.pk)
     assert (stored.title, stored.status, stored.updated_at) == (case.title, Status.CLOSED, case.updated_at)
@@ -279,7 +281,9 @@ def test_only_the_named_fields_are_written(project) -> None:
     read_at = case.updated_at
     case.title, case.description = "new", "not written"
     case.updated_at = timezone.now()
-    assert case_save_with_event(case, ["title", "updated_at"], _event(case), if_updated_at=read_at)
+    assert case_save_with_event(
+        case, ["title", "updated_at"], _event(case), if_updated_at=read_at, if_head=case.history_head
+    )
     stored = Case.objects.get(pk=case.pk)
     assert (stored.title, stored.description) == ("new", "kept")
 
@@ -290,8 +294,24 @@ def test_a_case_written_since_it_was_read_is_not_written_again(project) -> None:
     Case.objects.filter(pk=case.pk).update(title="someone else's", updated_at=read_at + timedelta(microseconds=1))
     events = CaseEvent.objects.filter(case=case).count()
     case.title, case.updated_at = "mine", timezone.now()
-    assert not case_save_with_event(case, ["title", "updated_at"], _event(case), if_updated_at=read_at)
+    assert not case_save_with_event(
+        case, ["title", "updated_at"], _event(case), if_updated_at=read_at, if_head=case.history_head
+    )
     assert Case.objects.get(pk=case.pk).title == "someone else's"
+    assert CaseEvent.objects.filter(case=case).count() == events
+
+
+def test_a_case_whose_history_moved_since_it_was_read_is_not_written(project) -> None:
+    # A writer that appended to the history without moving updated_at still wins: no fork.
+    case = CaseFactory(project=project, title="old")
+    read_at, read_head = case.updated_at, case.history_head
+    Case.objects.filter(pk=case.pk).update(history_head="f" * 64)
+    events = CaseEvent.objects.filter(case=case).count()
+    case.title, case.updated_at = "mine", timezone.now()
+    assert not case_save_with_event(
+        case, ["title", "updated_at"], _event(case), if_updated_at=read_at, if_head=read_head
+    )
+    assert Case.objects.get(pk=case.pk).title == "old"
     assert CaseEvent.objects.filter(case=case).count() == events
 
 
@@ -300,5 +320,7 @@ def test_no_case_means_no_event(project) -> None:
     Case.objects.filter(pk=case.pk).delete()
     events = CaseEvent.objects.count()
     case.updated_at = timezone.now()
-    assert not case_save_with_event(case, ["updated_at"], _event(case), if_updated_at=case.updated_at)
+    assert not case_save_with_event(
+        case, ["updated_at"], _event(case), if_updated_at=case.updated_at, if_head=case.history_head
+    )
     assert CaseEvent.objects.count() == events

@@ -237,6 +237,47 @@ def test_bad_input_gets_a_4xx_envelope_and_changes_nothing(
     assert _database(case) == before
 
 
+# Case exports (docs/api.md, "Evidence with a chain of custody"), asked with a token holding both
+# of their scopes unless the row says otherwise: (path, token scopes, expected status).
+OTHER_CASE = "{other_project_case}"
+TEST_CASE = "{test_mode_case}"
+EXPORT = ["cases:read", "media:read"]
+EXPORTS: list[Any] = [
+    pytest.param(CASE + "/export", ["cases:read", "cases:write"], 403, id="export-without-media-read"),
+    pytest.param(CASE + "/export", ["media:read", "media:write"], 403, id="export-without-cases-read"),
+    pytest.param("/v1/cases/c_%00/export", ["cases:read"], 403, id="export-scope-before-lookup"),
+    pytest.param(OTHER_CASE + "/export", EXPORT, 404, id="export-other-project"),
+    pytest.param(TEST_CASE + "/export", EXPORT, 404, id="export-other-mode"),
+    pytest.param(f"/v1/cases/c_{ULID}/export", EXPORT, 404, id="export-no-such-case"),
+    pytest.param("/v1/cases/c_%00/export", EXPORT, 404, id="export-nul-id"),
+    pytest.param("/v1/cases/" + "c" * 10_000 + "/export", EXPORT, 404, id="export-10000-char-id"),
+    pytest.param("/v1/cases/%ff%fe/export", EXPORT, 404, id="export-bad-utf8-id"),
+    pytest.param("/v1/cases/c_../export", EXPORT, 404, id="export-dot-dot-id"),
+]
+
+
+@pytest.mark.parametrize(("path", "scopes", "status"), EXPORTS)
+def test_bad_export_requests_get_a_4xx_envelope_and_change_nothing(call, case, path, scopes, status) -> None:
+    from tests.factories import CaseFactory, TokenFactory
+    from tokens.models import Mode
+
+    token = TokenFactory(project=case.project, scopes=scopes)
+    path = path.replace(CASE, f"/v1/cases/{case.id}")
+    path = path.replace(OTHER_CASE, f"/v1/cases/{CaseFactory().id}")
+    path = path.replace(TEST_CASE, f"/v1/cases/{CaseFactory(project=case.project, mode=Mode.TEST).id}")
+    before = _database(case)
+    r = call("GET", path, auth=f"Bearer {token.plaintext}")
+    assert r.status_code == status, r.content[:500]
+    assert r["Content-Type"] == "application/json", r["Content-Type"]
+    error = r.json()["error"]
+    assert error["code"] == {403: "forbidden", 404: "not_found"}[status], error
+    if status == 404:
+        assert error["message"] == "case not found", error
+    else:
+        assert r["X-Accepted-Scopes"] in {"cases:read", "media:read"}
+    assert _database(case) == before
+
+
 # Bodies framed the hard ways (issue 10, fault 5), through the WSGI application as a server
 # hands them over: (method, path, environ additions, body, expected status).
 CHUNKED = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": J}

@@ -23,10 +23,18 @@ def test_a_case_with_more_history_than_one_statement_can_bind_is_deleted(project
     case = CaseFactory(project=project)
     now = timezone.now()
     events = [
-        CaseEvent(case=case, created_at=now, actor_type=ActorType.SYSTEM, actor_id="t", actor_name="t", changes={})
-        for _ in range(MAX_BOUND_PARAMETERS + 10)
+        CaseEvent(
+            case=case,
+            created_at=now,
+            actor_type=ActorType.SYSTEM,
+            actor_id="t",
+            actor_name="t",
+            changes={},
+            prev_hash=f"{n + 1:064x}",  # no two follow the same event (event_chain_no_fork)
+        )
+        for n in range(MAX_BOUND_PARAMETERS + 10)
     ]
-    # 8 columns per event: one INSERT of them all would bind over 500,000 parameters.
+    # 10 columns per event: one INSERT of them all would bind over 500,000 parameters.
     CaseEvent.objects.bulk_create(events)
     assert CaseEvent.objects.filter(case=case).count() == len(events) + 1  # and the case's first event
 

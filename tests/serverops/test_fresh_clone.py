@@ -40,7 +40,12 @@ def token(project: Project) -> ScopedToken:
     ("path", "name", "takes"),
     [
         pytest.param("/v1/cases?state=open", "state", "status, identifier, player, limit, cursor", id="cases-state"),
-        pytest.param("/v1/cases?status=open&Limit=5", "Limit", "status, identifier, player, limit, cursor", id="cases-case-differs"),
+        pytest.param(
+            "/v1/cases?status=open&Limit=5",
+            "Limit",
+            "status, identifier, player, limit, cursor",
+            id="cases-case-differs",
+        ),
         pytest.param("/v1/media?tags=aimbot", "tags", "folder, tag, limit, cursor", id="media-tags"),
         pytest.param("/v1/cases/{case}/events?page=2", "page", "limit, cursor", id="events-page"),
         pytest.param("/v1/cases/{case}?expand=attachments", "expand", "none", id="case-expand"),

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from cases.export import new_signing_key
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "IDENTIFIER_HASH_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "cases.example.com",
+    "EXPORT_SIGNING_KEY": new_signing_key(),
 }
 SECRETS = {"DEBUG", *PRODUCTION}
 
@@ -44,6 +47,13 @@ def test_check_deploy_is_clean_under_production_settings() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_production_has_no_export_key() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "EXPORT_SIGNING_KEY"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", settings="serverops.settings.production", **env)
+    assert result.returncode != 0
+    assert "(cases.W001) EXPORT_SIGNING_KEY is not set" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "IDENTIFIER_HASH_KEY", "ALLOWED_HOSTS"])
