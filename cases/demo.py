@@ -20,6 +20,7 @@ from media.services import file_create
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create, token_revoke
 
+from . import chain
 from .models import Attachment, Case, CaseEvent, Status
 from .services import Actor, attachment_create, case_create
 
@@ -214,9 +215,12 @@ def _backdate(case: Case, *, created_at: datetime, updated_at: datetime) -> None
     events = list(CaseEvent.objects.filter(case=case).order_by("created_at", "id"))
     step = (updated_at - created_at) / max(len(events) - 1, 1)
     attached_at: dict[str, datetime] = {}
+    # The times are hashed: the history just written is chained again, from its first event.
+    case.history_head = chain.GENESIS
     for n, event in enumerate(events):
-        when = created_at + step * n
-        CaseEvent.objects.filter(pk=event.pk).update(created_at=when)
+        when = event.created_at = created_at + step * n
+        chain.link(case, event)
+        CaseEvent.objects.filter(pk=event.pk).update(created_at=when, prev_hash=event.prev_hash, hash=event.hash)
         change = event.changes.get("attachments") or {}
         for file_id in set(change.get("to") or []) - set(change.get("from") or []):
             attached_at.setdefault(file_id, when)
@@ -225,7 +229,7 @@ def _backdate(case: Case, *, created_at: datetime, updated_at: datetime) -> None
         stored = when - timedelta(minutes=1)
         # A file several cases list keeps the earliest time.
         File.objects.filter(pk=file_id, created_at__gt=stored).update(created_at=stored, updated_at=stored)
-    Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=updated_at)
+    Case.objects.filter(pk=case.pk).update(created_at=created_at, updated_at=updated_at, history_head=case.history_head)
 
 
 @transaction.atomic
