@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from players.identifiers import Identifier, InvalidIdentifier
 from players.models import NAME_MAX_LENGTH
 from players.services import ActorLike, Link, PlayerNotVisible, canonical, players_link
-from players.signals import players_merged
+from players.signals import player_erased, players_merged
 from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 
@@ -181,3 +181,9 @@ def repoint_subjects(*, survivor: str, merged: Sequence[str], **_: Any) -> None:
         CaseSubject.objects.filter(pk__in=drop).delete()
     if move:
         CaseSubject.objects.filter(pk__in=move).update(player_id=survivor)
+
+
+@receiver(player_erased)
+def forget_subject_names(*, players: Sequence[str], **_: Any) -> None:
+    """The names cases gave erased players are personal data too; their roles stay."""
+    CaseSubject.objects.filter(player_id__in=players).update(name="")

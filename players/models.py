@@ -87,12 +87,13 @@ class PlayerIdentifier(models.Model):
 class PlayerEventKind(models.TextChoices):
     MERGED = "merged", "Merged"
     UNLINKED = "unlinked", "Identifier unlinked"
+    ERASED = "erased", "Erased"
 
 
 class PlayerEvent(models.Model):
     """A change to who a player is, recorded on it: players merged into it, an identifier moved
-    off it. ``details`` holds player ids (``merged``: the ids merged in; ``unlinked``: the new
-    player's id and the identifier moved)."""
+    off it, its personal data erased. ``details`` holds player ids (``merged``: the ids merged in;
+    ``unlinked``: the new player's id and, until the player is erased, the identifier moved)."""
 
     player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=8, choices=PlayerEventKind.choices)

@@ -24,7 +24,7 @@ from tokens.models import Mode
 
 from .identifiers import Identifier, parse
 from .models import NAMES_KEPT, Player, PlayerEvent, PlayerEventKind, PlayerIdentifier
-from .signals import players_merged
+from .signals import player_erased, players_merged
 
 
 class ActorLike(Protocol):
@@ -277,6 +277,48 @@ def player_unlink_identifier(*, player_id: str, identifier: str, actor: ActorLik
         created_at=now,
     )
     return new
+
+
+class PlayerNotFound(Exception):
+    """No player has this id."""
+
+
+@transaction.atomic
+def player_erase(*, player_id: str, actor: ActorLike) -> Player:
+    """Erase the personal data of the player ``player_id`` for good: its identifiers, the names
+    seen, the identifiers its unlink records name, and (through ``player_erased``) the names
+    cases gave it. A merged id erases the person: its survivor and every player merged into it.
+    The players stay, ``erased``, so cases and their hash-chained history keep their shape.
+    Returns the surviving player. Raises ``PlayerNotFound`` for an unknown id.
+    """
+    merged_into = list(Player.objects.filter(pk=player_id).values_list("merged_into_id", flat=True))
+    if not merged_into:
+        raise PlayerNotFound(f"no player with id {player_id!r}")
+    survivor_id = merged_into[0] or player_id
+    # Locked in linking's order (players by id), so a link running meanwhile waits or is waited for.
+    group = list(
+        Player.objects.select_for_update().filter(Q(pk=survivor_id) | Q(merged_into_id=survivor_id)).order_by("pk")
+    )
+    ids = [player.pk for player in group]
+    now = timezone.now()
+    PlayerIdentifier.objects.filter(player_id__in=ids).delete()
+    Player.objects.filter(pk__in=ids).update(names=[], erased=True, updated_at=now)
+    for event in PlayerEvent.objects.filter(
+        Q(player_id__in=ids) | Q(details__to__in=ids), kind=PlayerEventKind.UNLINKED
+    ):
+        event.details = {key: value for key, value in event.details.items() if key != "identifier"}
+        event.save(update_fields=["details"])
+    PlayerEvent.objects.create(
+        player_id=survivor_id,
+        kind=PlayerEventKind.ERASED,
+        details={"players": ids},
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        created_at=now,
+    )
+    player_erased.send(sender=Player, players=ids)
+    return Player.objects.get(pk=survivor_id)
 
 
 def players_holding(project_id: str, mode: str, identifiers: Iterable[str]) -> Q:
