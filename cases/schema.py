@@ -143,12 +143,18 @@ SUBJECT_BY_PLAYER = component(
         "description": "A subject named by the id of a player of the token's project and mode.",
         "additionalProperties": False,
         "required": ["player"],
-        "properties": {"player": {**id_schema("pl"), "format": "player-id"}, **_SUBJECT_COMMON},
+        # The format names what the id must be: a player of the token's own project and mode (so no
+        # example: no one id is one for every token).
+        "properties": {
+            "player": {**{k: v for k, v in id_schema("pl").items() if k != "example"}, "format": "player-id"},
+            **_SUBJECT_COMMON,
+        },
     },
 )
 _SUBJECTS_INPUT: Schema = {
     "type": "array",
     "maxItems": SUBJECTS_MAX,
+    "uniqueItems": True,
     "items": {"oneOf": [SUBJECT_BY_IDENTIFIERS, SUBJECT_BY_PLAYER]},
     "description": (
         f"Who the case is about, at most {SUBJECTS_MAX}; a player at most once. It replaces the whole list; "
@@ -451,8 +457,8 @@ def case_schema(viewset: type[T]) -> type[T]:
             ),
             parameters=[CASE_ID],
             success={
-                200: OpenApiResponse(
-                    response={"type": "string", "format": "binary"}, description="The bundle (application/zip)."
+                (200, "application/zip"): OpenApiResponse(
+                    response={"type": "string", "format": "binary"}, description="The bundle."
                 )
             },
             errors=[401, 403, 404, 429, 500, 503],

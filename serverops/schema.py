@@ -327,7 +327,7 @@ def operation(
     operation_id: str,
     summary: str,
     description: str,
-    success: dict[int, OpenApiResponse],
+    success: dict[int, OpenApiResponse] | dict[tuple[int, str], OpenApiResponse],
     errors: list[int],
     parameters: list[OpenApiParameter] | None = None,
     request: Any = None,
@@ -336,8 +336,10 @@ def operation(
 ) -> Any:
     """One operation: its scope (in the description and as ``x-required-scope``; several scopes,
     all needed, are a tuple there and space-separated there), every status it can answer, the
-    envelope for each error, and the headers of each response."""
+    envelope for each error, and the headers of each response. A success keyed ``(status, media
+    type)`` is a body that is not JSON (a ZIP)."""
     scopes = (scope,) if isinstance(scope, str) else scope
+    statuses = [code if isinstance(code, int) else code[0] for code in success]
     needs = " and ".join(f"`{s}`" for s in scopes) + (" scope" if len(scopes) == 1 else " scopes")
     return extend_schema(
         operation_id=operation_id,
@@ -347,7 +349,7 @@ def operation(
         # Parameters are stated in full; introspecting filters would build a queryset without a token.
         filters=False,
         extensions={"x-required-scope": " ".join(scopes)},
-        parameters=[*(parameters or []), *response_headers([*success, *errors], scope=scopes), *(headers or [])],
+        parameters=[*(parameters or []), *response_headers([*statuses, *errors], scope=scopes), *(headers or [])],
         request=request,
         responses={**success, **error_responses(errors, overrides=error_overrides)},
     )
