@@ -31,6 +31,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.servers import start_gunicorn, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
