@@ -16,27 +16,18 @@ from django.utils import timezone
 
 from cases.models import Attachment, Case
 from media.models import File
+from tests.migrations import at_migration, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("cases", "0004_case_event")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return MigrationExecutor(connection).loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_apps() -> Iterator[Any]:
     """The database as it was before 0005; migrated back to the latest state afterwards."""
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    try:
-        yield _migrate(BEFORE)
-    finally:
-        _migrate(latest)
+    with at_migration(BEFORE) as apps:
+        yield apps
 
 
 def _old_case(apps: Any, project: Any, mode: str, title: str) -> Any:
@@ -82,7 +73,7 @@ def test_existing_attachments_become_files_listed_in_their_cases(old_apps: Any) 
     )
     _old_attachment(old_apps, test, "f_01JD3Z8W6V4M2Q9T7K5X1B0N3C", "clip.png", now - timedelta(hours=3))
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
     files = {file.pk: file for file in File.objects.all()}
     assert set(files) == {
@@ -115,13 +106,13 @@ def test_migrating_back_gives_each_case_its_attachments_again(old_apps: Any) -> 
     case = _old_case(old_apps, project, "live", "Aimbot")
     _old_attachment(old_apps, case, "f_01JD3Z8W6V4M2Q9T7K5X1B0N3A", "shot.png", timezone.now())
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    _migrate(latest)
+    migrate(latest)
     other = Case.objects.create(project_id=project.pk, mode="live", title="Same evidence")
     Attachment.objects.create(
         case=other, file_id="f_01JD3Z8W6V4M2Q9T7K5X1B0N3A", position=0, attached_by_type="system", attached_by_id="t"
     )
 
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
 
     rows = apps.get_model("cases", "Attachment").objects.order_by("case_id")
     assert sorted((row.case_id, row.key) for row in rows) == sorted(

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from cases import chain
 from cases.models import Case, CaseEvent
+from tests.migrations import at_migration, migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,21 +23,11 @@ BEFORE = [("cases", "0006_casesubject")]
 AFTER = [("cases", "0007_history_chain")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return MigrationExecutor(connection).loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_apps() -> Iterator[Any]:
-    """The database as it was before 0006; migrated to the latest state afterwards."""
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    try:
-        yield _migrate(BEFORE)
-    finally:
-        _migrate(latest)
+    """The database as it was before 0007; migrated to the latest state afterwards."""
+    with at_migration(BEFORE) as apps:
+        yield apps
 
 
 def _history(apps: Any) -> dict[str, list[tuple[Any, ...]]]:
@@ -83,7 +73,7 @@ def test_existing_events_are_chained_oldest_first(old_apps: Any) -> None:
     cases = _old_data(old_apps)
     before = _history(old_apps)
 
-    _migrate(AFTER)
+    migrate(AFTER)
 
     assert _verify() == "verified 3 cases, 6 events"
     for case in cases[:2]:
@@ -99,14 +89,14 @@ def test_existing_events_are_chained_oldest_first(old_apps: Any) -> None:
 def test_migrating_back_keeps_every_event_and_forward_again_gives_the_same_chain(old_apps: Any) -> None:
     _old_data(old_apps)
     before = _history(old_apps)
-    _migrate(AFTER)
+    migrate(AFTER)
     hashes = dict(CaseEvent.objects.values_list("id", "hash"))
 
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
 
     assert _history(apps) == before
     columns = [c.name for c in connection.introspection.get_table_description(connection.cursor(), "cases_caseevent")]
     assert "hash" not in columns and "prev_hash" not in columns
 
-    _migrate(AFTER)
+    migrate(AFTER)
     assert dict(CaseEvent.objects.values_list("id", "hash")) == hashes
