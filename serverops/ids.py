@@ -52,3 +52,7 @@ def new_message_id() -> str:
 
 def new_player_id() -> str:
     return _new("pl")
+
+
+def new_member_id() -> str:
+    return _new("mem")

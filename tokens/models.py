@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from serverops import sql
-from serverops.ids import new_organisation_id, new_project_id, new_token_id
+from serverops.ids import new_member_id, new_organisation_id, new_project_id, new_token_id
 from serverops.models import FastLoadingModel
 
 if TYPE_CHECKING:
@@ -24,18 +25,60 @@ class Mode(models.TextChoices):
     TEST = "test", "Test"
 
 
+class Role(models.TextChoices):
+    """A member's role in an organisation; each includes every role before it (docs/api.md#members)."""
+
+    VIEWER = "viewer", "Viewer"
+    MODERATOR = "moderator", "Moderator"
+    ADMIN = "admin", "Admin"
+    OWNER = "owner", "Owner"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_ORDER.index(self)
+
+    def includes(self, other: Role) -> bool:
+        """Whether this role may do everything ``other`` may."""
+        return self.rank >= Role(other).rank
+
+
+ROLE_ORDER = (Role.VIEWER, Role.MODERATOR, Role.ADMIN, Role.OWNER)
+
+
 class Organisation(models.Model):
     id = models.CharField(primary_key=True, max_length=30, default=new_organisation_id, editable=False)
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     projects: RelatedManager[Project]
+    members: RelatedManager[Member]
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Member(models.Model):
+    """A staff user's place in an organisation. A user may be a member of several organisations,
+    once each; superusers need no membership to see everything (``tokens.access``)."""
+
+    id = models.CharField(primary_key=True, max_length=30, default=new_member_id, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation__name", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="member_once_per_org"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="member_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organisation_id})"
 
 
 class Project(models.Model):
