@@ -17,12 +17,13 @@ from django.db import connection
 from django.test import override_settings
 
 from tests.factories import CaseFactory, attach_file
+from tests.redis import TEST_REDIS_URL
 from tokens import ratelimit
 
 pytestmark = pytest.mark.django_db
 
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
-REDIS_LOCATION = "redis://127.0.0.1:6379/15"
+REDIS_LOCATION = TEST_REDIS_URL
 
 
 def statements(captured) -> list[str]:

@@ -13,11 +13,12 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
+from tests.redis import TEST_REDIS_URL
 from tokens import ratelimit
 
 pytestmark = pytest.mark.django_db
 
-REDIS_LOCATION = "redis://127.0.0.1:6379/15"
+REDIS_LOCATION = TEST_REDIS_URL
 # The counters' own Redis client (tokens.ratelimit), and the cache beside it as deployed.
 REDIS = {
     "RATE_LIMIT_REDIS_URL": REDIS_LOCATION,
