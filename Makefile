@@ -8,17 +8,21 @@ DEV := $(VENV)/.installed-dev
 
 .PHONY: run test test-fast screenshots lint install install-dev lock clean
 
+UV_VERSION := 0.13.9
+# uv installs the locks (every hash checked, as pip would) in a fraction of pip's time.
+UV := VIRTUAL_ENV=$(VENV) $(BIN)/uv
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip uv==$(UV_VERSION)
 
 # The service needs only the runtime lock; tests and tools add the development lock.
 $(RUNTIME): requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --require-hashes -r requirements.lock
 	touch $(RUNTIME)
 
 $(DEV): requirements-dev.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(UV) pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(RUNTIME) $(DEV)
 
 install: $(RUNTIME)
@@ -56,7 +60,7 @@ lint: $(DEV)
 
 ## Regenerate both locks from pyproject.toml (uv, with hashes); keeps current pins where they still fit.
 lock: | $(BIN)/python
-	$(BIN)/python -m pip install --quiet uv==0.13.9
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --extra dev -o requirements-dev.lock
 
