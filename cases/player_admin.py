@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString
 from players.identifiers import InvalidIdentifier
 from players.models import Player, PlayerEvent, PlayerIdentifier
 from players.services import CannotUnlink, canonical, player_unlink_identifier
+from tokens.admin_access import OrganisationScoped
 
 from .models import Case, CaseSubject
 from .services import Actor
@@ -45,8 +46,10 @@ def cases_with_identifier(cases: QuerySet[Case], identifier: str) -> QuerySet[Ca
     return cases.filter(pk__in=CaseSubject.objects.filter(player_id__in=holders).values("case_id"))
 
 
-class SubjectInline(admin.TabularInline):  # type: ignore[type-arg]
+class SubjectInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
     """Who the case is about; written through the API (``subjects``), shown here."""
+
+    organisation_path = "case__project__organisation"
 
     model = CaseSubject
     extra = 0
@@ -84,9 +87,11 @@ class SubjectInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Player)
-class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """Players are made and merged by the subjects of cases; staff read them and unlink an
     identifier linked by mistake."""
+
+    organisation_path = "project__organisation"
 
     list_display = ("id", "known_as", "identifier_count", "project", "mode", "updated_at")
     list_filter = ("mode", "erased", ("merged_into", admin.EmptyFieldListFilter))

@@ -33,6 +33,7 @@ from django.utils.timezone import localtime
 
 from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
+from tokens.admin_access import OrganisationScoped
 
 from .models import AbuseStatus, File
 from .services import EDITABLE_FIELDS, clean_folder, clean_tags, file_update
@@ -144,8 +145,10 @@ STORED_FIELDS = (
 
 
 @admin.register(File)
-class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class FileAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """The file review queue. Files arrive through the API or a case page, never from here."""
+
+    organisation_path = "project__organisation"
 
     form = FileForm
     # Read at 1280 px with both sidebars open: the type and size under the name, the project cut short.
