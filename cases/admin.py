@@ -7,7 +7,7 @@ and ETag), and every save and bulk action leaves an entry in the admin history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -429,9 +429,7 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
         browser is what ``/media/`` opens (``media.storage.is_inline_type``); anything else is
         sent as a download, and every response is sandboxed.
         """
-        case = self.get_object(request, unquote(object_id))
-        if case is None:  # not there, or another organisation's
-            raise Http404("no such case")
+        case = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_view_permission(request, case):
             raise PermissionDenied
         file = get_object_or_404(Attachment.objects.select_related("file"), file_id=file_id, case=case).file
@@ -473,10 +471,7 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
         The admin's log (``LogEntry``) knows only saves made in the admin, so it would call a
         case changed five times through the API unchanged; the case page shows these same rows.
         """
-        case = self.get_object(request, unquote(object_id))
-        if case is None:
-            # As Django's own pages answer an id that does not exist, or another organisation's.
-            return cast(HttpResponse, self._get_obj_does_not_exist_redirect(request, self.opts, object_id))
+        case = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_view_or_change_permission(request, case):
             raise PermissionDenied
         events = CaseEvent.objects.filter(case=case).order_by("-created_at", "-id")

@@ -131,10 +131,10 @@ class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-ar
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Player | None:
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Player:
         # A merged player's page is its survivor's.
-        player = super().get_object(request, object_id, from_field)
-        if player is not None and player.merged_into_id is not None:
+        player: Player = super().get_object(request, object_id, from_field)
+        if player.merged_into_id is not None:
             return super().get_object(request, player.merged_into_id, from_field)
         return player
 
@@ -248,9 +248,7 @@ class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-ar
 
     def unlink_view(self, request: HttpRequest, object_id: str, identifier_id: int) -> HttpResponse:
         """Confirm, then move one identifier off the player to a new player (recorded on this one)."""
-        player = self.get_object(request, unquote(object_id))
-        if player is None:
-            raise Http404("no such player")
+        player = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_change_permission(request, player):
             raise PermissionDenied
         row = PlayerIdentifier.objects.filter(player=player, pk=identifier_id).first()

@@ -23,7 +23,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignObjectRel, Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
@@ -213,9 +213,7 @@ class FileAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
 
         Staff only, whatever the file's visibility and abuse status.
         """
-        file = self.get_object(request, unquote(object_id))
-        if file is None:
-            raise Http404("no such file")
+        file = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_view_permission(request, file):
             raise PermissionDenied
         data = file_thumbnail(file)

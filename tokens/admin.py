@@ -87,6 +87,8 @@ class OrganisationAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[t
 
     organisation_path = "pk"
     change_role = Role.OWNER
+    # Stated here: the project count's GROUP BY drops the model's own ordering (autocomplete pages it).
+    ordering = ("name",)
     list_display = ("name", "id", "project_count", "created_at")
     search_fields = ("name", "=id")
     readonly_fields = ("id", "created_at")

@@ -90,10 +90,17 @@ class OrganisationScoped:
         narrowed = self.changeable(request, queryset)
         return super().response_action(request, narrowed, *args, **kwargs)  # type: ignore[misc, no-any-return]
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
-        # Django redirects to the index with a message; an object of another organisation must not
-        # be told apart from one that does not exist, and neither is a redirect: both are a 404.
-        raise Http404(f"{opts.verbose_name} not found")
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        """The object, from the rows the user sees; a 404 when it is not one of them.
+
+        Raised here, before any page asks for permissions, so an object of another organisation
+        is answered exactly as one that does not exist, on every object page and custom view
+        (Django would redirect to the index, or refuse with a 403 a user who may not delete).
+        """
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is None:
+            raise Http404(f"{self.model._meta.verbose_name} not found")
+        return obj
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         """A foreign key to a project or an organisation offers only those the user may change in."""
