@@ -135,7 +135,7 @@ class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-ar
         # A merged player's page is its survivor's.
         player: Player = super().get_object(request, object_id, from_field)
         if player.merged_into_id is not None:
-            return super().get_object(request, player.merged_into_id, from_field)
+            player = super().get_object(request, player.merged_into_id, from_field)
         return player
 
     @admin.display(description="names seen, most recent first")
