@@ -30,6 +30,7 @@ from .scopes import SCOPE_CHOICES
 from .services import (
     clean_expiry,
     clean_scopes,
+    is_last_owner,
     member_add,
     member_invite_email,
     member_remove,
@@ -403,10 +404,6 @@ class MemberChangeForm(forms.ModelForm):  # type: ignore[type-arg]
         if member.role == Role.OWNER and role != Role.OWNER and is_last_owner(member):
             raise forms.ValidationError("The organisation's last owner keeps the role: make another owner first.")
         return role
-
-
-def is_last_owner(member: Member) -> bool:
-    return not Member.objects.filter(organisation_id=member.organisation_id, role=Role.OWNER).exclude(pk=member.pk)
 
 
 @admin.register(Member)

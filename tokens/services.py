@@ -112,8 +112,10 @@ class MemberConflict(DomainError):
     code = "conflict"
 
 
-def _owners_left(organisation_id: str, without: Member) -> int:
-    return Member.objects.filter(organisation_id=organisation_id, role=Role.OWNER).exclude(pk=without.pk).count()
+def is_last_owner(member: Member) -> bool:
+    """Whether ``member`` is the only owner of its organisation."""
+    others = Member.objects.filter(organisation_id=member.organisation_id, role=Role.OWNER).exclude(pk=member.pk)
+    return member.role == Role.OWNER and not others.exists()
 
 
 def clean_email(email: str) -> str:
@@ -185,10 +187,13 @@ def member_set_role(*, member: Member, role: Role | str) -> Member:
     """Change a member's role; demoting the organisation's last owner is a ``MemberConflict``."""
     if role not in Role.values:
         raise InvalidValue("role", f"role must be one of {', '.join(Role.values)}")
+    # Membership changes of one organisation one at a time: two owners demoting each other at
+    # once would otherwise both see the other still an owner.
+    Organisation.objects.select_for_update().filter(pk=member.organisation_id).first()
     locked = Member.objects.select_for_update().get(pk=member.pk)
     if locked.role == role:
         return locked
-    if locked.role == Role.OWNER and not _owners_left(locked.organisation_id, locked):
+    if role != Role.OWNER and is_last_owner(locked):
         raise MemberConflict("the organisation's last owner cannot be demoted; make another owner first")
     locked.role = role
     locked.save(update_fields=["role"])
@@ -198,9 +203,10 @@ def member_set_role(*, member: Member, role: Role | str) -> Member:
 @transaction.atomic
 def member_remove(*, member: Member) -> None:
     """Remove a member (the account stays); removing the organisation's last owner is a ``MemberConflict``."""
+    Organisation.objects.select_for_update().filter(pk=member.organisation_id).first()
     locked = Member.objects.select_for_update().filter(pk=member.pk).first()
     if locked is None:
         return
-    if locked.role == Role.OWNER and not _owners_left(locked.organisation_id, locked):
+    if is_last_owner(locked):
         raise MemberConflict("the organisation's last owner cannot be removed; make another owner first")
     locked.delete()
