@@ -282,7 +282,7 @@ def demo_members_refresh() -> list[tuple[AbstractBaseUser, str]]:
     """Create the demo community's owner and moderator (``DEMO_MEMBERS``, staff, not superusers),
     or give them new passwords; returns each with its password, random and fresh on every call."""
     organisation = Organisation.objects.get(name=ORGANISATION)
-    logins = []
+    logins: list[tuple[AbstractBaseUser, str]] = []
     for username, role in DEMO_MEMBERS:
         password = secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(
