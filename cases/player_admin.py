@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
@@ -23,8 +24,10 @@ from django.utils.safestring import SafeString
 
 from players.identifiers import InvalidIdentifier
 from players.models import Player, PlayerEvent, PlayerIdentifier
-from players.services import CannotUnlink, canonical, player_unlink_identifier
-from tokens.admin_access import OrganisationScoped
+from players.services import CannotUnlink, canonical, player_erase, player_unlink_identifier
+from tokens.access import has_any_role
+from tokens.admin_access import OrganisationScoped, scoped
+from tokens.models import Role
 
 from .models import Case, CaseSubject
 from .services import Actor
@@ -113,10 +116,35 @@ class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-ar
         "changes",
     )
     readonly_fields = fields
+    actions = ("erase_players",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         players: QuerySet[Player] = super().get_queryset(request)
         return players.annotate(identifier_count=Count("identifiers"))
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return has_any_role(request.user, Role.OWNER)
+
+    @admin.action(description="Erase the selected players' personal data (owners only)", permissions=["erase"])
+    def erase_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> TemplateResponse | None:
+        """After a confirmation page, each selected player of an organisation the user owns through
+        ``player_erase``, which records who erased it and when on the player."""
+        players = list(scoped(queryset, self.organisation_path, request.user, Role.OWNER).order_by("pk"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase players",
+                "opts": self.opts,
+                "players": players,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, "admin/players/player/erase_confirmation.html", context)
+        for player in players:
+            erased = player_erase(player_id=player.pk, actor=Actor.for_staff(request.user))
+            self.log_change(request, erased, [{"changed": {"fields": ["Erased"]}}])
+        self.message_user(request, f"Erased {len(players)} player(s).", messages.SUCCESS)
+        return None
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Player], search_term: str) -> Any:
         identifier = identifier_search(search_term)
