@@ -36,7 +36,9 @@ run: $(RUNTIME)
 	@DEMO=$$($(BIN)/python manage.py seed_demo --staff-login) && set -- $$DEMO && \
 	  echo && echo "Demo token (shown once): $$1" && \
 	  echo "Try:  curl -s -H 'Authorization: Bearer $$1' 'http://127.0.0.1:$(PORT)/v1/cases?limit=5'" && \
-	  echo "Admin: http://127.0.0.1:$(PORT)/admin/  user $$2  password $$3  (shown once; a new one every make run)" && echo
+	  echo "Admin: http://127.0.0.1:$(PORT)/admin/  user $$2  password $$3  (shown once; a new one every make run)" && \
+	  echo "       owner of the demo community:  user $$4  password $$5" && \
+	  echo "       moderator, sees only the demo community:  user $$6  password $$7" && echo
 	@# Ctrl-C, or SIGTERM to make (which passes it on), stops the server and the worker together.
 	@exec $(BIN)/python scripts/run_local.py --port $(PORT)
 

@@ -16,7 +16,7 @@ from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
@@ -34,6 +34,7 @@ from media.storage import is_inline_type
 from serverops.admin_site import adopt_saved
 from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
+from tokens.admin_access import OrganisationScoped
 from tokens.models import Mode, Project
 
 from .models import Attachment, Case, CaseEvent, Status
@@ -254,8 +255,10 @@ class AttachmentUploadFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
         )
 
 
-class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
+class AttachmentInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
     """The case's files: what the server computed, read-only; the moderation fields, editable."""
+
+    organisation_path = "case__project__organisation"
 
     model = Attachment
     form = AttachmentForm
@@ -309,8 +312,10 @@ class AttachmentInline(admin.TabularInline):  # type: ignore[type-arg]
         return f"{when} by {obj.attached_by_name}"
 
 
-class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
+class UploadInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
     """Blank rows for new files only; the server fills everything the bytes determine."""
+
+    organisation_path = "case__project__organisation"
 
     model = Attachment
     form = AttachmentUploadForm
@@ -334,8 +339,10 @@ class UploadInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """The moderation queue. Cases are archived, not deleted: the API has no delete either."""
+
+    organisation_path = "project__organisation"
 
     form = CaseForm
     # Read at 1280 px with both sidebars open: short id, titles in at most two lines (whole in
@@ -422,14 +429,10 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         browser is what ``/media/`` opens (``media.storage.is_inline_type``); anything else is
         sent as a download, and every response is sandboxed.
         """
-        found = get_object_or_404(
-            Attachment.objects.select_related("case", "file"), file_id=file_id, case_id=unquote(object_id)
-        )
-        user = request.user
-        may_view_files = user.has_perm("cases.view_attachment") or user.has_perm("cases.change_attachment")
-        if not (self.has_view_permission(request, found.case) and may_view_files):
+        case = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
+        if not self.has_view_permission(request, case):
             raise PermissionDenied
-        file = found.file
+        file = get_object_or_404(Attachment.objects.select_related("file"), file_id=file_id, case=case).file
         try:
             content = file.blob.open("rb")
         except FileNotFoundError:
@@ -468,13 +471,7 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         The admin's log (``LogEntry``) knows only saves made in the admin, so it would call a
         case changed five times through the API unchanged; the case page shows these same rows.
         """
-        case = self.get_object(request, unquote(object_id))
-        if case is None:
-            # As Django's own pages answer an id that does not exist.
-            self.message_user(
-                request, f"Case with ID “{object_id}” doesn’t exist. Perhaps it was deleted?", messages.WARNING
-            )
-            return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
+        case = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_view_or_change_permission(request, case):
             raise PermissionDenied
         events = CaseEvent.objects.filter(case=case).order_by("-created_at", "-id")

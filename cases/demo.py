@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from media.models import File, Visibility
 from media.services import file_create
-from tokens.models import Mode, Organisation, Project, ScopedToken
+from tokens.models import Member, Mode, Organisation, Project, Role, ScopedToken
 from tokens.services import token_create, token_revoke
 
 from . import chain
@@ -79,6 +79,8 @@ COLOURS = [(220, 53, 69), (13, 110, 253), (25, 135, 84), (255, 193, 7), (111, 66
 # The admin login `make run` prints: a superuser of the local demo whose password changes on every
 # run (shown once), so no password is ever fixed in the code or the docs.
 DEMO_STAFF_USERNAME = "demo-staff"
+# Members of the demo community, made the same way: its owner, and a moderator who sees only it.
+DEMO_MEMBERS = (("demo-owner", Role.OWNER), ("demo-moderator", Role.MODERATOR))
 
 
 @dataclass(frozen=True)
@@ -273,3 +275,23 @@ def demo_staff_refresh() -> tuple[AbstractBaseUser, str]:
     user.set_password(password)
     user.save()
     return user, password
+
+
+@transaction.atomic
+def demo_members_refresh() -> list[tuple[AbstractBaseUser, str]]:
+    """Create the demo community's owner and moderator (``DEMO_MEMBERS``, staff, not superusers),
+    or give them new passwords; returns each with its password, random and fresh on every call."""
+    organisation = Organisation.objects.get(name=ORGANISATION)
+    logins: list[tuple[AbstractBaseUser, str]] = []
+    for username, role in DEMO_MEMBERS:
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        user.is_staff = user.is_active = True
+        user.is_superuser = False
+        user.set_password(password)
+        user.save()
+        Member.objects.update_or_create(organisation=organisation, user=user, defaults={"role": role})
+        logins.append((user, password))
+    return logins

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
@@ -23,7 +24,10 @@ from django.utils.safestring import SafeString
 
 from players.identifiers import InvalidIdentifier
 from players.models import Player, PlayerEvent, PlayerIdentifier
-from players.services import CannotUnlink, canonical, player_unlink_identifier
+from players.services import CannotUnlink, canonical, player_erase, player_unlink_identifier
+from tokens.access import has_any_role
+from tokens.admin_access import OrganisationScoped, scoped
+from tokens.models import Role
 
 from .models import Case, CaseSubject
 from .services import Actor
@@ -45,8 +49,10 @@ def cases_with_identifier(cases: QuerySet[Case], identifier: str) -> QuerySet[Ca
     return cases.filter(pk__in=CaseSubject.objects.filter(player_id__in=holders).values("case_id"))
 
 
-class SubjectInline(admin.TabularInline):  # type: ignore[type-arg]
+class SubjectInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
     """Who the case is about; written through the API (``subjects``), shown here."""
+
+    organisation_path = "case__project__organisation"
 
     model = CaseSubject
     extra = 0
@@ -84,9 +90,11 @@ class SubjectInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Player)
-class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PlayerAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """Players are made and merged by the subjects of cases; staff read them and unlink an
     identifier linked by mistake."""
+
+    organisation_path = "project__organisation"
 
     list_display = ("id", "known_as", "identifier_count", "project", "mode", "updated_at")
     list_filter = ("mode", "erased", ("merged_into", admin.EmptyFieldListFilter))
@@ -108,10 +116,35 @@ class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "changes",
     )
     readonly_fields = fields
+    actions = ("erase_players",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         players: QuerySet[Player] = super().get_queryset(request)
         return players.annotate(identifier_count=Count("identifiers"))
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return has_any_role(request.user, Role.OWNER)
+
+    @admin.action(description="Erase the selected players' personal data (owners only)", permissions=["erase"])
+    def erase_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> TemplateResponse | None:
+        """After a confirmation page, each selected player of an organisation the user owns through
+        ``player_erase``, which records who erased it and when on the player."""
+        players = list(scoped(queryset, self.organisation_path, request.user, Role.OWNER).order_by("pk"))
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase players",
+                "opts": self.opts,
+                "players": players,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, "admin/players/player/erase_confirmation.html", context)
+        for player in players:
+            erased = player_erase(player_id=player.pk, actor=Actor.for_staff(request.user))
+            self.log_change(request, erased, [{"changed": {"fields": ["Erased"]}}])
+        self.message_user(request, f"Erased {len(players)} player(s).", messages.SUCCESS)
+        return None
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Player], search_term: str) -> Any:
         identifier = identifier_search(search_term)
@@ -126,11 +159,11 @@ class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Player | None:
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Player:
         # A merged player's page is its survivor's.
-        player = super().get_object(request, object_id, from_field)
-        if player is not None and player.merged_into_id is not None:
-            return super().get_object(request, player.merged_into_id, from_field)
+        player: Player = super().get_object(request, object_id, from_field)
+        if player.merged_into_id is not None:
+            player = super().get_object(request, player.merged_into_id, from_field)
         return player
 
     @admin.display(description="names seen, most recent first")
@@ -243,9 +276,7 @@ class PlayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def unlink_view(self, request: HttpRequest, object_id: str, identifier_id: int) -> HttpResponse:
         """Confirm, then move one identifier off the player to a new player (recorded on this one)."""
-        player = self.get_object(request, unquote(object_id))
-        if player is None:
-            raise Http404("no such player")
+        player = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_change_permission(request, player):
             raise PermissionDenied
         row = PlayerIdentifier.objects.filter(player=player, pk=identifier_id).first()

@@ -17,7 +17,7 @@ from players.signals import player_erased, players_merged
 from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
 
-from .models import Case, CaseSubject, Role
+from .models import Case, CaseSubject, IdempotentRequest, Role
 from .validators import validate_title_characters
 
 SUBJECTS_MAX = 10
@@ -185,5 +185,22 @@ def repoint_subjects(*, survivor: str, merged: Sequence[str], **_: Any) -> None:
 
 @receiver(player_erased)
 def forget_subject_names(*, players: Sequence[str], **_: Any) -> None:
-    """The names cases gave erased players are personal data too; their roles stay."""
+    """The names cases gave erased players are personal data too; their roles stay. So are the
+    copies of those cases kept to replay a request sent again with its ``Idempotency-Key``: each
+    replays the case as it is shown now."""
+    case_ids = list(CaseSubject.objects.filter(player_id__in=players).values_list("case_id", flat=True))
     CaseSubject.objects.filter(player_id__in=players).update(name="")
+    for kept in IdempotentRequest.objects.filter(body__id__in=case_ids):
+        if erase_from_case(kept.body, set(players)):
+            kept.save(update_fields=["body"])
+
+
+def erase_from_case(case: Any, players: set[str]) -> bool:
+    """``case``, a Case as the API shows it, with the subjects of the erased ``players`` as the API
+    shows them now (no name, no identifiers); whether anything had to change."""
+    changed = False
+    for subject in case.get("subjects") or [] if isinstance(case, dict) else []:
+        if subject.get("player") in players and (subject.get("name") is not None or subject.get("identifiers")):
+            subject["name"], subject["identifiers"] = None, []
+            changed = True
+    return changed

@@ -23,7 +23,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.db.models import ForeignObjectRel, Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
@@ -33,6 +33,7 @@ from django.utils.timezone import localtime
 
 from serverops.exceptions import DomainError
 from tokens.admin import ProjectChoiceFilter
+from tokens.admin_access import OrganisationScoped
 
 from .models import AbuseStatus, File
 from .services import EDITABLE_FIELDS, clean_folder, clean_tags, file_update
@@ -144,8 +145,10 @@ STORED_FIELDS = (
 
 
 @admin.register(File)
-class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class FileAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """The file review queue. Files arrive through the API or a case page, never from here."""
+
+    organisation_path = "project__organisation"
 
     form = FileForm
     # Read at 1280 px with both sidebars open: the type and size under the name, the project cut short.
@@ -210,9 +213,7 @@ class FileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
         Staff only, whatever the file's visibility and abuse status.
         """
-        file = self.get_object(request, unquote(object_id))
-        if file is None:
-            raise Http404("no such file")
+        file = self.get_object(request, unquote(object_id))  # a 404 for another organisation's
         if not self.has_view_permission(request, file):
             raise PermissionDenied
         data = file_thumbnail(file)

@@ -6,13 +6,14 @@ import io
 from typing import IO, Any
 
 import factory
+from django.contrib.auth.models import User
 
 from cases.demo import screenshot_png
 from cases.models import Attachment, Case, Status
 from cases.services import Actor, attachment_create, case_create
 from media.models import File
 from media.services import file_create
-from tokens.models import Mode, Organisation, Project, ScopedToken
+from tokens.models import Member, Mode, Organisation, Project, Role, ScopedToken
 from tokens.services import token_create
 
 
@@ -95,3 +96,35 @@ class FileFactory(factory.django.DjangoModelFactory):
         elif isinstance(content, bytes):
             content = io.BytesIO(content)
         return file_create(content=content, **kwargs)
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    """A staff user's membership: ``MemberFactory(organisation=org, role=Role.VIEWER)``."""
+
+    class Meta:
+        model = Member
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    user = factory.SubFactory(
+        "tests.factories.StaffFactory",
+    )
+    role = Role.MODERATOR
+
+
+class StaffFactory(factory.django.DjangoModelFactory):
+    """A staff user (not a superuser) with the password ``pw``."""
+
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    is_staff = True
+    password = factory.django.Password("pw")
+
+
+def staff_member(organisation: Organisation, role: Role, username: str | None = None) -> Any:
+    """A staff user who is a member of ``organisation`` with ``role``, and of nothing else."""
+    user = StaffFactory(**({"username": username} if username else {}))
+    MemberFactory(organisation=organisation, user=user, role=role)
+    return user

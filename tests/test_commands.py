@@ -255,10 +255,72 @@ def test_seed_demo_staff_login_is_a_fresh_random_password_each_run(client, djang
     first = run("seed_demo", "--staff-login")[0].split()
     second = run("seed_demo", "--staff-login")[0].split()
 
-    assert [len(first), first[1], second[1]] == [3, "demo-staff", "demo-staff"]
+    assert [len(first), first[1], second[1]] == [7, "demo-staff", "demo-staff"]
+    assert (first[3], first[5]) == ("demo-owner", "demo-moderator")
     assert first[2] != second[2] and len(second[2]) >= 16
     user = django_user_model.objects.get(username="demo-staff")
     assert user.is_staff and user.is_superuser
     assert user.password != second[2] and user.check_password(second[2]) and not user.check_password(first[2])
     assert client.login(username="demo-staff", password=second[2])
     assert client.get("/admin/").status_code == 200
+
+
+def test_seed_demo_members_log_in_with_their_roles_and_see_only_the_demo_community(client) -> None:
+    from tests.factories import CaseFactory
+    from tokens.models import Member
+
+    elsewhere = CaseFactory(title="Another community's case")
+    words = run("seed_demo", "--staff-login")[0].split()
+    logins = dict(zip(words[1::2], words[2::2], strict=True))
+
+    roles = {
+        m.user.username: (m.role, m.organisation.name) for m in Member.objects.select_related("user", "organisation")
+    }
+    assert roles == {"demo-owner": ("owner", "Demo Community"), "demo-moderator": ("moderator", "Demo Community")}
+    assert client.login(username="demo-moderator", password=logins["demo-moderator"])
+    listed = client.get("/admin/cases/case/").context["cl"].result_list
+    assert listed and elsewhere.pk not in {case.pk for case in listed}
+    assert client.get("/admin/tokens/scopedtoken/").status_code == 403
+    assert client.login(username="demo-owner", password=logins["demo-owner"])
+    assert client.get("/admin/tokens/member/").status_code == 200
+
+
+def test_add_member_bootstraps_an_owner_and_prints_the_member_id() -> None:
+    from django.contrib.auth.models import User
+
+    from tests.factories import OrganisationFactory
+    from tokens.models import Member
+
+    organisation = OrganisationFactory(name="Night City RP")
+
+    out, err = run("add_member", "--org", "Night City RP", "--email", "Boss@Example.com", "--role", "owner")
+
+    member = Member.objects.get()
+    assert out.strip() == member.pk and member.pk.startswith("mem_")
+    assert (member.organisation, member.role) == (organisation, "owner")
+    user = User.objects.get(pk=member.user_id)
+    assert user.is_staff and not user.has_usable_password()
+    assert "changepassword" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--org", "Nowhere", "--email", "a@example.com", "--role", "viewer"], "no organisation", id="org"),
+        pytest.param(["--org", "Here", "--email", "not-an-email", "--role", "viewer"], "email", id="email"),
+        pytest.param(["--org", "Here", "--email", "twice@example.com", "--role", "viewer"], "already", id="twice"),
+    ],
+)
+def test_add_member_refuses_and_changes_nothing(args: list[str], message: str) -> None:
+    from django.core.management import CommandError
+
+    from tests.factories import MemberFactory, OrganisationFactory, StaffFactory
+    from tokens.models import Member
+
+    MemberFactory(organisation=OrganisationFactory(name="Here"), user=StaffFactory(email="twice@example.com"))
+    before = list(Member.objects.values_list("pk", "role"))
+
+    with pytest.raises(CommandError, match=message):
+        run("add_member", *args)
+
+    assert list(Member.objects.values_list("pk", "role")) == before

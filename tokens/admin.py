@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, ForeignObjectRel, IntegerField, OuterRef, QuerySet, Subquery
@@ -22,16 +23,38 @@ from django.utils.safestring import SafeString
 
 from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
 
-from .models import Mode, Organisation, Project, ScopedToken
+from .access import has_role, is_superuser
+from .admin_access import OrganisationScoped, SuperuserOnly, scoped
+from .models import Member, Mode, Organisation, Project, Role, ScopedToken
 from .scopes import SCOPE_CHOICES
-from .services import clean_expiry, clean_scopes, project_create, token_create, token_revoke
+from .services import (
+    clean_expiry,
+    clean_scopes,
+    is_last_owner,
+    member_add,
+    member_invite_email,
+    member_remove,
+    member_set_role,
+    project_create,
+    token_create,
+    token_revoke,
+)
 
 
 class ProjectChoiceFilter(admin.RelatedFieldListFilter):
-    """The project filter with each project's organisation in one query (a project's name shows it)."""
+    """The project filter: the projects of the user's organisations, each with its organisation,
+    in one query (a project's name shows it)."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[Any]:
-        return [(project.pk, str(project)) for project in Project.objects.select_related("organisation")]
+        projects = scoped(Project.objects.select_related("organisation"), "organisation", request.user, Role.VIEWER)
+        return [(project.pk, str(project)) for project in projects]
+
+
+class OrganisationChoiceFilter(admin.RelatedFieldListFilter):
+    """The organisation filter: the user's organisations only."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[Any]:
+        return [(org.pk, str(org)) for org in scoped(Organisation.objects.all(), "pk", request.user, Role.VIEWER)]
 
 
 def _count_of(relation: str) -> Coalesce:
@@ -48,7 +71,9 @@ def _count_of(relation: str) -> Coalesce:
     return Coalesce(Subquery(counted.values("n"), output_field=IntegerField()), 0)
 
 
-class ProjectInline(admin.TabularInline):  # type: ignore[type-arg]
+class ProjectInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
+    organisation_path = "organisation"
+    change_role = Role.ADMIN
     model = Project
     fields = ("name", "id", "created_at")
     readonly_fields = ("id", "created_at")
@@ -57,7 +82,14 @@ class ProjectInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OrganisationAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Members read their organisations; owners rename theirs. Organisations are made by
+    superusers (or ``create_project``), never by a member."""
+
+    organisation_path = "pk"
+    change_role = Role.OWNER
+    # Stated here: the project count's GROUP BY drops the model's own ordering (autocomplete pages it).
+    ordering = ("name",)
     list_display = ("name", "id", "project_count", "created_at")
     search_fields = ("name", "=id")
     readonly_fields = ("id", "created_at")
@@ -67,16 +99,24 @@ class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         organisations: QuerySet[Organisation] = super().get_queryset(request)
         return organisations.annotate(project_count=Count("projects"))
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Organisation | None = None) -> bool:
+        return is_superuser(request.user)
+
     @admin.display(description="projects", ordering="project_count")
     def project_count(self, obj: Organisation) -> int:
         return obj.project_count  # type: ignore[attr-defined, no-any-return]
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ProjectAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
+    organisation_path = "organisation"
+    change_role = Role.ADMIN
     list_display = ("name", "id", "organisation", "case_count", "token_count", "created_at")
     list_select_related = ("organisation",)
-    list_filter = ("organisation",)
+    list_filter = (("organisation", OrganisationChoiceFilter),)
     search_fields = ("name", "=id", "organisation__name")
     readonly_fields = ("id", "case_count", "token_count", "created_at")
 
@@ -174,8 +214,12 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScopedToken)
-class ScopedTokenAdmin(ShownOnceAdmin):
-    """Tokens are never deleted (revoke instead) and their digest is never shown."""
+class ScopedTokenAdmin(OrganisationScoped, ShownOnceAdmin):
+    """Tokens are never deleted (revoke instead) and their digest is never shown. Admins and
+    owners of the organisation only."""
+
+    organisation_path = "project__organisation"
+    view_role = change_role = Role.ADMIN
 
     shown_once_template = "admin/tokens/scopedtoken/shown_once.html"
     shown_once_title = "Copy your new token"
@@ -317,3 +361,120 @@ class ScopedTokenAdmin(ShownOnceAdmin):
         """Active, revoked or expired, each its own colour (static/serverops/admin.css)."""
         state = obj.state()
         return format_html('<span class="token-state token-state-{}">{}</span>', state, state)
+
+
+class MemberAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A member is added by email, as the API's invite is (``member_add``): someone without an
+    account gets one without a password, and an email with the link that sets it. Only an owner
+    of the organisation makes an owner."""
+
+    email = forms.EmailField(max_length=254, help_text="Someone without an account gets an email to set a password.")
+    request_user: Any  # set per request by MemberAdmin.get_form
+
+    class Meta:
+        model = Member
+        fields = ("organisation", "email", "role")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        organisation, email = cleaned.get("organisation"), cleaned.get("email")
+        if organisation is None:
+            return cleaned
+        if cleaned.get("role") == Role.OWNER and not has_role(self.request_user, organisation.pk, Role.OWNER):
+            self.add_error("role", "Only an owner of the organisation can make an owner.")
+        if email and Member.objects.filter(organisation=organisation, user__email__iexact=email).exists():
+            self.add_error("email", "This email is already a member of the organisation.")
+        return cleaned
+
+
+class MemberChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A member's role; the organisation keeps an owner, and only owners make owners."""
+
+    request_user: Any
+
+    class Meta:
+        model = Member
+        fields = ("role",)
+
+    def clean_role(self) -> str:
+        role: str = self.cleaned_data["role"]
+        member: Member = self.instance
+        if role == Role.OWNER and not has_role(self.request_user, member.organisation_id, Role.OWNER):
+            raise forms.ValidationError("Only an owner of the organisation can make an owner.")
+        if member.role == Role.OWNER and role != Role.OWNER and is_last_owner(member):
+            raise forms.ValidationError("The organisation's last owner keeps the role: make another owner first.")
+        return role
+
+
+@admin.register(Member)
+class MemberAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Who works in each organisation, and as what. Admins manage the members other than
+    owners; owners manage everyone, owners included. An organisation keeps one owner at least."""
+
+    organisation_path = "organisation"
+    view_role = change_role = Role.ADMIN
+    list_display = ("user_email", "user_name", "organisation", "role", "created_at")
+    list_select_related = ("user", "organisation")
+    list_filter = ("role", ("organisation", OrganisationChoiceFilter))
+    search_fields = ("user__email", "user__username", "=id")
+    ordering = ("organisation__name", "user__email")
+    readonly_fields = ("id", "organisation", "user_email", "user_name", "created_at")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Member | None = None) -> Any:
+        if obj is None:
+            return ((None, {"fields": ("organisation", "email", "role")}),)
+        return ((None, {"fields": ("role", "id", "organisation", "user_email", "user_name", "created_at")}),)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: Member | None = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["form"] = MemberAddForm if obj is None else MemberChangeForm
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"request_user": request.user})
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        # Members are removed one at a time, from their page, where the last-owner rule is checked.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_change_permission(self, request: HttpRequest, obj: Member | None = None) -> bool:
+        if obj is not None and obj.role == Role.OWNER:
+            return has_role(request.user, obj.organisation_id, Role.OWNER)
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Member | None = None) -> bool:
+        if obj is not None and obj.role == Role.OWNER:
+            return has_role(request.user, obj.organisation_id, Role.OWNER) and not is_last_owner(obj)
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            adopt_saved(obj, member_set_role(member=obj, role=data["role"]))
+            return
+        member, new_user = member_add(organisation=data["organisation"], email=data["email"], role=data["role"])
+        if new_user is not None:
+            member_invite_email(user=new_user, domain=request.get_host(), use_https=request.is_secure())
+        adopt_saved(obj, member)
+
+    def delete_model(self, request: HttpRequest, obj: Member) -> None:
+        member_remove(member=obj)
+
+    @admin.display(description="email", ordering="user__email")
+    def user_email(self, obj: Member) -> str:
+        return str(obj.user.email)
+
+    @admin.display(description="name")
+    def user_name(self, obj: Member) -> str:
+        return str(obj.user.get_full_name() or obj.user.get_username())
+
+
+# Staff accounts, groups and the task queue belong to no organisation: superusers only. Their
+# apps register them before this one (settings.INSTALLED_APPS), with their own admin classes.
+for label in ("auth.User", "auth.Group", "django_tasks_database.DBTaskResult"):
+    model = apps.get_model(label)
+    registered = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(model, type(registered.__name__, (SuperuserOnly, registered), {"__module__": __name__}))

@@ -20,7 +20,8 @@ from django.utils.timezone import localtime
 
 from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
 from tokens.admin import ProjectChoiceFilter
-from tokens.models import Mode, Project
+from tokens.admin_access import OrganisationScoped
+from tokens.models import Mode, Project, Role
 
 from .models import EventType, MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from .services import clean_events, clean_url, endpoint_create, endpoint_delete, message_resend
@@ -69,8 +70,11 @@ class EndpointAddForm(ShownOnceAddForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ShownOnceAdmin):
+class WebhookEndpointAdmin(OrganisationScoped, ShownOnceAdmin):
     """Endpoints are not edited: to change one, create another and delete the old one."""
+
+    organisation_path = "project__organisation"
+    view_role = change_role = Role.ADMIN
 
     shown_once_template = "admin/webhooks/webhookendpoint/shown_once.html"
     shown_once_title = "Copy the signing secret"
@@ -190,7 +194,9 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
         )
 
 
-class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+class AttemptInline(OrganisationScoped, admin.TabularInline):  # type: ignore[type-arg]
+    organisation_path = "message__endpoint__project__organisation"
+    view_role = change_role = Role.ADMIN
     model = WebhookAttempt
     fields = ("number", "started_at", "worker", "status_code", "duration_ms", "error", "response", "finished_at")
     readonly_fields = fields
@@ -206,8 +212,11 @@ class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookMessage)
-class WebhookMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookMessageAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """Each event sent to each endpoint, with its attempts. Read-only; a failed one can be resent."""
+
+    organisation_path = "endpoint__project__organisation"
+    view_role = change_role = Role.ADMIN
 
     list_display = (
         "event_id",

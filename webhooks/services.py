@@ -16,9 +16,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, CaseSubject
 from cases.queries import load_evidence, load_subjects
 from cases.serializers import case_representation, ordered_changes
+from cases.subjects import erase_from_case
 from media.storage import FileLinks
 from serverops import sql
 from serverops.conf import serverops_setting
@@ -289,3 +290,15 @@ def messages_sweep(*, overdue: timedelta, limit: int = 1000) -> int:
     for message_id in ids:
         transaction.on_commit(partial(_enqueue, message_id))
     return len(ids)
+
+
+def messages_forget_players(*, players: Sequence[str], **_: Any) -> None:
+    """Erased players (``players.signals.player_erased``) leave no name or identifier in the outbox:
+    each message about one of their cases, sent or not, carries the case as the API shows it now."""
+    erased = set(players)
+    case_ids = CaseSubject.objects.filter(player_id__in=players).values("case_id")
+    for message in WebhookMessage.objects.filter(event__case_id__in=case_ids).only("id", "payload"):
+        body = json.loads(message.payload)
+        if erase_from_case(body.get("data", {}).get("case"), erased):
+            message.payload = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+            message.save(update_fields=["payload"])

@@ -244,12 +244,26 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A member's role and a case subject's role are both "role": the member's is named apart.
+    "ENUM_NAME_OVERRIDES": {"MemberRoleEnum": "tokens.models.Role.values", "RoleEnum": "cases.models.Role.values"},
     "PREPROCESSING_HOOKS": ["serverops.schema.canonical_paths"],
     "POSTPROCESSING_HOOKS": [
         "serverops.schema.add_shared_components",
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
 }
+
+# The set-password email a new member gets (docs/operations.md#email). The console backend prints
+# it to the server's output when nothing is configured; production sets SMTP.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ServerOps <serverops@localhost>")
 
 SERVEROPS: dict[str, Any] = {
     # Per-token budgets of docs/api.md#rate-limits, each counted in a fixed window.

@@ -1,21 +1,34 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
+from django.db.models.signals import post_save
 from django.test import Client
+
+from tokens.models import Member, Organisation, Role
 
 PLAINTEXT_RE = re.compile(r"so_(?:live|test)_[0-9A-Za-z]{28}")
 
 
 @pytest.fixture
-def moderator(django_user_model: type[User]) -> User:
-    """A staff member in the ``Case moderators`` group the migration creates."""
+def moderator(django_user_model: type[User]) -> Iterator[User]:
+    """A staff member as ``tokens.0003_staff_become_members`` leaves today's staff: a moderator
+    of every organisation, here also of each one the test makes after this fixture."""
     user = django_user_model.objects.create_user("moderator", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Case moderators"))
-    return user
+    for organisation in Organisation.objects.all():
+        Member.objects.create(organisation=organisation, user=user, role=Role.MODERATOR)
+
+    def join(sender: Any, instance: Organisation, created: bool, **kwargs: Any) -> None:
+        if created:
+            Member.objects.create(organisation=instance, user=user, role=Role.MODERATOR)
+
+    post_save.connect(join, sender=Organisation, weak=False, dispatch_uid="moderator-joins")
+    yield user
+    post_save.disconnect(sender=Organisation, dispatch_uid="moderator-joins")
 
 
 @pytest.fixture

@@ -582,18 +582,17 @@ def test_case_page_history_is_open_and_links_to_the_rest(
     assert "<details" not in fieldset[fieldset.rindex("<fieldset") :]
 
 
-def test_history_button_of_a_missing_case_goes_back_to_the_index(admin_client: Client) -> None:
+def test_history_button_of_a_missing_case_is_not_found(admin_client: Client) -> None:
     r = admin_client.get(reverse("admin:cases_case_history", args=["c_" + "0" * 26]))
 
-    assert r.status_code == 302
-    assert r["Location"] == reverse("admin:index")
+    assert r.status_code == 404
 
 
-def test_history_button_needs_permission_to_view_the_case(client: Client, django_user_model: Any) -> None:
+def test_history_button_of_a_case_the_user_may_not_see_is_not_found(client: Client, django_user_model: Any) -> None:
     case = CaseFactory()
     client.force_login(django_user_model.objects.create_user("outsider", password="pw", is_staff=True))
 
-    assert client.get(reverse("admin:cases_case_history", args=[case.pk])).status_code == 403
+    assert client.get(reverse("admin:cases_case_history", args=[case.pk])).status_code == 404
 
 
 def test_file_facts_read_once_and_long_values_are_shortened(admin_client: Client) -> None:

@@ -6,15 +6,11 @@ import json
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from importlib import import_module
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
-from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +22,7 @@ from media.storage import media_storage
 from tests.browser.conftest import ROOT
 from tests.factories import TokenFactory
 from tokens import crypto
-from tokens.models import ScopedToken
+from tokens.models import Member, Role, ScopedToken
 from tokens.scopes import SCOPES
 from tokens.services import token_revoke
 
@@ -199,15 +195,6 @@ def test_case_list_case_page_and_token_list_read_well_with_the_sidebar_open(
     assert len(set(colours.values())) == 3, colours
 
 
-def moderators_group() -> Group:
-    """The "Case moderators" group as the migrations make it (an earlier transactional test's flush
-    removed the migrated rows)."""
-    editor = SimpleNamespace(connection=connection)
-    import_module("cases.migrations.0002_case_moderators_group").create_group(django_apps, editor)
-    import_module("media.migrations.0002_case_moderators_review_files").grant(django_apps, editor)
-    return Group.objects.get(name="Case moderators")
-
-
 def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     browser: Any, screenshot: Any, live_server: Any, django_user_model: type[User]
 ) -> None:
@@ -239,7 +226,7 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     assert fetch_public() == 200
 
     moderator = django_user_model.objects.create_user("casemod", password="a-long-staff-password", is_staff=True)
-    moderator.groups.add(moderators_group())
+    Member.objects.create(organisation=demo.project.organisation, user=moderator, role=Role.MODERATOR)
     browser.set_window_size(1280, 900)
     log_in(browser, base, "casemod", "a-long-staff-password")
 

@@ -342,3 +342,92 @@ def test_badly_framed_body_gets_a_4xx_envelope_and_changes_nothing(
 
 def test_the_catalogue_has_at_least_40_inputs() -> None:
     assert len(CATALOGUE) >= 40
+
+
+# Members and tokens (docs/api.md#members, docs/api.md#tokens-api), asked with a token holding
+# every scope they use and expiring in a day: (method, path, body, expected status, param).
+MANAGE = ["members:read", "members:write", "tokens:write", "cases:read"]
+MEMBERS_AND_TOKENS: list[Any] = [
+    pytest.param("POST", "/v1/members", {"email": "x@example.com", "role": "superuser"}, 400, "role", id="m-role"),
+    pytest.param("POST", "/v1/members", {"email": "x@example.com", "role": ["viewer"]}, 400, "role", id="m-role-list"),
+    pytest.param("POST", "/v1/members", {"email": "x@example.com", "role": "owner"}, 403, None, id="m-owner"),
+    pytest.param("POST", "/v1/members", {"email": "x\u0000@example.com", "role": "viewer"}, 400, "email", id="m-nul"),
+    pytest.param(
+        "POST", "/v1/members", {"email": "x@example.com", "role": "viewer", "id": "mem_1"}, 400, "id", id="m-id"
+    ),
+    pytest.param("POST", "/v1/members", [], 400, None, id="m-body-list"),
+    pytest.param("PATCH", "/v1/members/mem_%00", {"role": "viewer"}, 404, None, id="m-nul-id"),
+    pytest.param("PATCH", "/v1/members/" + "m" * 10_000, {"role": "viewer"}, 404, None, id="m-huge-id"),
+    pytest.param("PUT", "/v1/members/mem_" + ULID, {"role": "viewer"}, 405, None, id="m-put"),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x", "scopes": "cases:read", "expires_in": "1d"},
+        400,
+        "scopes",
+        id="t-scopes-string",
+    ),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x", "scopes": ["cases:write"], "expires_in": "1d"},
+        403,
+        None,
+        id="t-scope-not-held",
+    ),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x", "scopes": ["cases:read"], "expires_in": "2d"},
+        400,
+        "expires_in",
+        id="t-outlives",
+    ),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x", "scopes": ["cases:read"], "expires_in": "-1d"},
+        400,
+        "expires_in",
+        id="t-negative-expiry",
+    ),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x", "scopes": ["cases:read"], "expires_in": 86400},
+        400,
+        "expires_in",
+        id="t-expiry-number",
+    ),
+    pytest.param(
+        "POST",
+        "/v1/tokens",
+        {"name": "x" * 201, "scopes": ["cases:read"], "expires_in": "1d"},
+        400,
+        "name",
+        id="t-long-name",
+    ),
+    pytest.param("DELETE", "/v1/tokens/tok_" + ULID, None, 404, None, id="t-unknown-id"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "param"), MEMBERS_AND_TOKENS)
+def test_bad_member_and_token_requests_get_a_4xx_envelope_and_change_nothing(
+    call, case, method, path, body, status, param
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import TokenFactory
+    from tokens.models import Member
+
+    manager = TokenFactory(project=case.project, scopes=MANAGE, expires_at=timezone.now() + timedelta(days=1))
+    before = (_database(case), list(Member.objects.values_list("pk", "role")))
+    r = call(method, path, json_body=body, auth=f"Bearer {manager.plaintext}")
+    assert r.status_code == status, r.content[:500]
+    assert r["Content-Type"] == "application/json", r["Content-Type"]
+    error = r.json()["error"]
+    assert error.get("param") == param, error
+    assert not [word for word in INTERNALS if word in error["message"]], error
+    assert (_database(case), list(Member.objects.values_list("pk", "role"))) == before

@@ -2,21 +2,22 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from cases.demo import demo_seed, demo_staff_refresh
+from cases.demo import demo_members_refresh, demo_seed, demo_staff_refresh
 
 
 class Command(BaseCommand):
     help = (
         "Fill the database with a demo community's cases (once) and print a fresh demo token, "
         "valid for a week; earlier demo tokens are revoked. --staff-login also creates the demo "
-        "staff user (or gives it a new random password) and prints its username and password."
+        "staff user (a superuser), the demo community's owner and a moderator (or gives them new random "
+        "passwords) and prints each one's username and password, a line each."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--staff-login",
             action="store_true",
-            help="also print a demo admin login: username and a new password, after the token",
+            help="also print demo admin logins (superuser, owner, moderator): username and a new password each",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,3 +32,6 @@ class Command(BaseCommand):
             user, password = demo_staff_refresh()
             self.stderr.write(f"Demo staff user {user.get_username()} has a new password. Shown once:")
             self.stdout.write(f"{user.get_username()} {password}")
+            for member, member_password in demo_members_refresh():
+                self.stderr.write(f"Demo member {member.get_username()} has a new password. Shown once:")
+                self.stdout.write(f"{member.get_username()} {member_password}")
