@@ -11,8 +11,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -22,10 +23,27 @@ from serverops.admin_site import ShownOnceAddForm, ShownOnceAdmin, adopt_saved
 from tokens.admin import ProjectChoiceFilter
 from tokens.models import Mode, Project
 
-from .models import EventType, MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
-from .services import clean_events, clean_url, endpoint_create, endpoint_delete, message_resend
+from .models import (
+    DEFAULT_EVENT_TYPES,
+    EventType,
+    Format,
+    MessageStatus,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+)
+from .services import (
+    clean_events,
+    clean_url,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_send_test,
+    message_resend,
+)
 
 LOG_ROWS = 50
+ANSWER_SHOWN = 200
+AUTO_FORMAT = ""
 
 
 def _when(value: Any) -> str:
@@ -48,8 +66,14 @@ class EndpointAddForm(ShownOnceAddForm):
     )
     events = forms.MultipleChoiceField(
         choices=EventType.choices,
-        initial=EventType.values,
+        initial=list(DEFAULT_EVENT_TYPES),
         widget=forms.CheckboxSelectMultiple,
+    )
+    format = forms.ChoiceField(
+        choices=[(AUTO_FORMAT, "Chosen by the URL (Discord for Discord webhook URLs)"), *Format.choices],
+        initial=AUTO_FORMAT,
+        required=False,
+        help_text="Standard Webhooks: signed JSON bodies. Discord: one embed per event.",
     )
     form_key_prefix = "webhook-add-form"
     already_used = (
@@ -59,7 +83,7 @@ class EndpointAddForm(ShownOnceAddForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ("project", "mode", "url", "events")
+        fields = ("project", "mode", "url", "events", "format")
 
     def clean_url(self) -> str:
         return clean_url(self.cleaned_data["url"])
@@ -75,17 +99,72 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
     shown_once_template = "admin/webhooks/webhookendpoint/shown_once.html"
     shown_once_title = "Copy the signing secret"
 
-    list_display = ("id", "shown_url", "project", "mode", "event_list", "pending", "failed", "created_at")
+    list_display = ("endpoint_summary", "project", "mode", "event_list", "pending", "failed", "created_at")
     list_select_related = ("project__organisation",)
     list_filter = ("mode", ("project", ProjectChoiceFilter))
     search_fields = ("=id", "url")
     ordering = ("-created_at",)
-    add_fieldsets = ((None, {"fields": ("project", "mode", "url", "events", "form_key")}),)
-    readonly_fields = ("id", "project", "mode", "shown_url", "event_list", "created_at", "created_by", "delivery_log")
+    add_fieldsets = ((None, {"fields": ("project", "mode", "url", "events", "format", "form_key")}),)
+    readonly_fields = (
+        "id",
+        "project",
+        "mode",
+        "shown_url",
+        "format",
+        "event_list",
+        "created_at",
+        "created_by",
+        "test_send",
+        "delivery_log",
+    )
 
     @admin.display(description="URL", ordering="url")
     def shown_url(self, endpoint: WebhookEndpoint) -> str:
         return endpoint.shown_url
+
+    @admin.display(description="endpoint", ordering="url")
+    def endpoint_summary(self, endpoint: WebhookEndpoint) -> SafeString:
+        """The id (the change link) above the URL, which wraps anywhere: a 2,000-character URL
+        would otherwise make the table as wide as it is."""
+        return format_html(
+            '<a href="{}">{}</a><span class="webhook-url">{}</span>',
+            reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
+            endpoint.pk,
+            endpoint.shown_url,
+        )
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
+        return None  # the summary holds the link
+
+    def get_urls(self) -> list[URLPattern]:
+        send_test = self.admin_site.admin_view(self.send_test_view)
+        own = [path("<path:object_id>/send-test/", send_test, name="webhooks_webhookendpoint_send_test")]
+        return own + super().get_urls()
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        """POST: a ``webhook.test`` event to the endpoint now; its status and answer shown as a message."""
+        endpoint = get_object_or_404(WebhookEndpoint, pk=object_id)
+        change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+        if request.method != "POST" or not self.has_change_permission(request, endpoint):
+            self.message_user(request, "Send a test with the button on the endpoint's page.", messages.ERROR)
+            return HttpResponseRedirect(change)
+        outcome = endpoint_send_test(endpoint=endpoint)
+        answer = outcome.response.encode()[:ANSWER_SHOWN].decode("utf-8", "replace")
+        shown = f"status {outcome.status_code if outcome.status_code is not None else '–'}"
+        level = messages.SUCCESS if outcome.ok else messages.ERROR
+        detail = f"; answer: {answer!r}" if answer else ""
+        error = f"; {outcome.error}" if outcome.error else ""
+        self.message_user(request, f"Test event sent to {endpoint.shown_url}: {shown}{detail}{error}", level)
+        return HttpResponseRedirect(change)
+
+    @admin.display(description="test")
+    def test_send(self, obj: WebhookEndpoint) -> SafeString:
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post">Send a test event now</button>'
+            '<div class="help">Delivers a <code>webhook.test</code> event at once, ahead of any backlog, and shows '
+            "the status and the first 200 bytes of the answer.</div>",
+            reverse("admin:webhooks_webhookendpoint_send_test", args=[obj.pk]),
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
         endpoints: QuerySet[WebhookEndpoint] = super().get_queryset(request)
@@ -98,7 +177,22 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
         if obj is None:
             return self.add_fieldsets
         return (
-            (None, {"fields": ("id", "project", "mode", "shown_url", "event_list", "created_at", "created_by")}),
+            (
+                None,
+                {
+                    "fields": (
+                        "id",
+                        "project",
+                        "mode",
+                        "shown_url",
+                        "format",
+                        "event_list",
+                        "created_at",
+                        "created_by",
+                        "test_send",
+                    )
+                },
+            ),
             ("Deliveries, newest first", {"fields": ("delivery_log",)}),
         )
 
@@ -126,6 +220,7 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
             mode=data["mode"],
             url=data["url"],
             events=data["events"],
+            format=data["format"] or None,
             created_by=request.user.get_username(),
         )
         adopt_saved(obj, endpoint)
@@ -160,7 +255,7 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
     @admin.display(description="delivery log")
     def delivery_log(self, obj: WebhookEndpoint) -> SafeString:
         """The latest deliveries: attempts, last status and time taken, next try; each opens its attempts."""
-        latest = obj.messages.order_by("-created_at", "-id")[:LOG_ROWS]
+        latest = obj.messages.select_related("event").order_by("-created_at", "-id")[:LOG_ROWS]
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
@@ -168,8 +263,8 @@ class WebhookEndpointAdmin(ShownOnceAdmin):
             (
                 (
                     reverse("admin:webhooks_webhookmessage_change", args=[m.pk]),
-                    m.event_id,
-                    m.event_type,
+                    m.event.public_id,
+                    m.event.type,
                     _when(m.created_at),
                     m.get_status_display(),
                     m.attempts,
@@ -210,26 +305,23 @@ class WebhookMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Each event sent to each endpoint, with its attempts. Read-only; a failed one can be resent."""
 
     list_display = (
-        "event_id",
-        "event_type",
-        "endpoint",
+        "event_summary",
         "status",
         "attempts",
-        "last_status_code",
-        "last_duration_ms",
+        "last_answer",
         "next_attempt_at",
         "created_at",
     )
-    list_select_related = ("endpoint",)
-    list_filter = ("status", "event_type", "endpoint__mode")
-    search_fields = ("=id", "=event__id", "=endpoint__id")
+    list_select_related = ("endpoint", "event")
+    list_filter = ("status", "event__type", "endpoint__mode")
+    search_fields = ("=id", "=event__public_id", "=endpoint__id")
     ordering = ("-created_at", "-id")
     actions = ("resend_messages",)
     inlines = (AttemptInline,)
     fields = (
         "id",
         "endpoint",
-        "event",
+        "event_id_shown",
         "event_type",
         "status",
         "attempts",
@@ -244,6 +336,39 @@ class WebhookMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "payload",
     )
     readonly_fields = fields
+
+    @admin.display(description="event", ordering="created_at")
+    def event_summary(self, message: WebhookMessage) -> SafeString:
+        """Event id (the change link), its type and the endpoint, stacked: three columns in one."""
+        return format_html(
+            '<a href="{}">{}</a><span class="webhook-event-type"><code>{}</code> → {}</span>',
+            reverse("admin:webhooks_webhookmessage_change", args=[message.pk]),
+            message.event.public_id,
+            message.event.type,
+            message.endpoint_id,
+        )
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
+        return None  # the summary holds the link
+
+    @admin.display(description="last answer")
+    def last_answer(self, message: WebhookMessage) -> str:
+        if message.last_status_code is None and not message.last_error:
+            return "–"
+        took = f" in {message.last_duration_ms} ms" if message.last_duration_ms is not None else ""
+        return f"{message.last_status_code or message.last_error[:60]}{took}"
+
+    @admin.display(description="event")
+    def event_id_shown(self, message: WebhookMessage) -> str:
+        return message.event.public_id
+
+    @admin.display(description="event type")
+    def event_type(self, message: WebhookMessage) -> str:
+        return message.event.type
+
+    @admin.display(description="payload")
+    def payload(self, message: WebhookMessage) -> str:
+        return message.event.payload
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
