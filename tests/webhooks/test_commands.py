@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from tests.factories import CaseFactory, ProjectFactory
 from tokens.models import Mode
-from webhooks.models import DEFAULT_EVENT_TYPES, EventType, WebhookEndpoint, WebhookMessage
+from webhooks.models import DEFAULT_EVENT_TYPES, WebhookEndpoint, WebhookMessage
 from webhooks.services import endpoint_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_networks_allowed")]

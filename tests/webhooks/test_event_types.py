@@ -137,10 +137,14 @@ def test_an_event_is_written_with_its_change_or_not_at_all(project) -> None:
     class Abandon(Exception):
         pass
 
-    with pytest.raises(Abandon), transaction.atomic():
-        _png(project)
-        assert Event.objects.count() == 1 and WebhookMessage.objects.count() == 1
-        raise Abandon
+    def upload_then_fail() -> None:
+        with transaction.atomic():
+            _png(project)
+            assert Event.objects.count() == 1 and WebhookMessage.objects.count() == 1
+            raise Abandon
+
+    with pytest.raises(Abandon):
+        upload_then_fail()
     assert not File.objects.exists()
     assert not Event.objects.exists()
     assert not WebhookMessage.objects.exists()

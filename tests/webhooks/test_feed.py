@@ -46,7 +46,7 @@ def test_the_feed_is_the_events_oldest_first_each_exactly_its_webhook_body(call,
     assert (page["next_cursor"], page["has_more"]) == (None, False)
     # One record: each event is the row webhooks deliver, body for body, and its id is the history's.
     stored = list(Event.objects.order_by("seq"))
-    assert [e for e in page["events"]] == [json.loads(event.payload) for event in stored]
+    assert page["events"] == [json.loads(event.payload) for event in stored]
     history = call("GET", f"/v1/cases/{case_id}/events").json()["events"]
     assert [page["events"][0]["id"], page["events"][2]["id"]] == [event["id"] for event in history]
     assert r["ETag"] == f'"{stored[-1].public_id}"'
@@ -155,7 +155,7 @@ def test_the_feed_needs_cases_read(client, project) -> None:
 @pytest.mark.usefixtures("private_networks_allowed")
 def test_prune_events_deletes_events_past_the_retention_with_their_deliveries(call, project, settings) -> None:
     endpoint_create(project=project, mode=Mode.LIVE, url="http://127.0.0.1:9/hooks")
-    old_id, kept_id = _cases(call, ["old", "kept"])
+    old_id, _ = _cases(call, ["old", "kept"])
     old = Event.objects.get(public_id=CaseFactory._meta.model.objects.get(pk=old_id).events.get().id)
     Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
     assert WebhookMessage.objects.count() == 2
