@@ -356,6 +356,8 @@ def message_deliver(*, message_id: str, worker: str) -> str:
         locked_until=now + _lease(), locked_by=worker, attempts=F("attempts") + 1
     )
     if not claimed:
+        # Said, so the task engine's SUCCESSFUL for this task is never read as a delivery.
+        logger.info("webhook message %s skipped: not due, leased by another worker, or settled", message_id)
         return "skipped"
     message = WebhookMessage.objects.select_related("endpoint", "event").get(pk=message_id)
     endpoint = message.endpoint

@@ -2,7 +2,8 @@
 
 This step only adds: the ``Event`` table, the endpoint's ``format`` and ``paused_until``, and a
 nullable link from each message to its event, which 0003 fills and 0004 makes the message's only
-record of the event.
+record of the event. The message's own copies (``event``, ``event_type``, ``payload``) become
+optional here, so that migrating back can add them again before 0003 refills them.
 """
 
 import django.db.models.deletion
@@ -96,6 +97,25 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=models.Q(("format__in", ["standard", "discord"])), name="webhook_format_valid"
             ),
+        ),
+        migrations.AlterField(
+            model_name="webhookmessage",
+            name="event",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="cases.caseevent"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="webhookmessage",
+            name="event_type",
+            field=models.CharField(
+                choices=[("case.created", "case.created"), ("case.updated", "case.updated")], default="", max_length=20
+            ),
+        ),
+        migrations.AlterField(
+            model_name="webhookmessage",
+            name="payload",
+            field=models.TextField(default="", editable=False),
         ),
         migrations.AddField(
             model_name="webhookmessage",
