@@ -433,16 +433,16 @@ def message_deliver(*, message_id: str, worker: str) -> str:
 def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Outcome:
     """Send a ``webhook.test`` event to ``endpoint`` now, from this process, ahead of any
     backlog: signed like any other, never recorded in the feed or the outbox."""
-    now = timezone.now()
+    now, event_id = timezone.now(), new_event_id()
     body = {
-        "id": new_event_id(),
+        "id": event_id,
         "type": TEST_EVENT_TYPE,
         "created_at": rfc3339(now),
         "mode": endpoint.mode,
         "data": {"webhook": {"id": endpoint.pk, "url": endpoint.shown_url}},
     }
     payload = _body_for(endpoint, _json(body))
-    outcome = send(url=endpoint.url, secret=endpoint.secret, message_id=body["id"], body=payload)
+    outcome = send(url=endpoint.url, secret=endpoint.secret, message_id=event_id, body=payload)
     (logger.info if outcome.ok else logger.warning)(
         "webhook test %s endpoint=%s status=%s duration_ms=%d error=%r",
         _verdict(outcome),
