@@ -138,20 +138,21 @@ def middle_event(project_id: str) -> str:
 
 
 def explain(project_id: str, after: str) -> list[str]:
-    """EXPLAIN ANALYZE of the page's statements, as the view sends them."""
+    """EXPLAIN ANALYZE of the page's statements, as the view sends them: ``after``'s place, the
+    page, the newest event (the ETag)."""
     from django.db import connection
 
     from webhooks.models import Event
 
     start = Event.objects.filter(project_id=project_id, mode="live", public_id=after).values_list("seq", flat=True)
-    page = (
-        Event.objects.filter(project_id=project_id, mode="live", seq__gt=start.first())
-        .order_by("seq")
-        .values_list("seq", "public_id", "payload")[:101]
-    )
+    from webhooks.views import FEED_ORDER, NEWEST_FIRST
+
+    events = Event.objects.filter(project_id=project_id, mode="live")
+    page = events.filter(seq__gt=start.first()).order_by(*FEED_ORDER).values_list("seq", "public_id", "payload")[:101]
+    newest = events.order_by(*NEWEST_FIRST).values_list("public_id", flat=True)[:1]
     lines = []
     with connection.cursor() as cursor:
-        for query in (start.query, page.query):
+        for query in (start.query, page.query, newest.query):
             sql, params = query.sql_with_params()
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             lines += [row[0] for row in cursor.fetchall()]
