@@ -36,13 +36,12 @@ MAX_LIMIT = 100
 # matches one.
 NO_EVENT_ETAG = '"none"'
 _CURSOR_SALT = "serverops.events.feed"
-# The feed's orders spelled as the (project, mode, seq) index: with the project and mode fixed they
-# are ``seq``'s, and no plan but that index's can give them. Ordered by ``seq`` alone, PostgreSQL's
-# generic plan for a prepared statement (which cannot tell a small project from a big one) walked
-# the primary key instead, through every other project's events: 20 s for a small project's
-# newest event in a table of 10,000,000 rows (bench/events.py).
-FEED_ORDER = ("project_id", "mode", "seq")
-NEWEST_FIRST = ("-project_id", "-mode", "-seq")
+# The feed's order, and the newest event first (the ETag). PostgreSQL walks the (project, mode,
+# seq) index for them, except under a generic plan of a prepared statement when one project holds
+# most of the table: then it may walk the primary key through the other projects' events
+# (bench/events.py measured 20-30 s for a small project beside 10,000,000 rows of one big one).
+FEED_ORDER = ("seq",)
+NEWEST_FIRST = ("-seq",)
 
 
 def etag(public_id: str | None) -> str:
