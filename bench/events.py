@@ -145,9 +145,9 @@ def explain(project_id: str, after: str) -> list[str]:
     from webhooks.models import Event
 
     start = Event.objects.filter(project_id=project_id, mode="live", public_id=after).values_list("seq", flat=True)
-    from webhooks.views import FEED_ORDER, NEWEST_FIRST
+    from webhooks.views import FEED_ORDER, NEWEST_FIRST, feed
 
-    events = Event.objects.filter(project_id=project_id, mode="live")
+    events = feed(project_id, "live")
     page = events.filter(seq__gt=start.first()).order_by(*FEED_ORDER).values_list("seq", "public_id", "payload")[:101]
     newest = events.order_by(*NEWEST_FIRST).values_list("public_id", flat=True)[:1]
     lines = []
