@@ -143,7 +143,7 @@ class Gunicorn:
             "serverops.wsgi:application", env=env, port=self.port, workers=2, log=self.log_file
         )
 
-    def wait_ready(self, token: str, timeout: float = 30) -> None:
+    def wait_ready(self, token: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -151,7 +151,8 @@ class Gunicorn:
             try:
                 if send(self.base, "GET", "/v1/cases?limit=1", token) == 200:
                     return
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                # Not listening yet, or a first request slowed by a loaded machine: ask again.
                 time.sleep(0.2)
         raise SystemExit(f"gunicorn did not answer within {timeout}s; see {self.log_file.name}")
 

@@ -8,3 +8,8 @@ from django.dispatch import Signal
 # left it (False after a bulk UPDATE, whose receivers read the cases they need).
 # A receiver's writes commit or roll back with the change itself.
 case_events_recorded = Signal()
+
+# Sent inside the transaction that adds a note to a case, with ``case`` (the Case as the API
+# returns it: evidence and subjects loaded) and ``note`` (the note exactly as the API returns
+# it, a dict). The webhooks app records a ``case.note_added`` event for it.
+case_note_added = Signal()

@@ -35,6 +35,7 @@ from .content import (
 )
 from .errors import FileInUse, FileTooLarge, UnsupportedType
 from .models import FOLDER_MAX_LENGTH, KEY_MAX_LENGTH, ORIGINAL_NAME_MAX_LENGTH, AbuseStatus, File, Visibility
+from .signals import file_changed
 from .storage import file_apply_access
 
 CHUNK_SIZE = 64 * 1024
@@ -328,6 +329,7 @@ def file_create(
     if file.visibility == Visibility.PUBLIC:
         # Objects are written private; only a public file needs the store told otherwise.
         file_apply_access(file)
+    file_changed.send(sender=File, file=file, change="created")
     return file
 
 
@@ -370,6 +372,8 @@ def file_update(
         file.save(update_fields=[*changed, "updated_at"])
         if {"visibility", "abuse_status"} & set(changed):
             file_apply_access(file)
+        if "abuse_status" in changed and file.abuse_status == AbuseStatus.BLOCKED:
+            file_changed.send(sender=File, file=file, change="blocked")
     if reviewer is not None:
         file.reviewed_by_id, file.reviewed_at = reviewer.pk, timezone.now()
         File.objects.filter(pk=file.pk).update(reviewed_by_id=reviewer.pk, reviewed_at=file.reviewed_at)
@@ -389,5 +393,6 @@ def file_delete(*, files: QuerySet[File], file_id: str) -> None:
         raise FileInUse(f"file {file.pk} is evidence in case {listed_in}; remove it from the case first")
     name = str(file.blob.name)
     storage = file.blob.storage
+    file_changed.send(sender=File, file=file, change="deleted")
     file.delete()
     transaction.on_commit(lambda: storage.delete(name))

@@ -234,6 +234,8 @@ def _merge(survivor: Player, losers: list[Player], *, actor: ActorLike, now: Any
     Player.objects.filter(pk__in=loser_ids).update(merged_into=survivor, updated_at=now)
     for loser in losers:
         loser.merged_into = survivor
+    # Written now, not only when the link ends: the signal's receivers read the survivor as merged.
+    Player.objects.filter(pk=survivor.pk).update(names=survivor.names, updated_at=now)
     PlayerEvent.objects.create(
         player=survivor,
         kind=PlayerEventKind.MERGED,

@@ -230,8 +230,9 @@ def main() -> int:
             in_flight_ids = {
                 row[0]
                 for row in db.execute(
-                    "SELECT m.event_id FROM webhooks_webhookattempt a"
+                    "SELECT e.public_id FROM webhooks_webhookattempt a"
                     " JOIN webhooks_webhookmessage m ON m.id = a.message_id"
+                    " JOIN webhooks_event e ON e.seq = m.event_id"
                     " WHERE a.worker = %s AND a.finished_at IS NULL",
                     [victim_name],
                 )

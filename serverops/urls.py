@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/", include("cases.urls")),
     path("v1/", include("media.urls")),
     path("v1/", include("tokens.urls")),
+    path("v1/", include("webhooks.urls")),
     path("v1/openapi.json", views.OpenApiJsonView.as_view(), name="openapi-json"),
     path("v1/openapi.yaml", views.OpenApiYamlView.as_view(), name="openapi-yaml"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="docs"),

@@ -6,10 +6,17 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from cases.signals import case_events_recorded
-        from players.signals import player_erased
+        # Each change the apps below announce becomes an Event, in the change's own transaction.
+        from cases.signals import case_events_recorded, case_note_added
+        from media.signals import file_changed
+        from players.signals import player_erased, players_merged
 
-        from .services import messages_create_for_events, messages_forget_players
+        from . import services
 
-        case_events_recorded.connect(messages_create_for_events, dispatch_uid="webhooks.messages_create_for_events")
-        player_erased.connect(messages_forget_players, dispatch_uid="webhooks.messages_forget_players")
+        case_events_recorded.connect(
+            services.events_record_for_case_events, dispatch_uid="webhooks.events_record_for_case_events"
+        )
+        case_note_added.connect(services.events_record_for_note, dispatch_uid="webhooks.events_record_for_note")
+        file_changed.connect(services.events_record_for_file, dispatch_uid="webhooks.events_record_for_file")
+        players_merged.connect(services.events_record_for_merge, dispatch_uid="webhooks.events_record_for_merge")
+        player_erased.connect(services.events_forget_players, dispatch_uid="webhooks.events_forget_players")

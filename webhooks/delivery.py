@@ -21,7 +21,7 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,10 +34,22 @@ from serverops.conf import serverops_setting
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 RESPONSE_KEPT = 1024
 USER_AGENT = "ServerOps-Webhooks/1"
+PRIVATE_NETWORKS_HINT = (
+    "for development against a receiver on this machine, set WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 "
+    "for create_webhook and for the worker (deliver_webhooks, make run) alike"
+)
 
 
 class AddressRefused(Exception):
-    """The URL is not one webhooks may be sent to; the message says why."""
+    """The URL is not one webhooks may be sent to; the message says why.
+
+    ``private_network`` says the only fault is the address: ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``
+    would let it through (in development).
+    """
+
+    def __init__(self, message: str, *, private_network: bool = False) -> None:
+        super().__init__(message)
+        self.private_network = private_network
 
 
 def new_secret() -> str:
@@ -90,8 +102,14 @@ def check_url(url: str) -> tuple[str, str, int, str]:
         for address in addresses:
             reason = _refusal(address)
             if reason is not None:
-                raise AddressRefused(f"{host} resolves to a {reason} address ({address}); refused")
+                raise AddressRefused(
+                    f"{host} resolves to a {reason} address ({address}); refused", private_network=True
+                )
     return parts.scheme, host, port, addresses[0]
+
+
+# The answer's headers a delivery decides by (Discord's rate limits), kept with the outcome.
+KEPT_HEADERS = ("retry-after", "x-ratelimit-remaining", "x-ratelimit-reset-after")
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,9 @@ class Outcome:
     response: str
     error: str
     duration_ms: int
+    headers: dict[str, str] = field(default_factory=dict)
+    # The attempt never left: the address was refused (``check_url``), so no request was made.
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -184,14 +205,22 @@ def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
     started = time.monotonic()
     limit = float(serverops_setting("WEBHOOK_TIMEOUT_SECONDS"))
 
-    def outcome(status_code: int | None = None, response: bytes = b"", error: str = "") -> Outcome:
+    def outcome(
+        status_code: int | None = None,
+        response: bytes = b"",
+        error: str = "",
+        headers: dict[str, str] | None = None,
+        refused: bool = False,
+    ) -> Outcome:
         elapsed = round((time.monotonic() - started) * 1000)
-        return Outcome(status_code, response.decode("utf-8", "replace"), error[:300], elapsed)
+        text = response.decode("utf-8", "replace")
+        return Outcome(status_code, text, error[:300], elapsed, headers or {}, refused)
 
     try:
         scheme, host, port, address = check_url(url)
     except AddressRefused as exc:
-        return outcome(error=str(exc))
+        hint = f"; {PRIVATE_NETWORKS_HINT}" if exc.private_network else ""
+        return outcome(error=f"refused: {exc}{hint}", refused=True)
     timestamp = int(time.time())
     default_port = 443 if scheme == "https" else 80
     headers = {
@@ -230,7 +259,8 @@ def send(*, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
             response.close()
         if deadline.fired:
             raise TimeoutError
-        return outcome(response.status, head[:RESPONSE_KEPT])
+        kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+        return outcome(response.status, head[:RESPONSE_KEPT], headers=kept)
     except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         if deadline.fired:
             return outcome(error=f"Timeout: no complete answer within {limit:g} s of the attempt's start")

@@ -1,4 +1,8 @@
-"""Webhook endpoints of a project and mode, and the outbox of messages to deliver to them."""
+"""Events of a project and mode, the endpoints that hear them, and the deliveries to those endpoints.
+
+An ``Event`` row is the one record of what happened: ``GET /v1/events`` reads it and every
+delivery (``WebhookMessage``) refers to it, so the feed and the webhooks can never disagree.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from cases.models import CaseEvent
-from serverops.ids import new_message_id, new_webhook_id
+from serverops.ids import new_event_id, new_message_id, new_webhook_id
 from tokens.models import Mode, Project
 
 if TYPE_CHECKING:
@@ -19,6 +23,57 @@ if TYPE_CHECKING:
 class EventType(models.TextChoices):
     CASE_CREATED = "case.created", "case.created"
     CASE_UPDATED = "case.updated", "case.updated"
+    CASE_NOTE_ADDED = "case.note_added", "case.note_added"
+    FILE_CREATED = "file.created", "file.created"
+    FILE_BLOCKED = "file.blocked", "file.blocked"
+    FILE_DELETED = "file.deleted", "file.deleted"
+    PLAYER_MERGED = "player.merged", "player.merged"
+
+
+# What an endpoint hears when it names no types (docs/api.md#event-types).
+DEFAULT_EVENT_TYPES = (EventType.CASE_CREATED, EventType.CASE_UPDATED, EventType.CASE_NOTE_ADDED)
+# Sent by ``send_test_webhook`` only: never recorded, never in the feed, never subscribed to.
+TEST_EVENT_TYPE = "webhook.test"
+
+
+class Format(models.TextChoices):
+    STANDARD = "standard", "Standard Webhooks"
+    DISCORD = "discord", "Discord"
+
+
+class Event(models.Model):
+    """One thing that happened in a project and mode, written in the transaction of the change.
+
+    ``payload`` is the webhook body (docs/api.md#webhooks) exactly as the feed serves it and
+    endpoints receive it. ``seq`` orders the feed (keyset by ``seq``); ``public_id`` (``ev_…``)
+    is what clients see: a case event's is its CaseEvent's id, so ``webhook-id`` stays the id
+    the case's history shows. Rows older than ``EVENT_RETENTION_DAYS`` are pruned
+    (``manage.py prune_events``) with their deliveries.
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    public_id = models.CharField(max_length=29, unique=True, default=new_event_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    type = models.CharField(max_length=20, choices=EventType.choices)
+    payload = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.CheckConstraint(condition=Q(mode__in=Mode.values), name="event_mode_valid"),
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
+        ]
+        indexes = [
+            # The feed's page and its 304 check: one project and mode, in order.
+            models.Index(fields=["project", "mode", "seq"], name="event_feed"),
+            # prune_events: the oldest first.
+            models.Index(fields=["created_at"], name="event_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
 
 
 class WebhookEndpoint(models.Model):
@@ -33,6 +88,9 @@ class WebhookEndpoint(models.Model):
     mode = models.CharField(max_length=4, choices=Mode.choices)
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.STANDARD)
+    # Discord's rate limit (429, or X-RateLimit-Remaining: 0): nothing is sent here before this moment.
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     secret = models.CharField(max_length=100, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True)
@@ -41,7 +99,10 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(mode__in=Mode.values), name="webhook_mode_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(mode__in=Mode.values), name="webhook_mode_valid"),
+            models.CheckConstraint(condition=Q(format__in=Format.values), name="webhook_format_valid"),
+        ]
         # The one query every recorded change costs: this project's endpoints of this mode.
         indexes = [models.Index(fields=["project", "mode"], name="webhook_project_mode")]
 
@@ -66,16 +127,15 @@ class MessageStatus(models.TextChoices):
 class WebhookMessage(models.Model):
     """One event for one endpoint: the outbox row, written in the transaction of the change.
 
-    ``payload`` is the exact body sent on every attempt. A worker claims the message by
+    The body is the event's ``payload`` (or, for a Discord endpoint, its embed made from it),
+    the same on every attempt. A worker claims the message by
     setting ``locked_until`` (a lease longer than an attempt can take), so no two workers
     send it at once; a worker that dies leaves a lease that simply runs out.
     """
 
     id = models.CharField(primary_key=True, max_length=30, default=new_message_id, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
-    event = models.ForeignKey(CaseEvent, on_delete=models.CASCADE, related_name="+")
-    event_type = models.CharField(max_length=20, choices=EventType.choices)
-    payload = models.TextField(editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="messages")
     status = models.CharField(max_length=9, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -104,7 +164,7 @@ class WebhookMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id} → {self.endpoint_id}"
+        return f"{self.event} → {self.endpoint_id}"
 
 
 class WebhookAttempt(models.Model):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -16,18 +17,34 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases.models import Case, CaseEvent, CaseSubject
+from cases.models import Case, CaseEvent
+from cases.player_views import player_representation, player_rows
 from cases.queries import load_evidence, load_subjects
 from cases.serializers import case_representation, ordered_changes
 from cases.subjects import erase_from_case
+from media.models import File
+from media.serializers import file_representation
 from media.storage import FileLinks
+from players.models import Player
 from serverops import sql
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
+from serverops.ids import new_event_id
 from tokens.models import Mode, Project
 
-from .delivery import AddressRefused, check_url, new_secret, send
-from .models import EventType, MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from . import discord
+from .delivery import PRIVATE_NETWORKS_HINT, AddressRefused, Outcome, check_url, new_secret, send
+from .models import (
+    DEFAULT_EVENT_TYPES,
+    TEST_EVENT_TYPE,
+    Event,
+    EventType,
+    Format,
+    MessageStatus,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 # Waits before the 2nd, 3rd, … 8th attempt; after the 8th the message has failed.
 BACKOFF = (
@@ -40,46 +57,76 @@ BACKOFF = (
     timedelta(hours=10),
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
-# The task engine logs every task that returns as SUCCESSFUL, delivered or not: this line says which.
+# Each attempt's one line says what it was: delivered, failed or refused (the task engine's own
+# line agrees: an attempt that did not deliver ends its task as FAILED, webhooks.tasks).
 logger = logging.getLogger("webhooks")
 
 
+DISCORD_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
+
+
 def clean_url(url: str) -> str:
-    """The endpoint URL, or ``ValidationError`` when webhooks may not be sent there (``check_url``)."""
-    url = url.strip()
+    """The endpoint URL, or ``ValidationError`` when webhooks may not be sent there (``check_url``).
+
+    Whitespace anywhere is refused rather than trimmed: a URL pasted with a stray space or line
+    break is not the URL the operator meant, and a silently altered one is worse than an error.
+    """
+    if any(character.isspace() for character in url):
+        raise ValidationError("the URL must not contain whitespace (spaces, tabs, line breaks)")
     if len(url) > WebhookEndpoint._meta.get_field("url").max_length:  # type: ignore[operator]
         raise ValidationError("the URL is longer than 2000 characters")
     try:
         check_url(url)
     except AddressRefused as exc:
-        raise ValidationError(f"URL refused: {exc}") from None
+        hint = f"; {PRIVATE_NETWORKS_HINT}" if exc.private_network else ""
+        raise ValidationError(f"URL refused: {exc}{hint}") from None
     return url
 
 
 def clean_events(events: Sequence[str]) -> list[str]:
-    """The event types, in their canonical order; all of them when none are named."""
+    """The event types, in their canonical order; the ``case.*`` types when none are named."""
     unknown = sorted(set(events) - set(EventType.values))
     if unknown:
         raise ValidationError(f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EventType.values)}")
-    return [event for event in EventType.values if event in events or not events]
+    wanted = set(events) if events else set(DEFAULT_EVENT_TYPES)
+    return [event for event in EventType.values if event in wanted]
+
+
+def is_discord_url(url: str) -> bool:
+    """A Discord webhook URL (``https://discord.com/api/webhooks/…``), which gets the Discord format by itself."""
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower() in DISCORD_HOSTS and parts.path.startswith("/api/webhooks/")
 
 
 @transaction.atomic
 def endpoint_create(
-    *, project: Project, mode: Mode | str, url: str, events: Sequence[str] = (), created_by: str = ""
+    *,
+    project: Project,
+    mode: Mode | str,
+    url: str,
+    events: Sequence[str] = (),
+    format: Format | str | None = None,
+    created_by: str = "",
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its signing secret, the only time the secret is returned.
 
-    Raises ``ValidationError`` for a URL that is refused (``clean_url``) or an unknown event type.
+    ``format`` None chooses Discord for Discord's webhook URLs and Standard Webhooks otherwise.
+    Raises ``ValidationError`` for a URL that is refused (``clean_url``), an unknown event type
+    or format; nothing is written then.
     """
     if mode not in Mode.values:
         raise ValidationError(f"mode must be one of {', '.join(Mode.values)}")
+    if format is None:
+        format = Format.DISCORD if is_discord_url(url) else Format.STANDARD
+    if format not in Format.values:
+        raise ValidationError(f"format must be one of {', '.join(Format.values)}")
     secret = new_secret()
     endpoint = WebhookEndpoint(
         project=project,
         mode=mode,
         url=clean_url(url),
         events=clean_events(events),
+        format=format,
         secret=secret,
         created_by=created_by,
     )
@@ -90,20 +137,24 @@ def endpoint_create(
 
 @transaction.atomic
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete an endpoint with its outbox: messages not yet delivered are dropped."""
+    """Delete an endpoint with its outbox: messages not yet delivered are dropped (the events stay)."""
     endpoint.delete()
 
 
-def _event_type(event: CaseEvent) -> EventType:
+def _json(body: dict[str, Any]) -> str:
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _case_event_type(event: CaseEvent) -> EventType:
     # A case's first event sets every field from nothing; no later change sets a title from nothing.
     title = event.changes.get("title")
     return EventType.CASE_CREATED if title is not None and title["from"] is None else EventType.CASE_UPDATED
 
 
-def _body(event: CaseEvent, event_type: EventType, case: Case) -> str:
+def _case_body(event: CaseEvent, event_type: EventType, case: Case) -> str:
     """The event body (docs/api.md#webhooks): the event, and the Case exactly as the API
     returns it after this change."""
-    return json.dumps(
+    return _json(
         {
             "id": event.id,
             "type": event_type.value,
@@ -115,11 +166,23 @@ def _body(event: CaseEvent, event_type: EventType, case: Case) -> str:
                 "changes": ordered_changes(event.changes),
                 "actor": {"type": event.actor_type, "id": event.actor_id, "name": event.actor_name},
             },
-        },
-        cls=DjangoJSONEncoder,
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     )
+
+
+def _event(*, project_id: str, mode: str, event_type: EventType, data: dict[str, Any]) -> Event:
+    """An Event of a change that is not a case event: a fresh ``ev_`` id, stamped now."""
+    event = Event(project_id=project_id, mode=mode, type=event_type, created_at=timezone.now())
+    event.payload = _json(
+        {
+            "id": event.public_id,
+            "type": event_type.value,
+            "created_at": rfc3339(event.created_at),
+            "mode": mode,
+            "data": data,
+        }
+    )
+    return event
 
 
 def _enqueue(message_id: str, run_after: Any = None) -> None:
@@ -139,44 +202,116 @@ def _endpoints_of(keys: set[tuple[str, str]]) -> list[WebhookEndpoint]:
     return sql.select(WebhookEndpoint, where, [value for key in sorted(keys) for value in key], using=connection.alias)
 
 
-def messages_create_for_events(*, events: Sequence[CaseEvent], current: bool = True, **_: Any) -> list[WebhookMessage]:
-    """Outbox rows for ``events`` (the ``case_events_recorded`` receiver), in the change's transaction.
+def events_record(events: Sequence[Event]) -> list[WebhookMessage]:
+    """Write ``events`` and a delivery of each to every endpoint of its project and mode that
+    subscribed to its type, in the caller's transaction (the change's); returns the deliveries.
 
-    One query when the project and mode have no endpoint, which is the common case; the
-    messages are queued for delivery once the transaction commits. ``current=False``
-    means the events' cases are stale (a bulk UPDATE): the ones with endpoints are re-read.
+    Two statements when no endpoint listens, which is the common case: the events' insert and
+    the endpoints' lookup. Deliveries are queued once the transaction commits.
     """
     if not events:
         return []
+    Event.objects.bulk_create(events)
     endpoints: defaultdict[tuple[str, str], list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in _endpoints_of({(event.case.project_id, event.case.mode) for event in events}):
+    for endpoint in _endpoints_of({(event.project_id, event.mode) for event in events}):
         endpoints[(endpoint.project_id, endpoint.mode)].append(endpoint)
-    if not endpoints:
+    now = timezone.now()
+    messages = [
+        WebhookMessage(endpoint=endpoint, event=event, next_attempt_at=now)
+        for event in events
+        for endpoint in endpoints.get((event.project_id, event.mode), ())
+        if event.type in endpoint.events
+    ]
+    if messages:
+        WebhookMessage.objects.bulk_create(messages)
+    for message in messages:
+        transaction.on_commit(partial(_enqueue, message.id))
+    return messages
+
+
+def events_record_for_case_events(
+    *, events: Sequence[CaseEvent], current: bool = True, **_: Any
+) -> list[WebhookMessage]:
+    """The ``case_events_recorded`` receiver: a ``case.created`` or ``case.updated`` Event per
+    CaseEvent (same id), in the change's transaction. ``current=False`` means the events' cases
+    are stale (a bulk UPDATE): they are re-read first."""
+    if not events:
         return []
-    heard = [event for event in events if (event.case.project_id, event.case.mode) in endpoints]
-    cases = {event.case_id: event.case for event in heard}
+    cases = {event.case_id: event.case for event in events}
     if not current:
         cases = Case.objects.in_bulk(list(cases))
         load_evidence(cases.values())
         load_subjects(cases.values())
-    now = timezone.now()
-    messages = []
-    for event in heard:
-        case = cases[event.case_id]
-        event_type = _event_type(event)
-        body: str | None = None
-        for endpoint in endpoints[(case.project_id, case.mode)]:
-            if event_type in endpoint.events:
-                body = body or _body(event, event_type, case)
-                messages.append(
-                    WebhookMessage(
-                        endpoint=endpoint, event=event, event_type=event_type, payload=body, next_attempt_at=now
-                    )
-                )
-    WebhookMessage.objects.bulk_create(messages)
-    for message in messages:
-        transaction.on_commit(partial(_enqueue, message.id))
-    return messages
+    rows = []
+    for event in events:
+        case, event_type = cases[event.case_id], _case_event_type(event)
+        rows.append(
+            Event(
+                public_id=event.id,
+                project_id=case.project_id,
+                mode=case.mode,
+                type=event_type,
+                payload=_case_body(event, event_type, case),
+                created_at=event.created_at,
+            )
+        )
+    return events_record(rows)
+
+
+def events_record_for_note(*, case: Case, note: dict[str, Any], **_: Any) -> list[WebhookMessage]:
+    """The ``case_note_added`` receiver: a ``case.note_added`` Event, ``{"case", "note"}``."""
+    data = {"case": case_representation(case, links=FileLinks(None)), "note": note}
+    return events_record(
+        [_event(project_id=case.project_id, mode=case.mode, event_type=EventType.CASE_NOTE_ADDED, data=data)]
+    )
+
+
+FILE_EVENT_TYPES = {
+    "created": EventType.FILE_CREATED,
+    "blocked": EventType.FILE_BLOCKED,
+    "deleted": EventType.FILE_DELETED,
+}
+
+
+def events_record_for_file(*, file: File, change: str, **_: Any) -> list[WebhookMessage]:
+    """The ``file_changed`` receiver: a ``file.created``, ``file.blocked`` or ``file.deleted``
+    Event, ``{"file"}``. A deleted file's ``url`` is null: nothing is left to open."""
+    body = file_representation(file, links=FileLinks(None))
+    if change == "deleted":
+        body["url"] = None
+    return events_record(
+        [_event(project_id=file.project_id, mode=file.mode, event_type=FILE_EVENT_TYPES[change], data={"file": body})]
+    )
+
+
+def events_record_for_merge(*, survivor: str, merged: Sequence[str], **_: Any) -> list[WebhookMessage]:
+    """The ``players_merged`` receiver: a ``player.merged`` Event, ``{"player": <survivor>, "merged": [ids]}``."""
+    player = Player.objects.only("project_id", "mode").get(pk=survivor)
+    (row,) = player_rows("one", [survivor, player.project_id, player.mode])
+    data = {"player": player_representation(row), "merged": list(merged)}
+    return events_record(
+        [_event(project_id=player.project_id, mode=player.mode, event_type=EventType.PLAYER_MERGED, data=data)]
+    )
+
+
+def events_prune(*, older_than: timedelta, batch: int = 10_000) -> int:
+    """Delete the events (with their deliveries) created before ``older_than`` ago; returns how many.
+
+    In batches of ``batch`` oldest first, each its own transaction, so pruning a large backlog
+    never holds a long lock or a huge transaction.
+    """
+    cutoff = timezone.now() - older_than
+    pruned = 0
+    while True:
+        with transaction.atomic():
+            seqs = list(
+                Event.objects.filter(created_at__lt=cutoff).order_by("created_at").values_list("seq", flat=True)[:batch]
+            )
+            if not seqs:
+                return pruned
+            WebhookMessage.objects.filter(event_id__in=seqs).delete()
+            Event.objects.filter(seq__in=seqs).delete()
+        pruned += len(seqs)
 
 
 def _lease() -> timedelta:
@@ -191,6 +326,20 @@ def _claimable(now: Any) -> Q:
     )
 
 
+def _body_for(endpoint: WebhookEndpoint, payload: str) -> bytes:
+    """What an endpoint is sent for an event: its body, or a Discord endpoint's message made from it."""
+    if endpoint.format == Format.DISCORD:
+        return json.dumps(discord.message(json.loads(payload)), ensure_ascii=False).encode()
+    return payload.encode()
+
+
+def _verdict(outcome: Outcome) -> str:
+    """How an attempt went, as the log line and the task's result say it."""
+    if outcome.ok:
+        return "delivered"
+    return "refused" if outcome.refused else "failed"
+
+
 def message_deliver(*, message_id: str, worker: str) -> str:
     """Make one delivery attempt of a due message; returns what became of it.
 
@@ -198,24 +347,37 @@ def message_deliver(*, message_id: str, worker: str) -> str:
     atomic on PostgreSQL and SQLite alike, so among any number of workers exactly one
     sends the message; the others get ``"skipped"``. The HTTP request runs outside any
     transaction. A 2xx is delivered; anything else waits its ``BACKOFF`` step and is
-    queued again, until the last attempt fails it.
+    queued again, until the last attempt fails it. A Discord endpoint's rate limit postpones
+    the message (without spending an attempt) until it is over, a 429 waits at least its
+    ``retry_after``, and an answer retrying cannot help (Discord's 400 for a refused embed)
+    fails the message at once, its body logged.
     """
     now = timezone.now()
     claimed = WebhookMessage.objects.filter(_claimable(now), pk=message_id).update(
         locked_until=now + _lease(), locked_by=worker, attempts=F("attempts") + 1
     )
     if not claimed:
+        # Said, so the task engine's SUCCESSFUL for this task is never read as a delivery.
+        logger.info("webhook message %s skipped: not due, leased by another worker, or settled", message_id)
         return "skipped"
-    message = WebhookMessage.objects.select_related("endpoint").get(pk=message_id)
+    message = WebhookMessage.objects.select_related("endpoint", "event").get(pk=message_id)
+    endpoint = message.endpoint
+    if endpoint.paused_until is not None and endpoint.paused_until > now:
+        # Not an attempt: the endpoint asked for quiet until then (Discord's rate limit).
+        WebhookMessage.objects.filter(pk=message_id, locked_by=worker, attempts=message.attempts).update(
+            attempts=F("attempts") - 1, locked_until=None, next_attempt_at=endpoint.paused_until
+        )
+        _enqueue(message_id, endpoint.paused_until)
+        return "postponed"
     attempt = WebhookAttempt.objects.create(message=message, number=message.attempts, worker=worker, started_at=now)
     outcome = send(
-        url=message.endpoint.url,
-        secret=message.endpoint.secret,
-        message_id=message.event_id,
-        body=message.payload.encode(),
+        url=endpoint.url,
+        secret=endpoint.secret,
+        message_id=message.event.public_id,
+        body=_body_for(endpoint, message.event.payload),
     )
     finished = timezone.now()
-    result = {
+    result: dict[str, Any] = {
         "last_attempt_at": now,
         "locked_until": None,
         "last_status_code": outcome.status_code,
@@ -223,23 +385,32 @@ def message_deliver(*, message_id: str, worker: str) -> str:
         "last_error": outcome.error,
         "last_duration_ms": outcome.duration_ms,
     }
+    discord_endpoint = endpoint.format == Format.DISCORD
+    wait = discord.rate_limit_wait(outcome.status_code, outcome.response, outcome.headers) if discord_endpoint else None
+    hopeless = discord_endpoint and not discord.retrying_can_help(outcome.status_code)
     if outcome.ok:
         result.update(status=MessageStatus.DELIVERED, delivered_at=finished, next_attempt_at=None)
-    elif message.attempts >= MAX_ATTEMPTS:
+    elif message.attempts >= MAX_ATTEMPTS or hopeless:
         result.update(status=MessageStatus.FAILED, next_attempt_at=None)
     else:
-        result.update(next_attempt_at=finished + BACKOFF[message.attempts - 1])
+        backoff = BACKOFF[message.attempts - 1]
+        if wait is not None:
+            backoff = max(backoff, timedelta(seconds=wait))
+        result.update(next_attempt_at=finished + backoff)
+    verdict = _verdict(outcome)
     log = logger.info if outcome.ok else logger.warning
     log(
-        "webhook attempt %s message=%s endpoint=%s attempt=%d status=%s duration_ms=%d error=%r next_attempt_at=%s",
-        "delivered" if outcome.ok else "failed",
+        "webhook attempt %s message=%s endpoint=%s attempt=%d status=%s duration_ms=%d error=%r next_attempt_at=%s%s",
+        verdict,
         message_id,
-        message.endpoint_id,
+        endpoint.pk,
         message.attempts,
         outcome.status_code,
         outcome.duration_ms,
         outcome.error,
         result.get("next_attempt_at"),
+        # A refused Discord embed says why in its body; without it nobody can fix the cause.
+        f" not retried, the receiver answered {outcome.response!r}" if hopeless else "",
     )
     with transaction.atomic():
         WebhookAttempt.objects.filter(pk=attempt.pk).update(
@@ -249,11 +420,39 @@ def message_deliver(*, message_id: str, worker: str) -> str:
             error=outcome.error,
             duration_ms=outcome.duration_ms,
         )
+        if wait is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=finished + timedelta(seconds=wait))
         # Only while the lease is still this attempt's: an endpoint deleted meanwhile is gone.
         ours = WebhookMessage.objects.filter(pk=message_id, locked_by=worker, attempts=message.attempts)
         if ours.update(**result) and result.get("next_attempt_at"):
             transaction.on_commit(partial(_enqueue, message_id, result["next_attempt_at"]))
-    return str(result.get("status", "retrying"))
+    if "status" in result:
+        return str(result["status"])
+    return "refused" if outcome.refused else "retrying"
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Outcome:
+    """Send a ``webhook.test`` event to ``endpoint`` now, from this process, ahead of any
+    backlog: signed like any other, never recorded in the feed or the outbox."""
+    now, event_id = timezone.now(), new_event_id()
+    body = {
+        "id": event_id,
+        "type": TEST_EVENT_TYPE,
+        "created_at": rfc3339(now),
+        "mode": endpoint.mode,
+        "data": {"webhook": {"id": endpoint.pk, "url": endpoint.shown_url}},
+    }
+    payload = _body_for(endpoint, _json(body))
+    outcome = send(url=endpoint.url, secret=endpoint.secret, message_id=event_id, body=payload)
+    (logger.info if outcome.ok else logger.warning)(
+        "webhook test %s endpoint=%s status=%s duration_ms=%d error=%r",
+        _verdict(outcome),
+        endpoint.pk,
+        outcome.status_code,
+        outcome.duration_ms,
+        outcome.error,
+    )
+    return outcome
 
 
 @transaction.atomic
@@ -292,13 +491,25 @@ def messages_sweep(*, overdue: timedelta, limit: int = 1000) -> int:
     return len(ids)
 
 
-def messages_forget_players(*, players: Sequence[str], **_: Any) -> None:
-    """Erased players (``players.signals.player_erased``) leave no name or identifier in the outbox:
-    each message about one of their cases, sent or not, carries the case as the API shows it now."""
+def events_forget_players(*, players: Sequence[str], **_: Any) -> None:
+    """Erased players (``players.signals.player_erased``) leave no name or identifier in the event
+    record, which the feed serves and every delivery sends: each event naming one of them, sent or
+    not, shows them as the API shows them now (a case's subjects; a merge's surviving player)."""
     erased = set(players)
-    case_ids = CaseSubject.objects.filter(player_id__in=players).values("case_id")
-    for message in WebhookMessage.objects.filter(event__case_id__in=case_ids).only("id", "payload"):
-        body = json.loads(message.payload)
-        if erase_from_case(body.get("data", {}).get("case"), erased):
-            message.payload = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
-            message.save(update_fields=["payload"])
+    if not erased:
+        return
+    naming = Q()
+    for player_id in erased:
+        naming |= Q(payload__contains=f'"{player_id}"')
+    for event in Event.objects.filter(naming).only("seq", "payload", "project_id", "mode"):
+        body = json.loads(event.payload)
+        data = body.get("data") or {}
+        changed = erase_from_case(data.get("case"), erased)
+        player = data.get("player")
+        if isinstance(player, dict) and player.get("id") in erased:
+            (row,) = player_rows("one", [player["id"], event.project_id, event.mode])
+            data["player"] = player_representation(row)
+            changed = True
+        if changed:
+            event.payload = _json(body)
+            event.save(update_fields=["payload"])

@@ -288,6 +288,8 @@ SERVEROPS: dict[str, Any] = {
     "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
     # How long a worker holds a message it is sending; longer than any attempt can take.
     "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60),
+    # Days GET /v1/events and the outbox keep an event; `manage.py prune_events` deletes older ones.
+    "EVENT_RETENTION_DAYS": env_int("EVENT_RETENTION_DAYS", 30),
 }
 
 # Signed case exports (docs/api.md, "Evidence with a chain of custody"): the installation's
@@ -315,6 +317,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "serverops.logging.RequestIdFilter"},
         "demote": {"()": "serverops.logging.DemoteToWarning"},
+        "undelivered": {"()": "webhooks.logging.UndeliveredAttemptFilter"},
     },
     "handlers": {
         "console": {
@@ -336,5 +339,7 @@ LOGGING = {
         # with a 4xx. Django logs them at ERROR with a traceback; a scanner would fill the
         # error log, so they are one WARNING line each.
         "django.security": {"handlers": ["security"], "level": "WARNING", "propagate": False},
+        # A webhook attempt that did not deliver ends its task as FAILED: one WARNING line, no traceback.
+        "django_tasks": {"filters": ["undelivered"]},
     },
 }

@@ -91,16 +91,16 @@ def test_endpoint_page_shows_the_delivery_log(admin_client: Client, project) -> 
     WebhookMessage.objects.filter(pk=message.pk).update(attempts=2, last_status_code=502, last_duration_ms=37)
 
     body = admin_client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])).content.decode()
-    assert message.event_id in body
+    assert message.event.public_id in body
     assert "502" in body
     assert "37 ms" in body
-    assert case.events.get().id == message.event_id
+    assert case.events.get().id == message.event.public_id
 
     everything = admin_client.get(
         reverse("admin:webhooks_webhookmessage_changelist") + f"?endpoint__id__exact={endpoint.pk}"
     )
     assert everything.status_code == 200
-    assert message.event_id in everything.content.decode()
+    assert message.event.public_id in everything.content.decode()
 
 
 def test_message_page_lists_attempts_and_resend_queues_it_again(admin_client: Client, project) -> None:

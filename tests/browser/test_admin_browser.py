@@ -270,3 +270,58 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     WebDriverWait(browser, 10).until(lambda b: all(b.execute_script(in_view)))
     assert len(browser.execute_script(in_view)) >= 4
     screenshot("file-queue-1280")
+
+
+# The status column's right edge, and the page's width: the column is in view when it ends inside the page.
+STATUS_IN_VIEW = """
+const cells = Array.from(document.querySelectorAll("#result_list td.field-status, #result_list th.column-status"));
+return cells.length > 0 && cells.every(c => c.getBoundingClientRect().right <= document.documentElement.clientWidth);
+"""
+
+
+def test_webhook_endpoint_and_delivery_lists_fit_at_1280_px(
+    browser: Any, screenshot: Any, live_server: Any, django_user_model: type[User], settings: Any
+) -> None:
+    """Issue 25: the endpoint list's table was about twice its box's width, and the delivery list
+    hid its status column; at 1280 px with the sidebar open both fit, long URLs wrapping."""
+    from selenium.webdriver.common.by import By
+
+    from cases.services import Actor, case_create
+    from webhooks.models import WebhookMessage
+    from webhooks.services import endpoint_create
+
+    settings.SERVEROPS = {**settings.SERVEROPS, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
+    demo = demo_seed()
+    long_url = "http://127.0.0.1:9/hooks/" + "a-very-long-path-segment-" * 12 + "?token-free=yes"
+    endpoint_create(project=demo.project, mode="live", url=long_url, events=["case.created", "case.updated"])
+    endpoint_create(
+        project=demo.project,
+        mode="live",
+        url="http://127.0.0.1:9/api/webhooks/1234/abc",
+        events=["case.created", "case.updated", "case.note_added", "file.created", "file.blocked"],
+        format="discord",
+    )
+    endpoint_create(project=demo.project, mode="test", url="http://127.0.0.1:9/test-hooks")
+    for n in range(12):
+        case_create(project=demo.project, mode="live", actor=Actor.system("demo"), title=f"Report {n}")
+    WebhookMessage.objects.filter(pk__in=WebhookMessage.objects.values("pk")[:5]).update(
+        status="failed", attempts=8, last_status_code=500, last_duration_ms=130, last_error=""
+    )
+    django_user_model.objects.create_user("mod", password="a-long-staff-password", is_staff=True, is_superuser=True)
+    browser.set_window_size(1280, 900)
+    base = live_server.url
+    log_in(browser, base, "mod", "a-long-staff-password")
+
+    browser.get(base + reverse("admin:webhooks_webhookendpoint_changelist"))
+    screenshot("webhook-endpoints-1280")
+    assert browser.find_element(By.ID, "nav-sidebar").is_displayed()
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    assert browser.execute_script(OVERFLOW, "#result_list") <= 0
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == 3
+
+    browser.get(base + reverse("admin:webhooks_webhookmessage_changelist"))
+    screenshot("webhook-messages-1280")
+    assert not browser.execute_script(SCROLLS_SIDEWAYS)
+    assert browser.execute_script(STATUS_IN_VIEW)
+    statuses = {cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#result_list td.field-status")}
+    assert {"Pending", "Failed"} <= statuses

@@ -91,10 +91,10 @@ def test_get_one_is_three_queries(call, project, used_token, files, django_asser
 def _patch_round_trips() -> int:
     # PostgreSQL writes the change and its history event in one statement; SQLite (in process,
     # no round trips to save) cannot modify data in a WITH and sends the INSERT apart.
-    return 7 if connection.vendor == "postgresql" else 8
+    return 8 if connection.vendor == "postgresql" else 9
 
 
-def test_patch_is_seven_round_trips_with_begin_and_commit_on_postgresql(
+def test_patch_is_eight_round_trips_with_begin_and_commit_on_postgresql(
     call, project, used_token, django_assert_num_queries
 ):
     (case,) = _with_attachments(project, 1)
@@ -105,13 +105,15 @@ def test_patch_is_seven_round_trips_with_begin_and_commit_on_postgresql(
     sql = statements(captured)
     # token; the case joined with its evidence, locked (FOR UPDATE OF the case; none on SQLite);
     # the UPDATE with the history INSERT that must share the change's transaction (issue 5); the
-    # one lookup of the project's webhook endpoints (none here, so no outbox row); the case's
-    # subjects, for the response.
+    # case's subjects (for the event's body, and then the response); the event's INSERT (the
+    # feed's row, issue 25) in that transaction too; the one lookup of the project's webhook
+    # endpoints (none here, so no delivery row).
     assert sql[0].startswith("SELECT") and '"tokens_scopedtoken"' in sql[0], sql[0]
     assert sql[1].startswith("SELECT") and 'LEFT OUTER JOIN "media_file"' in sql[1], sql[1]
-    assert sql[-1].startswith("SELECT") and 'FROM "cases_casesubject"' in sql[-1], sql[-1]
-    sql = sql[:-1]
-    writes = sql[2:-1]
+    assert sql[-3].startswith("SELECT") and 'FROM "cases_casesubject"' in sql[-3], sql[-3]
+    assert sql[-2].startswith('INSERT INTO "webhooks_event"'), sql[-2]
+    assert sql[-1].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[-1], sql[-1]
+    writes = sql[2:-3]
     if connection.vendor == "postgresql":
         assert len(writes) == 1, writes
         assert writes[0].startswith('WITH changed AS (UPDATE "cases_case"'), writes[0]
@@ -121,15 +123,15 @@ def test_patch_is_seven_round_trips_with_begin_and_commit_on_postgresql(
             ["UPDATE", '"cases_case"', "SET"],
             ["INSERT", "INTO", '"cases_caseevent"'],
         ]
-    assert sql[-1].startswith("SELECT") and '"webhooks_webhookendpoint"' in sql[-1], sql[-1]
 
 
-def test_create_is_four_statements(call, used_token, django_assert_num_queries):
-    with django_assert_num_queries(6) as captured:  # + SAVEPOINT/RELEASE
+def test_create_is_five_statements(call, used_token, django_assert_num_queries):
+    with django_assert_num_queries(7) as captured:  # + SAVEPOINT/RELEASE
         r = call("POST", "/v1/cases", json_body={"title": "t"})
     assert r.status_code == 201, r.content
-    # token, INSERT case, INSERT its first history event, the project's webhook endpoints (none)
-    assert len(statements(captured)) == 4
+    # token, INSERT case, INSERT its first history event, INSERT the event (the feed's row),
+    # the project's webhook endpoints (none)
+    assert len(statements(captured)) == 5
 
 
 @pytest.mark.parametrize(

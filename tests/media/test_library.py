@@ -226,12 +226,14 @@ def test_get_one_is_two_queries(call, project, used_token, django_assert_num_que
         assert call("GET", f"/v1/media/{file.id}").status_code == 200
 
 
-def test_upload_is_one_insert_after_the_token(client, token, used_token, django_assert_num_queries) -> None:
+def test_upload_is_the_file_and_its_event_after_the_token(client, token, used_token, django_assert_num_queries) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from tests.media.samples import PNG
 
     part = SimpleUploadedFile("shot.png", PNG, content_type="image/png")
-    with django_assert_num_queries(4):  # token (with its project), INSERT file + SAVEPOINT/RELEASE of the atomic block
+    # token (with its project), INSERT file, INSERT its file.created event, the project's webhook
+    # endpoints (none) + SAVEPOINT/RELEASE of the atomic block
+    with django_assert_num_queries(6):
         r = client.post("/v1/media", {"file": part}, headers={"Authorization": f"Bearer {token.plaintext}"})
     assert r.status_code == 201, r.content

@@ -14,6 +14,7 @@ from cases.models import Case, CaseEvent, IdempotentRequest
 from serverops.pagination import encode_cursor
 from tests.serverops.wsgi import wsgi
 from tokens.models import ScopedToken
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -190,6 +191,24 @@ CATALOGUE: list[Any] = [
     pytest.param("GET", "/v1/cases/c_%00/events", None, J, {}, 404, id="path-nul-events"),
     pytest.param("GET", "/v1/cases?status=open%00", None, J, {}, 400, id="qs-status-open-nul"),
     pytest.param("POST", "/v1/cases", {"title": "t", "attachments": ["f_\u0000"]}, J, {}, 400, id="body-nul-file-id"),
+    # issue 25: the event feed's parameters, each a 400 naming it
+    pytest.param("GET", "/v1/events?after=ev_" + ULID, None, J, {}, 400, id="feed-after-no-such-event"),
+    pytest.param("GET", "/v1/events?after=c_" + ULID, None, J, {}, 400, id="feed-after-a-case-id"),
+    pytest.param("GET", "/v1/events?after=ev_%00", None, J, {}, 400, id="feed-after-nul"),
+    pytest.param("GET", "/v1/events?after=" + "e" * 5_000, None, J, {}, 400, id="feed-after-5000-chars"),
+    pytest.param("GET", "/v1/events?after=ev_" + ULID + "&after=ev_" + ULID, None, J, {}, 400, id="feed-after-twice"),
+    pytest.param("GET", "/v1/events?types=case.deleted", None, J, {}, 400, id="feed-types-unknown"),
+    pytest.param("GET", "/v1/events?types=case.created,webhook.test", None, J, {}, 400, id="feed-types-test"),
+    pytest.param("GET", "/v1/events?types=case.created,%00", None, J, {}, 400, id="feed-types-nul"),
+    pytest.param("GET", "/v1/events?limit=0", None, J, {}, 400, id="feed-limit-0"),
+    pytest.param("GET", "/v1/events?limit=101", None, J, {}, 400, id="feed-limit-101"),
+    pytest.param("GET", "/v1/events?limit=-1", None, J, {}, 400, id="feed-limit-negative"),
+    pytest.param("GET", "/v1/events?limit=ten", None, J, {}, 400, id="feed-limit-word"),
+    pytest.param("GET", "/v1/events?limit=" + DIGITS, None, J, {}, 400, id="feed-limit-5000-digits"),
+    pytest.param("GET", "/v1/events?cursor=abc", None, J, {}, 400, id="feed-cursor-forged"),
+    pytest.param("GET", "/v1/events?cursor=" + CASES_CURSOR, None, J, {}, 400, id="feed-cursor-of-cases"),
+    pytest.param("GET", "/v1/events?since=1", None, J, {}, 400, id="feed-unknown-parameter"),
+    pytest.param("POST", "/v1/events", {}, J, {}, 405, id="feed-post"),
 ]
 
 # What the runtime says, never the API (fault 8).
@@ -200,6 +219,7 @@ def _database(case: Case) -> tuple[Any, ...]:
     return (
         list(Case.objects.order_by("pk").values()),
         list(CaseEvent.objects.order_by("pk").values()),
+        list(Event.objects.order_by("pk").values()),
         list(IdempotentRequest.objects.order_by("pk").values()),
         list(ScopedToken.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at", "scopes")),
     )

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from .discord_fake import FakeDiscord
+
 
 @dataclass
 class Received:
@@ -112,3 +114,13 @@ def deliver() -> int:
     out, err = StringIO(), StringIO()
     call_command("deliver_webhooks", "--once", stdout=out, stderr=err)
     return int(out.getvalue())
+
+
+@pytest.fixture
+def discord() -> Iterator[FakeDiscord]:
+    """A fake Discord webhook on 127.0.0.1 (``discord_fake``)."""
+    fake = FakeDiscord()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

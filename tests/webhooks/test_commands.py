@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from tests.factories import CaseFactory, ProjectFactory
 from tokens.models import Mode
-from webhooks.models import EventType, WebhookEndpoint, WebhookMessage
+from webhooks.models import DEFAULT_EVENT_TYPES, WebhookEndpoint, WebhookMessage
 from webhooks.services import endpoint_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_networks_allowed")]
@@ -36,7 +36,7 @@ def test_create_webhook_prints_the_secret_alone_once_and_stores_the_endpoint(pro
     assert re.fullmatch(r"wh_[0-9A-HJKMNP-TV-Z]{26}", endpoint.id)
     assert endpoint.project == project
     assert endpoint.mode == Mode.LIVE
-    assert endpoint.events == EventType.values
+    assert endpoint.events == list(DEFAULT_EVENT_TYPES)
     assert endpoint.id in err
     assert secret not in err
     assert secret not in caplog.text
@@ -102,7 +102,7 @@ def test_list_webhooks_shows_endpoints_never_secrets(project) -> None:
     assert secret not in out
     assert "2 webhook endpoint(s)" in err
     row = next(line for line in lines if line.startswith(mine.id)).split()
-    assert row[2:6] == ["live", "case.created,case.updated", "http://127.0.0.1/mine", "1"]
+    assert row[2:6] == ["live", "case.created,case.updated,case.note_added", "http://127.0.0.1/mine", "1"]
 
     out, _ = run("list_webhooks", "--project", other.id)
     assert [line.split()[0] for line in out.splitlines()[1:]] == [theirs.id]

@@ -49,7 +49,9 @@ def test_create_refuse_deliver_and_list_in_real_processes(manage, receiver) -> N
     assert refused.returncode != 0
     assert refused.stdout == ""
     assert refused.stderr.strip() == (
-        "CommandError: URL refused: 127.0.0.1 resolves to a loopback address (127.0.0.1); refused"
+        "CommandError: URL refused: 127.0.0.1 resolves to a loopback address (127.0.0.1); refused; "
+        "for development against a receiver on this machine, set WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 "
+        "for create_webhook and for the worker (deliver_webhooks, make run) alike"
     )
 
     created = manage("create_webhook", "--project", project, "--url", receiver.url(), allow_private=True)

@@ -172,8 +172,8 @@ def test_a_receiver_failing_twice_gets_the_message_on_the_third_try_with_the_sam
     assert message.status == MessageStatus.DELIVERED
     assert message.delivered_at >= before
     ids = {request.headers["webhook-id"] for request in receiver.requests}
-    assert len(receiver.requests) == 3 and ids == {message.event_id}
-    assert all(verified(secret, request)["id"] == message.event_id for request in receiver.requests)
+    assert len(receiver.requests) == 3 and ids == {message.event.public_id}
+    assert all(verified(secret, request)["id"] == message.event.public_id for request in receiver.requests)
     assert list(message.attempt_log.values_list("number", "status_code")) == [(1, 500), (2, 503), (3, 204)]
     assert all(a.finished_at and a.duration_ms is not None for a in message.attempt_log.all())
 
@@ -198,7 +198,7 @@ def test_after_the_last_attempt_the_message_fails_and_a_resend_delivers_it(call,
     assert deliver() == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
-    assert {r.headers["webhook-id"] for r in receiver.requests} == {message.event_id}
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {message.event.public_id}
     assert message.attempt_log.count() == MAX_ATTEMPTS + 1
 
 

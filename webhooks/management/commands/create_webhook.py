@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from tokens.models import Mode, Project
-from webhooks.models import EventType
+from webhooks.models import DEFAULT_EVENT_TYPES, EventType, Format
 from webhooks.services import endpoint_create
 
 
@@ -21,7 +21,15 @@ class Command(BaseCommand):
             dest="events",
             default=[],
             metavar="TYPE",
-            help=f"repeat for each event type; default: all of {' '.join(EventType.values)}",
+            help=(
+                f"repeat for each event type, of {' '.join(EventType.values)}; default: {' '.join(DEFAULT_EVENT_TYPES)}"
+            ),
+        )
+        parser.add_argument(
+            "--format",
+            choices=Format.values,
+            help="standard (Standard Webhooks, signed JSON) or discord (one embed per event); "
+            "default: discord for https://discord.com/api/webhooks/… URLs, standard otherwise",
         )
         parser.add_argument("--test", action="store_true", help="receive test-mode changes instead of live ones")
 
@@ -36,12 +44,14 @@ class Command(BaseCommand):
                 mode=Mode.TEST if options["test"] else Mode.LIVE,
                 url=options["url"],
                 events=options["events"],
+                format=options["format"],
                 created_by="manage.py create_webhook",
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        facts = f"{endpoint.mode}, {endpoint.format}, {', '.join(endpoint.events)}"
         self.stderr.write(
-            f"Created webhook {endpoint.pk} ({endpoint.mode}, {', '.join(endpoint.events)}) for {project} → "
-            f"{endpoint.url}. Store the signing secret now: it cannot be shown again."
+            f"Created webhook {endpoint.pk} ({facts}) for {project} → {endpoint.url}. "
+            "Store the signing secret now: it cannot be shown again."
         )
         self.stdout.write(secret)

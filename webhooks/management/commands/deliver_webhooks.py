@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
+from serverops.conf import serverops_setting
 from webhooks.models import WebhookAttempt
-from webhooks.services import messages_sweep
+from webhooks.services import events_prune, messages_sweep
 from webhooks.tasks import QUEUE, worker_name
 
 logger = logging.getLogger("webhooks")
@@ -32,8 +33,16 @@ class Command(BaseCommand):
             default=30.0,
             help="seconds between sweeps that re-queue messages whose task was lost (default 30)",
         )
+        parser.add_argument(
+            "--prune-every",
+            type=float,
+            default=3600.0,
+            help="seconds between prunes of events older than EVENT_RETENTION_DAYS (default 3600; 0: never)",
+        )
 
-    def handle(self, *args: Any, once: bool, interval: float, sweep_every: float, **options: Any) -> None:
+    def handle(
+        self, *args: Any, once: bool, interval: float, sweep_every: float, prune_every: float, **options: Any
+    ) -> None:
         name = worker_name()
         worker = Worker(
             queue_names=[QUEUE],
@@ -56,6 +65,9 @@ class Command(BaseCommand):
         stop = threading.Event()
         sweeper = threading.Thread(target=self._sweep, args=(stop, sweep_every), name="webhook-sweep", daemon=True)
         sweeper.start()
+        if prune_every > 0:
+            pruner = threading.Thread(target=self._prune, args=(stop, prune_every), name="event-prune", daemon=True)
+            pruner.start()
         self.stderr.write(f"Delivering webhooks as {name}; Ctrl-C to stop.")
         worker.configure_signals()
         try:
@@ -75,3 +87,19 @@ class Command(BaseCommand):
             finally:
                 close_old_connections()
                 connection.close()
+
+    def _prune(self, stop: threading.Event, every: float) -> None:
+        # The feed's retention (prune_events), so `make run` keeps it without cron: at start, then every ``every``.
+        while True:
+            try:
+                kept = timedelta(days=serverops_setting("EVENT_RETENTION_DAYS"))
+                pruned = events_prune(older_than=kept)
+                if pruned:
+                    logger.info("pruned %d event(s) older than %s", pruned, kept)
+            except Exception:
+                logger.exception("event prune failed; trying again in %s s", every)
+            finally:
+                close_old_connections()
+                connection.close()
+            if stop.wait(every):
+                return
