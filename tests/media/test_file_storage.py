@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -28,3 +29,32 @@ def test_upload_handlers_temporary_file_is_moved_into_place_not_copied(project: 
         assert stored.read() == png
     assert oct(os.stat(file.blob.path).st_mode & 0o777) == oct(0o644)
     upload.close()  # the temporary file is gone already: closing must not fail
+
+
+def test_a_failed_insert_takes_the_stored_bytes_back(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes are stored before the row; a row that cannot be written leaves no object behind."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from media.models import File
+
+    def refuse(self: File, *args: object, **kwargs: object) -> None:
+        assert self.blob.storage.exists(self.key), "the bytes are stored before the row"
+        raise DatabaseError("insert refused")
+
+    root = Path(settings.MEDIA_ROOT)
+    before = {path for path in root.rglob("*") if path.is_file()}
+    monkeypatch.setattr(File, "save", refuse)
+    with pytest.raises(DatabaseError):
+        file_create(project=project, mode=Mode.LIVE, content=io.BytesIO(screenshot_png(5)), original_name="shot.png")
+    assert {path for path in root.rglob("*") if path.is_file()} == before
+    assert not File.objects.filter(project=project).exists()
+
+
+def test_a_stored_file_is_one_insert_without_a_transaction(project: Project, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    """One statement, which commits by itself: no SAVEPOINT (here) or BEGIN/COMMIT (in production) around it."""
+    with django_assert_num_queries(1) as captured:
+        file_create(project=project, mode=Mode.LIVE, content=io.BytesIO(screenshot_png(5)), original_name="shot.png")
+    assert captured.captured_queries[0]["sql"].startswith('INSERT INTO "media_file"')
