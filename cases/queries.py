@@ -223,10 +223,10 @@ def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tu
             f"LATERAL (SELECT * FROM {table(Attachment)} a "
             f"WHERE a.{column(Attachment, 'case')} = {case_id} OFFSET 0) a ON TRUE"
         )
-    subjects = f"{table(CaseSubject)} s ON s.{column(CaseSubject, 'case')} = {case_id} {_player_joins()}"
+    subject_join = f"{table(CaseSubject)} s ON s.{column(CaseSubject, 'case')} = {case_id} {_player_joins()}"
     if vendor == "postgresql":
         # As the links: each case's subjects through the index on (case, position).
-        subjects = (
+        subject_join = (
             f"LATERAL (SELECT * FROM {table(CaseSubject)} s WHERE s.{column(CaseSubject, 'case')} = {case_id} "
             f"OFFSET 0) s ON TRUE {_player_joins()}"
         )
@@ -243,7 +243,7 @@ def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tu
         f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')} "
         "UNION ALL "
         f"SELECT {_nulls(Case, File)}, {_subject_columns()}, {case_at}, {case_id}, 2, "
-        f"s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} FROM p INNER JOIN {subjects}) "
+        f"s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} FROM p INNER JOIN {subject_join}) "
         f"SELECT {names} FROM u ORDER BY sort_at DESC, sort_id DESC, sort_kind, sort_position, sort_link"
     )
 
@@ -293,20 +293,20 @@ def case_page(
     reader, subject_reader = Rows.of(using, Case, File), Rows.of(using, *_SUBJECT_MODELS)
     width = _width(Case, File)
     cases: list[Any] = []
-    subjects: list[list[Any]] = []
+    subject_rows: list[list[Any]] = []
     for row in rows:
         case, file = reader.records(row[:width])
         if case is not None:
             if cases:
-                cases[-1].subject_list = _subject_views(subjects)
-            case.files, subjects = [], []
+                cases[-1].subject_list = _subject_views(subject_rows)
+            case.files, subject_rows = [], []
             cases.append(case)
         elif file is not None:
             cases[-1].files.append(file)
         else:
-            subjects.append(subject_reader.records(row[width:]))
+            subject_rows.append(subject_reader.records(row[width:]))
     if cases:
-        cases[-1].subject_list = _subject_views(subjects)
+        cases[-1].subject_list = _subject_views(subject_rows)
     return cases
 
 
