@@ -53,6 +53,11 @@ def main() -> int:
     parser.add_argument(
         "--profile", choices=[*SIDES], default="api", help="the side whose requests are profiled (default api)"
     )
+    parser.add_argument(
+        "--chain-cost",
+        action="store_true",
+        help="PATCH only: the API's CPU per PATCH with the hash chain computed and with random bytes for it",
+    )
     args = parser.parse_args()
     ensure_database(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
@@ -149,6 +154,13 @@ def main() -> int:
                     f"  total {median(totals[side]):7.0f}"
                     + ("" if side == "api" else f"  API/side {median(ratios):.3f}")
                 )
+            if op == "patch" and args.chain_cost:
+
+                def api_patches(n: int) -> tuple[float, float]:
+                    batch = list(requests("patch", SIDES["api"], n))
+                    return timed(lambda: drive(batch), n)
+
+                chain_cost(api_patches, args)
             profiled = list(requests(op, SIDES[args.profile], args.n))
             if args.cprofile:
                 profile = cProfile.Profile()
@@ -166,6 +178,36 @@ def main() -> int:
                 text = profiler.output_text(short_mode=True, time="percent_of_total")
                 print("\n".join(text.splitlines()[: args.top + 8]))
     return 0
+
+
+def chain_cost(timed_api: Callable[[int], tuple[float, float]], args: argparse.Namespace) -> None:
+    """What the hash chain (issue 24) adds to a PATCH: the API's PATCHes in alternating rounds
+    with each event's hash computed (``cases.chain.event_hash``: its canonical JSON, SHA-256)
+    and with the computation replaced by 32 random bytes, here only (the benchmark's cases then
+    hold chains that do not verify). Everything else a chained
+    PATCH does (the head in the UPDATE, its compare-and-set) runs in both."""
+    from unittest import mock
+
+    from cases import chain
+
+    per_round = max(1, args.n // args.rounds)
+    totals: dict[str, list[float]] = {"chained": [], "random": []}
+    for _ in range(args.rounds):
+        for label in totals:
+            if label == "chained":
+                django_cpu, postgres_cpu = timed_api(per_round)
+            else:
+                # Random bytes, not one constant: a case's events are told apart by their hashes.
+                with mock.patch.object(chain, "event_hash", side_effect=lambda event: os.urandom(32).hex()):
+                    django_cpu, postgres_cpu = timed_api(per_round)
+            totals[label].append(django_cpu + postgres_cpu)
+    shares = [(c - k) / k for c, k in zip(totals["chained"], totals["random"], strict=True)]
+    print(
+        f"\n== patch: the hash chain's cost (CPU µs per PATCH, Django and PostgreSQL, medians of {args.rounds} "
+        f"alternating rounds)\n   chained {median(totals['chained']):7.0f}  hash replaced by random bytes "
+        f"{median(totals['random']):7.0f}  the chain adds {100 * median(shares):+.1f}% "
+        f"(rounds {', '.join(f'{100 * share:+.1f}%' for share in shares)}; target ≤ +10%)"
+    )
 
 
 if __name__ == "__main__":

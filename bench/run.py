@@ -151,8 +151,7 @@ class Gunicorn:
             try:
                 if send(self.base, "GET", "/v1/cases?limit=1", token) == 200:
                     return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                # Not listening yet, or a first request slowed by a loaded machine: ask again.
+            except OSError:  # not listening yet, or a worker still booting on a loaded machine (a timeout)
                 time.sleep(0.2)
         raise SystemExit(f"gunicorn did not answer within {timeout}s; see {self.log_file.name}")
 

@@ -19,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 from media.models import File
@@ -48,15 +49,81 @@ _CASE = Attachment._meta.get_field("case")
 _FILE = Attachment._meta.get_field("file")
 
 
+def _width(*models: type[Model]) -> int:
+    return sum(len(model._meta.concrete_fields) for model in models)
+
+
+def _nulls(*models: type[Model], connection: BaseDatabaseWrapper | None = None) -> str:
+    """A NULL for every column of ``models``: the other kinds' columns on a row of a ``UNION ALL``;
+    with ``connection``, each cast to its column's type."""
+    if connection is None:
+        return ", ".join(["NULL"] * _width(*models))
+    return ", ".join(
+        f"CAST(NULL AS {field.cast_db_type(connection)})" for model in models for field in model._meta.concrete_fields
+    )
+
+
+_SUBJECT_MODELS = (CaseSubject, Player, PlayerIdentifier)
+
+
+def _subject_columns() -> str:
+    """A subject's columns, its player's and one of the player's identifiers' (NULLs for a player without any)."""
+    return f"{columns(CaseSubject, 's')}, {columns(Player, 'pl')}, {columns(PlayerIdentifier, 'i')}"
+
+
+def _player_joins() -> str:
+    """A subject's player and each of the player's identifiers, joined to a subject aliased ``s``."""
+    return (
+        f"INNER JOIN {table(Player)} pl ON pl.{column(Player, 'id')} = s.{column(CaseSubject, 'player')} "
+        f"LEFT OUTER JOIN {table(PlayerIdentifier)} i "
+        f"ON i.{column(PlayerIdentifier, 'player')} = pl.{column(Player, 'id')}"
+    )
+
+
+def _subjects_from() -> str:
+    """The subjects with their players and each player's identifiers (aliases ``s``, ``pl``, ``i``)."""
+    return f"{table(CaseSubject)} s {_player_joins()}"
+
+
+def _subject_views(rows: Iterable[Sequence[Any]]) -> list[SubjectView]:
+    """One case's subjects from its rows of ``(subject, player, identifier)`` records, in the
+    rows' order, each with its player's identifiers sorted as strings."""
+    found: dict[int, tuple[Any, Any, list[str]]] = {}
+    for subject, player, identifier in rows:
+        entry = found.setdefault(subject.id, (subject, player, []))
+        if identifier is not None:
+            entry[2].append(identifier.identifier)
+    return [
+        SubjectView(
+            player=subject.player_id,
+            role=subject.role,
+            name=subject.name or None,
+            identifiers=sorted(identifiers),
+            player_updated_at=player.updated_at,
+        )
+        for subject, player, identifiers in found.values()
+    ]
+
+
 @cache
 def _case_sql(*, narrowed: bool) -> str:
+    """``case_with_evidence``'s statement: the case with each of its files (a join), then its
+    subjects (``UNION ALL``), each row NULL where the other kind has columns, ordered by kind
+    and then each kind's own order (the last three columns)."""
     where = "c.id = %s" + (" AND c.project_id = %s AND c.mode = %s" if narrowed else "")
+    width = _width(Case, Attachment, File, *_SUBJECT_MODELS)
     return (
-        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')} "
+        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')}, {_nulls(*_SUBJECT_MODELS)}, "
+        f"0, a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} "
         f"FROM {table(Case)} c "
         f"LEFT OUTER JOIN {table(Attachment)} a ON a.case_id = c.id "
         f"LEFT OUTER JOIN {table(File)} f ON f.id = a.file_id "
-        f"WHERE {where} ORDER BY a.position, a.id"
+        f"WHERE {where} "
+        "UNION ALL "
+        f"SELECT {_nulls(Case, Attachment, File)}, {_subject_columns()}, "
+        f"1, s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} "
+        f"FROM {_subjects_from()} WHERE s.{column(CaseSubject, 'case')} = %s "
+        f"ORDER BY {width + 1}, {width + 2}, {width + 3}"
     )
 
 
@@ -64,7 +131,7 @@ def case_with_evidence(
     case_id: str, *, project_id: str | None = None, mode: str | None = None, lock: bool = False, using: str = "default"
 ) -> Case:
     """The case ``case_id`` with ``Case.evidence`` (its attachments, each with its file, in the
-    case's order), read in one statement.
+    case's order) and ``Case.subject_list``, read in one statement.
 
     ``project_id`` and ``mode`` narrow it to a token's cases (both or neither). ``lock`` first
     takes the case's row lock, in a statement of its own, so that the read sees what the last
@@ -72,36 +139,46 @@ def case_with_evidence(
     the joined read itself would leave its attachments as they were before the wait). On
     SQLite the write transaction already holds the database. Raises ``Case.DoesNotExist``
     when there is no such case.
+
+    The subjects come in the same statement (a ``UNION ALL``), not in a second one: a GET is
+    two round trips (the token, the case) and a PATCH one fewer (bench/PROFILE.md, section 14).
     """
     narrowed = project_id is not None
-    params = [case_id, project_id, mode] if narrowed else [case_id]
+    params = [case_id, project_id, mode, case_id] if narrowed else [case_id, case_id]
     connection = connections[using]
     with connection.cursor() as cursor:
         if lock and connection.features.has_select_for_update:
             cursor.execute(f"SELECT 1 FROM {table(Case)} WHERE {column(Case, 'id')} = %s FOR UPDATE", [case_id])
         cursor.execute(_case_sql(narrowed=narrowed), params)
         rows = cursor.fetchall()
-    if not rows:
-        raise Case.DoesNotExist(f"no case {case_id}")
-    reader = Rows.of(using, Case, Attachment, File)
-    case: Case = reader.instances(rows[0])[0]
+    reader, subject_reader = Rows.of(using, Case, Attachment, File), Rows.of(using, *_SUBJECT_MODELS)
+    case_pk, width = Case._meta.concrete_fields.index(Case._meta.pk), _width(Case, Attachment, File)
+    case: Case | None = None
     evidence: list[Attachment] = []
+    subjects: list[list[Any]] = []
     for row in rows:
-        _, link, file = reader.instances(row)
-        if link is None:  # a case without evidence: its one row has no attachment
-            break
-        _link_to(link, case, file)
-        evidence.append(link)
+        if row[case_pk] is None:
+            subjects.append(subject_reader.records(row[width:]))
+            continue
+        made, link, file = reader.instances(row)
+        case = case or made
+        if link is not None:  # a case without evidence: its one row has no attachment
+            _link_to(link, case, file)
+            evidence.append(link)
+    if case is None:
+        # The subjects of a case outside the token's project and mode may have come: not its own.
+        raise Case.DoesNotExist(f"no case {case_id}")
     _set_evidence(case, evidence)
+    case.subject_list = _subject_views(subjects)
     return case
 
 
 @cache
-def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
-    """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
-    ALL``), each row NULL where the other kind has columns, sorted so that every case's row
-    comes before its files' rows. A case's description is not repeated on each of its files'
-    rows, as a join would repeat it."""
+def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
+    """``case_page``'s statement: the page (a ``WITH``), its files and its subjects, one row
+    each (``UNION ALL``), each row NULL where the other kinds have columns, sorted so that every
+    case's row comes before its files' rows, then its subjects'. A case's description is not
+    repeated on each of its files' rows, as a join would repeat it."""
     created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
@@ -136,6 +213,8 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: t
     )
     case_at, case_id = f"p.{column(Case, 'created_at')}", f"p.{column(Case, 'id')}"
     links = f"{table(Attachment)} a ON a.{column(Attachment, 'case')} = {case_id}"
+    connection = connections[using]
+    vendor = connection.vendor
     if vendor == "postgresql":
         # Each case's links through the index on (case, position), whatever the table's size:
         # OFFSET 0 keeps PostgreSQL from merging the subquery into a join that it may run as a
@@ -144,18 +223,28 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: t
             f"LATERAL (SELECT * FROM {table(Attachment)} a "
             f"WHERE a.{column(Attachment, 'case')} = {case_id} OFFSET 0) a ON TRUE"
         )
-    no_case = ", ".join(["NULL"] * len(Case._meta.concrete_fields))
-    no_file = ", ".join(["NULL"] * len(File._meta.concrete_fields))
-    names = ", ".join(f"c{n}" for n in range(len(Case._meta.concrete_fields) + len(File._meta.concrete_fields)))
+    subject_join = f"{table(CaseSubject)} s ON s.{column(CaseSubject, 'case')} = {case_id} {_player_joins()}"
+    if vendor == "postgresql":
+        # As the links: each case's subjects through the index on (case, position).
+        subject_join = (
+            f"LATERAL (SELECT * FROM {table(CaseSubject)} s WHERE s.{column(CaseSubject, 'case')} = {case_id} "
+            f"OFFSET 0) s ON TRUE {_player_joins()}"
+        )
+    names = ", ".join(f"c{n}" for n in range(_width(Case, File, *_SUBJECT_MODELS)))
     # Sorted by keys the outer SELECT leaves out: 130 values fewer to send and read.
     return (
-        f"WITH p AS ({page}), u({names}, sort_at, sort_id, sort_position, sort_link) AS ("
-        f"SELECT {columns(Case, 'p')}, {no_file}, {case_at}, {case_id}, -1, 0 FROM p "
+        f"WITH p AS ({page}), u({names}, sort_at, sort_id, sort_kind, sort_position, sort_link) AS ("
+        # The subjects' NULLs typed: PostgreSQL would take two untyped NULLs for text.
+        f"SELECT {columns(Case, 'p')}, {_nulls(File)}, {_nulls(*_SUBJECT_MODELS, connection=connection)}, "
+        f"{case_at}, {case_id}, 0, 0, 0 FROM p "
         "UNION ALL "
-        f"SELECT {no_case}, {columns(File, 'f')}, {case_at}, {case_id}, a.{column(Attachment, 'position')}, "
-        f"a.{column(Attachment, 'id')} FROM p INNER JOIN {links} "
-        f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')}) "
-        f"SELECT {names} FROM u ORDER BY sort_at DESC, sort_id DESC, sort_position, sort_link"
+        f"SELECT {_nulls(Case)}, {columns(File, 'f')}, {_nulls(*_SUBJECT_MODELS)}, {case_at}, {case_id}, 1, "
+        f"a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} FROM p INNER JOIN {links} "
+        f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')} "
+        "UNION ALL "
+        f"SELECT {_nulls(Case, File)}, {_subject_columns()}, {case_at}, {case_id}, 2, "
+        f"s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} FROM p INNER JOIN {subject_join}) "
+        f"SELECT {names} FROM u ORDER BY sort_at DESC, sort_id DESC, sort_kind, sort_position, sort_link"
     )
 
 
@@ -197,21 +286,27 @@ def case_page(
         params += [project_id, mode, player]
     if after is not None:
         params += keyset_params(Case, after, connection)
-    sql = _page_sql(
-        connection.vendor, status=status is not None, after=after is not None, limit=limit, subjects=subjects
-    )
+    sql = _page_sql(using, status=status is not None, after=after is not None, limit=limit, subjects=subjects)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    reader = Rows.of(using, Case, File)
+    reader, subject_reader = Rows.of(using, Case, File), Rows.of(using, *_SUBJECT_MODELS)
+    width = _width(Case, File)
     cases: list[Any] = []
+    subject_rows: list[list[Any]] = []
     for row in rows:
-        case, file = reader.records(row)
+        case, file = reader.records(row[:width])
         if case is not None:
-            case.files = []
+            if cases:
+                cases[-1].subject_list = _subject_views(subject_rows)
+            case.files, subject_rows = [], []
             cases.append(case)
-        else:
+        elif file is not None:
             cases[-1].files.append(file)
+        else:
+            subject_rows.append(subject_reader.records(row[width:]))
+    if cases:
+        cases[-1].subject_list = _subject_views(subject_rows)
     return cases
 
 
@@ -253,12 +348,7 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
 @cache
 def _subjects_sql(vendor: str, count: int) -> str:
     where = "s.case_id = ANY(%s)" if vendor == "postgresql" else f"s.case_id IN ({', '.join(['%s'] * count)})"
-    return (
-        f"SELECT {columns(CaseSubject, 's')}, {columns(Player, 'p')}, {columns(PlayerIdentifier, 'i')} "
-        f"FROM {table(CaseSubject)} s INNER JOIN {table(Player)} p ON p.id = s.player_id "
-        f"LEFT OUTER JOIN {table(PlayerIdentifier)} i ON i.player_id = p.id "
-        f"WHERE {where} ORDER BY s.case_id, s.position, s.id"
-    )
+    return f"SELECT {_subject_columns()} FROM {_subjects_from()} WHERE {where} ORDER BY s.case_id, s.position, s.id"
 
 
 def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
@@ -266,7 +356,7 @@ def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
     subjects in the case's order, each with its player's identifiers sorted as strings, for
     all of them in one statement (none for no cases)."""
     by_id = {case.pk: case for case in cases}
-    found: dict[str, dict[int, tuple[Any, Any, list[str]]]] = {pk: {} for pk in by_id}
+    found: dict[str, list[list[Any]]] = {pk: [] for pk in by_id}
     if by_id:
         connection = connections[using]
         ids = list(by_id)
@@ -276,23 +366,12 @@ def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
             sql = _subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids))
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        reader = Rows.of(using, CaseSubject, Player, PlayerIdentifier)
+        reader = Rows.of(using, *_SUBJECT_MODELS)
         for row in rows:
-            subject, player, identifier = reader.records(row)
-            entry = found[subject.case_id].setdefault(subject.id, (subject, player, []))
-            if identifier is not None:
-                entry[2].append(identifier.identifier)
+            made = reader.records(row)
+            found[made[0].case_id].append(made)
     for pk, case in by_id.items():
-        case.subject_list = [
-            SubjectView(
-                player=subject.player_id,
-                role=subject.role,
-                name=subject.name or None,
-                identifiers=sorted(identifiers),
-                player_updated_at=player.updated_at,
-            )
-            for subject, player, identifiers in found[pk].values()
-        ]
+        case.subject_list = _subject_views(found[pk])
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:

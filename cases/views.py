@@ -158,7 +158,6 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
                 after=after,
             ),
         )
-        queries.load_subjects(page)
         links = FileLinks(request)
         return paginator.get_paginated_response([case_representation(case, links=links) for case in page])
 

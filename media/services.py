@@ -274,7 +274,6 @@ def clean_folder(folder: str) -> str:
     return folder
 
 
-@transaction.atomic
 def file_create(
     *,
     project: Project,
@@ -294,6 +293,12 @@ def file_create(
     ``declared_type`` is a 415, a size past the type's limit a 413, a bad name, tag or folder
     a 400, and in each case nothing is stored. The key is ``<project id>/<file id>/<base name>``:
     it cannot leave the project's prefix.
+
+    The bytes are stored first, then the row and its ``file.created`` event are inserted in one
+    short transaction, which holds no lock while the bytes are written. A row therefore never
+    names bytes that are not there; if the insert fails, the stored bytes are deleted again.
+    Only a crash between the two leaves an object no row names, under a key no client was given
+    (a transaction around both had the same window: its commit came after the bytes).
     """
     if visibility not in Visibility.values:
         raise _invalid("visibility", f"visibility must be one of {', '.join(Visibility.values)}")
@@ -311,8 +316,6 @@ def file_create(
         verify_structure(content, facts.content_type)
     file.size, file.sha256, file.content_type = facts.size, facts.sha256, facts.content_type
     file.key = file.blob.name = f"{project.pk}/{file.id}/{file.original_name}"
-    # The row first: if the bytes cannot be stored, the transaction takes the row back with it.
-    file.save(force_insert=True)
     content.seek(0)
     # An object store keeps the type read from the bytes as the object's own, never one guessed from the name.
     if isinstance(content, UploadedFile):
@@ -321,15 +324,23 @@ def file_create(
         blob.content_type = facts.content_type
     else:
         blob = UploadedFile(content, name=file.original_name, content_type=facts.content_type, size=facts.size)
-    stored = file.blob.storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
+    storage = file.blob.storage
+    stored = storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
     if stored != file.key:
         # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
-        file.blob.storage.delete(stored)
+        storage.delete(stored)
         raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
-    if file.visibility == Visibility.PUBLIC:
-        # Objects are written private; only a public file needs the store told otherwise.
-        file_apply_access(file)
-    file_changed.send(sender=File, file=file, change="created")
+    try:
+        if file.visibility == Visibility.PUBLIC:
+            # Objects are written private; only a public file needs the store told otherwise.
+            file_apply_access(file)
+        # The row and its file.created event commit together (docs/api.md#event-types).
+        with transaction.atomic():
+            file.save(force_insert=True)
+            file_changed.send(sender=File, file=file, change="created")
+    except BaseException:
+        storage.delete(file.key)
+        raise
     return file
 
 

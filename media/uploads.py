@@ -138,55 +138,70 @@ class BodyPartsOnly:
     Django's parser reads whatever precedes the first delimiter and follows the closing one as
     parts of their own, so a part hidden there would be stored though a proxy or scanner that
     follows the RFC never sees it. Streams: holds one read of the underlying body and a
-    delimiter's length of overlap, whatever the size.
+    delimiter's length of overlap, whatever the size. Past the preamble each read is passed on
+    as it came (no copy), cut only where the closing delimiter ends: the few bytes kept from
+    the previous read find a closing delimiter split across two reads.
     """
 
     def __init__(self, stream: IO[bytes], boundary: bytes) -> None:
         self._stream = stream
         self._delimiter = b"\r\n--" + boundary
         self._close = self._delimiter + b"--"
-        # The first delimiter may open the body, with no line break before it.
-        self._pending = b"\r\n"
-        self._in_preamble = True
-        self._opening = False
+        # Until the first delimiter: what may still hold its start. The first delimiter may open
+        # the body, with no line break before it.
+        self._preamble: bytes | None = b"\r\n"
+        self._tail = b""  # the last bytes passed on, fewer than a closing delimiter's length
+        self._out = b""  # what the first delimiter's read brought beyond the size asked for
         self._ended = False
-        self._out = b""
 
     def read(self, size: int = -1) -> bytes:
-        while len(self._out) < (3 if self._opening else 1) and not self._ended:
-            self._advance(max(size, CHUNK))
-        if self._opening and len(self._out) >= 2:
-            self._out = self._out[2:]  # the line break that the body's first delimiter may lack
-            self._opening = False
-        if size < 0:
-            size = len(self._out)
-        data, self._out = self._out[:size], self._out[size:]
-        return data
-
-    def _advance(self, size: int) -> None:
+        if self._preamble is not None:
+            self._out = self._skip_preamble(max(size, CHUNK))
+        if self._out:
+            if size < 0:
+                size = len(self._out)
+            data, self._out = self._out[:size], self._out[size:]
+            return data
+        if self._ended:
+            return b""
         more = self._stream.read(size)
-        self._pending += more
-        if self._in_preamble:
-            start = self._pending.find(self._delimiter)
-            if start < 0:
-                self._pending = self._pending[-(len(self._delimiter) - 1) :]
-                self._ended = not more
-                return
-            # Kept with its line break, so a first delimiter that closes the body is found as such.
-            self._pending = self._pending[start:]
-            self._in_preamble = False
-            self._opening = True
-        end = self._pending.find(self._close)
+        if not more:
+            self._ended = True
+            return more
+        return self._up_to_close(more)
+
+    def _skip_preamble(self, size: int) -> bytes:
+        """The body from its first delimiter on (the delimiter's leading line break dropped), as
+        far as the read that found it, or nothing when there is no delimiter at all."""
+        assert self._preamble is not None
+        keep = len(self._delimiter) - 1
+        while (start := self._preamble.find(self._delimiter)) < 0:
+            more = self._stream.read(size)
+            if not more:
+                self._preamble, self._ended = None, True
+                return b""
+            self._preamble = self._preamble[-keep:] + more
+        body, self._preamble = self._preamble[start:], None
+        # Cut with its line break, so a first delimiter that closes the body is found as such.
+        return self._up_to_close(body)[2:]
+
+    def _up_to_close(self, data: bytes) -> bytes:
+        """``data`` up to the end of the closing delimiter, if it ends in ``data``; then the body has ended."""
+        span = len(self._close) - 1
+        end = -1
+        if self._tail:
+            # A delimiter that starts in the kept bytes comes before any that starts in ``data``.
+            joined = (self._tail + data[:span]).find(self._close)
+            if joined >= 0:
+                end = joined + len(self._close) - len(self._tail)
+        if end < 0:
+            at = data.find(self._close)
+            end = at + len(self._close) if at >= 0 else -1
         if end >= 0:
-            self._out += self._pending[: end + len(self._close)]
             self._ended = True
-        elif not more:
-            self._out += self._pending
-            self._ended = True
-        else:
-            keep = len(self._close) - 1
-            self._out += self._pending[:-keep]
-            self._pending = self._pending[-keep:]
+            return data[:end]
+        self._tail = (self._tail + data)[-span:] if len(data) < span else data[-span:]
+        return data
 
 
 class MediaMultiPartParser(BaseParser):

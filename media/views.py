@@ -153,16 +153,21 @@ class MediaViewSet(ApiViewSet):
         if upload is None or self.upload_handler.facts is None:
             raise _invalid(FILE_PART, "missing the file part (multipart/form-data, part named file)")
         visibility = data.get("visibility", Visibility.PRIVATE)
-        file = services.file_create(
-            project=self._project(),
-            mode=self.token.mode,
-            content=upload,
-            original_name=self.upload_handler.original_name,
-            facts=self.upload_handler.facts,
-            tags=data.getlist("tags"),
-            folder=data.get("folder", ""),
-            visibility=visibility,
-        )
+        try:
+            file = services.file_create(
+                project=self._project(),
+                mode=self.token.mode,
+                content=upload,
+                original_name=self.upload_handler.original_name,
+                facts=self.upload_handler.facts,
+                tags=data.getlist("tags"),
+                folder=data.get("folder", ""),
+                visibility=visibility,
+            )
+        finally:
+            # The temporary file is closed here, not by the garbage collector, which would
+            # report it as already gone once the storage has moved it into place.
+            upload.close()
         return self._created(file)
 
     @action(detail=False, methods=["post"], url_path="base64", parser_classes=[Base64JSONParser])

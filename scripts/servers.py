@@ -18,10 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now: the first free one of ``SERVEROPS_PORTS``
+    (``LOW-HIGH``, for runs that share a machine and divide its ports), else any the kernel picks."""
+    ports = os.environ.get("SERVEROPS_PORTS", "")
+    low, _, high = ports.partition("-")
+    candidates = range(int(low), int(high) + 1) if low.isdigit() and high.isdigit() else [0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"no free port in SERVEROPS_PORTS={ports}")
 
 
 def start_gunicorn(

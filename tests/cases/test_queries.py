@@ -10,13 +10,14 @@ from django.db import connection, transaction
 from django.db.models import Model, Prefetch
 from django.utils import timezone
 
-from cases.models import Attachment, Case, CaseEvent, Status
+from cases.models import Attachment, Case, CaseEvent, CaseSubject, Status, SubjectView
 from cases.queries import case_page, case_save_with_event, case_with_evidence, load_evidence, load_subjects
 from cases.serializers import CaseRow, case_representation
 from cases.services import Actor, case_update
 from media.models import AbuseStatus, File, Visibility
 from media.serializers import FileRow
 from media.storage import FileLinks
+from players.models import PlayerIdentifier
 from serverops.pagination import KeysetPagination
 from serverops.sql import record_type
 from tests.factories import CaseFactory, FileFactory, ProjectFactory
@@ -182,7 +183,7 @@ def test_every_page_is_what_the_paginator_reads_through_the_orm(project, listed,
             for case in read:
                 evidence = [link.file_id for link in _orm_evidence(case.pk)]
                 assert [file._asdict() for file in case.files] == [File.objects.values().get(pk=pk) for pk in evidence]
-            assert all(vars(case).keys() == {"files"} for case in read)
+            assert all(vars(case).keys() == {"files", "subject_list"} for case in read)
 
 
 def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:
@@ -324,3 +325,46 @@ def test_no_case_means_no_event(project) -> None:
         case, ["updated_at"], _event(case), if_updated_at=case.updated_at, if_head=case.history_head
     )
     assert CaseEvent.objects.count() == events
+
+
+def _orm_subjects(case_id: str) -> list[SubjectView]:
+    """A case's subjects as the ORM reads them: its order, each player's identifiers sorted."""
+    return [
+        SubjectView(
+            player=subject.player_id,
+            role=subject.role,
+            name=subject.name or None,
+            identifiers=sorted(
+                PlayerIdentifier.objects.filter(player=subject.player).values_list("identifier", flat=True)
+            ),
+            player_updated_at=subject.player.updated_at,
+        )
+        for subject in CaseSubject.objects.filter(case_id=case_id).select_related("player").order_by("position", "id")
+    ]
+
+
+def test_subjects_come_with_the_case_and_with_the_page(call, project, used_token, django_assert_num_queries) -> None:
+    """The case's read and the page's statement carry the subjects (no statement of their own),
+    as the ORM reads them: in the case's order, identifiers sorted, a player without any."""
+    specs = [
+        [],
+        [{"identifiers": ["steam:76561197960287930", "discord:80351110224678912"], "name": "Gabe"}],
+        [{"identifiers": ["license:" + "a" * 40], "role": "reporter"}, {"identifiers": ["roblox:261"], "name": "R"}],
+    ]
+    ids = []
+    for subjects in specs:
+        r = call("POST", "/v1/cases", json_body={"title": "t", "subjects": subjects})
+        assert r.status_code == 201, r.content
+        ids.append(r.json()["id"])
+    # A player left without identifiers (as an erasure leaves one): its subject still shows.
+    PlayerIdentifier.objects.filter(identifier="roblox:261").delete()
+    _case_with_files(project, 2)
+    for case_id in ids:
+        with django_assert_num_queries(1):
+            read = case_with_evidence(case_id, project_id=project.pk, mode=Mode.LIVE)
+        assert read.subject_list == _orm_subjects(case_id)
+    with django_assert_num_queries(1):
+        page = case_page(project_id=project.pk, mode=Mode.LIVE, limit=10)
+    assert len(page) == 4
+    assert {case.pk: case.subject_list for case in page} == {case.pk: _orm_subjects(case.pk) for case in page}
+    assert [len(case.files) for case in page] == [2, 0, 0, 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -28,3 +29,38 @@ def test_upload_handlers_temporary_file_is_moved_into_place_not_copied(project: 
         assert stored.read() == png
     assert oct(os.stat(file.blob.path).st_mode & 0o777) == oct(0o644)
     upload.close()  # the temporary file is gone already: closing must not fail
+
+
+def test_a_failed_insert_takes_the_stored_bytes_back(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes are stored before the row; a row that cannot be written leaves no object behind."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from media.models import File
+
+    def refuse(self: File, *args: object, **kwargs: object) -> None:
+        assert self.blob.storage.exists(self.key), "the bytes are stored before the row"
+        raise DatabaseError("insert refused")
+
+    root = Path(settings.MEDIA_ROOT)
+    before = {path for path in root.rglob("*") if path.is_file()}
+    monkeypatch.setattr(File, "save", refuse)
+    with pytest.raises(DatabaseError):
+        file_create(project=project, mode=Mode.LIVE, content=io.BytesIO(screenshot_png(5)), original_name="shot.png")
+    assert {path for path in root.rglob("*") if path.is_file()} == before
+    assert not File.objects.filter(project=project).exists()
+
+
+def test_a_stored_file_is_its_row_and_its_event_in_one_transaction_after_the_bytes(
+    project: Project, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    """The bytes first (no statement), then the row and its file.created event together (here a
+    savepoint inside the test's transaction), then the project's endpoints (none: no delivery)."""
+    with django_assert_num_queries(5) as captured:
+        file_create(project=project, mode=Mode.LIVE, content=io.BytesIO(screenshot_png(5)), original_name="shot.png")
+    sql = [query["sql"] for query in captured.captured_queries]
+    assert sql[0].startswith("SAVEPOINT") and sql[-1].startswith("RELEASE SAVEPOINT"), sql
+    assert sql[1].startswith('INSERT INTO "media_file"'), sql
+    assert any(statement.startswith('INSERT INTO "webhooks_event"') for statement in sql[2:-1]), sql
