@@ -11,8 +11,9 @@ that alternate the sides, runs wrk on:
 - ``GET /v1/cases?identifier=`` with one identifier of a random player, against
   ``/bench/plain/v1/cases`` (target ≥ 0.9×).
 
-Prints requests per second, p50 and p99 per side (medians over rounds), the ratios, and the
-``EXPLAIN`` of both statements. Exits non-zero when any response was not 2xx.
+Prints requests per second, p50 and p99 per side (medians over rounds) and the ratios; before
+that, for both API requests, how often PostgreSQL planned each prepared statement anew and the
+``EXPLAIN (ANALYZE, BUFFERS)`` of every statement. Exits non-zero when any response was not 2xx.
 """
 
 from __future__ import annotations

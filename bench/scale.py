@@ -297,6 +297,9 @@ class Driver:
         self.rng = rng
         self.client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {size.plaintext}")
         self.patches = 0
+        # A title no earlier run on the same data sent, so every PATCH changes the case (one
+        # that changes nothing writes nothing).
+        self.run = f"{time.time():.0f}"
 
     def random_case(self) -> str:
         return self.size.case_id(self.rng.randrange(1, self.size.cases + 1))
@@ -310,7 +313,7 @@ class Driver:
             response = self.client.get(f"/v1/cases/{self.random_case()}")
         elif op == "patch":
             self.patches += 1
-            body = json.dumps({"title": f"Player report, edited ({self.patches})"})
+            body = json.dumps({"title": f"Player report, edited ({self.run}/{self.patches})"})
             response = self.client.patch(f"/v1/cases/{self.random_case()}", body, content_type="application/json")
         else:
             response = self.client.get(f"/v1/cases/{self.random_case()}/events?limit={PAGE}")
