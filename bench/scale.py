@@ -56,6 +56,9 @@ HASH_SQL = "md5({i} || '/' || {k}) || md5({k} || '|' || {i})"
 
 @dataclass
 class Size:
+    """One size of the data: its database, what seeding made (ids, token, the deep page's
+    cursor) and what the run measured (timings, statements and plans per operation)."""
+
     cases: int
     database_url: str
     project_id: str = ""
