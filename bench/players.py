@@ -11,8 +11,9 @@ that alternate the sides, runs wrk on:
 - ``GET /v1/cases?identifier=`` with one identifier of a random player, against
   ``/bench/plain/v1/cases`` (target ≥ 0.9×).
 
-Prints requests per second, p50 and p99 per side (medians over rounds), the ratios, and the
-``EXPLAIN`` of both statements. Exits non-zero when any response was not 2xx.
+Prints requests per second, p50 and p99 per side (medians over rounds) and the ratios; before
+that, for both API requests, how often PostgreSQL planned each prepared statement anew and the
+``EXPLAIN (ANALYZE, BUFFERS)`` of every statement. Exits non-zero when any response was not 2xx.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.run import DEFAULT_REDIS_URL, ROOT, ensure_database, gunicorn, log, setup_django
+from bench.run import DEFAULT_REDIS_URL, ROOT, ensure_database, gunicorn, log, quiet_request_log, setup_django
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_players"
 STEAM64_MIN = 76561197960265728
@@ -54,6 +55,7 @@ def seed(players: int) -> tuple[str, str]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from cases.chain import GENESIS
     from cases.models import Case, CaseEvent, CaseSubject
     from players.models import Player, PlayerIdentifier
     from serverops.ids import new_case_id, new_player_id
@@ -92,12 +94,12 @@ def seed(players: int) -> tuple[str, str]:
                     for identifier in _identifiers(n):
                         copy.write_row((project.pk, "live", player_id, identifier, True, now))
             with cursor.copy(
-                f"COPY {tables[Case]} (id, project_id, mode, title, description, status, created_at, updated_at) "
-                "FROM STDIN"
+                f"COPY {tables[Case]} (id, project_id, mode, title, description, status, created_at, updated_at, "
+                "history_head) FROM STDIN"
             ) as copy:
                 for n, (_, case_id) in enumerate(ids, start):
                     status = ("open", "closed", "archived")[n % 3]
-                    copy.write_row((case_id, project.pk, "live", f"Report #{n}", "", status, now, now))
+                    copy.write_row((case_id, project.pk, "live", f"Report #{n}", "", status, now, now, GENESIS))
             with cursor.copy(
                 f"COPY {tables[CaseSubject]} (case_id, player_id, role, name, position) FROM STDIN"
             ) as copy:
@@ -113,25 +115,42 @@ def seed(players: int) -> tuple[str, str]:
     return token.pk, plaintext
 
 
-def explain(token_id: str) -> None:
+def explain(plaintext: str, token_id: str, player: int) -> None:
+    """The plans PostgreSQL runs each API request's statements with: how often each prepared
+    statement was planned anew (custom plans) or ran on its one generic plan, after a
+    connection's first 20 requests, and the ``EXPLAIN (ANALYZE, BUFFERS)`` of every statement
+    of one request."""
+    from django.conf import settings
     from django.db import connection
+    from django.test import Client, override_settings
 
-    from cases.player_views import _players_sql
-    from cases.queries import _page_sql
-    from tokens.models import ScopedToken
+    from bench.scale import explaining
 
-    token = ScopedToken.objects.get(pk=token_id)
-    with connection.cursor() as cursor:
-        lookup = _players_sql("postgresql", "identifiers")
-        cursor.execute(f"EXPLAIN {lookup}", [token.project_id, token.mode, list(_identifiers(12345))])
-        print("EXPLAIN GET /v1/players?identifier=… (3 identifiers)")
-        print("\n".join(row[0] for row in cursor.fetchall()))
-        page = _page_sql("postgresql", status=False, after=False, limit=51, subjects=("identifier",))
-        cursor.execute(
-            f"EXPLAIN {page}", [token.project_id, token.mode, token.project_id, token.mode, _identifiers(12345)[0]]
-        )
-        print("EXPLAIN GET /v1/cases?identifier=…")
-        print("\n".join(row[0] for row in cursor.fetchall()))
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    paths = {
+        "GET /v1/players?identifier=… (3 identifiers)": "/v1/players?"
+        + "&".join(f"identifier={quote(i)}" for i in _identifiers(player)),
+        "GET /v1/cases?identifier=…": f"/v1/cases?identifier={quote(_identifiers(player)[0])}",
+    }
+    budgets = {**settings.SERVEROPS, "RATE_LIMIT_TOKEN_BUDGETS": {token_id: (10**9, 10**9)}}
+    with override_settings(SERVEROPS=budgets):
+        for label, path in paths.items():
+            connection.close()  # a new connection: nothing prepared yet
+            for _ in range(20):
+                response = client.get(path)
+                assert response.status_code == 200
+                assert len(response.json()["players" if "players" in path else "cases"]) == 1
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+                prepared = cursor.fetchall()
+            plans: list[tuple[str, str]] = []
+            with explaining(plans):
+                assert client.get(path).status_code == 200
+            print(f"\n{label}: plans of each prepared statement after 20 requests on one connection")
+            for statement, generic, custom in prepared:
+                print(f"  generic {generic:>2}, custom {custom:>2}: {' '.join(statement.split())[:90]}…")
+            for number, (sql, plan) in enumerate(plans, 1):
+                print(f"EXPLAIN (ANALYZE, BUFFERS) of statement {number}: {' '.join(sql.split())[:90]}…\n{plan}")
 
 
 def run_wrk(base: str, path: str, token: str, queries: Path, seconds: int, connections: int) -> dict[str, float]:
@@ -170,6 +189,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_PLAYERS_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--port", type=int, help="gunicorn's loopback port (default: a free one)")
     args = parser.parse_args()
     if args.tiny:
         args.players, args.rounds, args.seconds = 1_000, 2, 2
@@ -179,7 +200,8 @@ def main() -> int:
 
     call_command("migrate", verbosity=0)
     token_id, plaintext = seed(args.players)
-    explain(token_id)
+    quiet_request_log()
+    explain(plaintext, token_id, args.players // 3)
     rng = random.Random(22)  # noqa: S311 (repeatable test data)
     folder = Path(tempfile.mkdtemp(prefix="bench-players-"))
     lookups, single = folder / "players.txt", folder / "cases.txt"
@@ -191,10 +213,10 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "BENCH_DATABASE_URL": args.database_url,
         "BENCH_TOKEN_ID": token_id,
-        "REDIS_URL": DEFAULT_REDIS_URL,
+        "REDIS_URL": args.redis_url,
     }
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
-    with gunicorn(env, folder / "gunicorn.log", plaintext) as server:
+    with gunicorn(env, folder / "gunicorn.log", plaintext, args.port) as server:
         for op, (api, plain, _) in OPERATIONS.items():
             queries = lookups if op == "players" else single
             for path in (api, plain):  # warm both workers' prepared statements

@@ -135,8 +135,8 @@ def quiet_request_log() -> None:
 class Gunicorn:
     """gunicorn with 2 workers on a loopback port, in its own process group, stopped on exit."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(self, *, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_file = log_path.open("ab")
         self.process = start_gunicorn(
@@ -161,8 +161,9 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log_path: Path, token: str) -> Iterator[Gunicorn]:
-    server = Gunicorn(env=env, log_path=log_path)
+def gunicorn(env: dict[str, str], log_path: Path, token: str, port: int | None = None) -> Iterator[Gunicorn]:
+    """A started ``Gunicorn`` on ``port`` (a free one when None), stopped on leaving."""
+    server = Gunicorn(env=env, log_path=log_path, port=port)
     try:
         server.wait_ready(token)
         yield server

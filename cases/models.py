@@ -253,7 +253,10 @@ class CaseEvent(FastLoadingModel):
     """
 
     id = models.CharField(primary_key=True, max_length=29, default=new_event_id, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: case_event_order (and event_chain_no_fork) lead with the case. With one,
+    # PostgreSQL read a case's history through it and sorted every event of the case for each
+    # page, and the largest table kept two more indexes up to date (bench/PROFILE.md, section 15).
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
     # Stamped by cases.services._chain before it is hashed, so never again on save.
     created_at = models.DateTimeField(default=timezone.now)
     actor_type = models.CharField(max_length=6, choices=ActorType.choices)

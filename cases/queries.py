@@ -346,8 +346,11 @@ def load_evidence(cases: Iterable[Case], *, using: str = "default") -> None:
 
 
 @cache
-def _subjects_sql(vendor: str, count: int) -> str:
-    where = "s.case_id = ANY(%s)" if vendor == "postgresql" else f"s.case_id IN ({', '.join(['%s'] * count)})"
+def _subjects_sql(count: int) -> str:
+    # One parameter per case, not PostgreSQL's ``= ANY(%s)``: a prepared statement's generic plan
+    # guesses an array of 10, costlier than the plan for the one case of a GET or PATCH, so
+    # PostgreSQL planned this statement anew on every request (bench/PROFILE.md, section 15).
+    where = f"s.case_id IN ({', '.join(['%s'] * count)})"
     return f"SELECT {_subject_columns()} FROM {_subjects_from()} WHERE {where} ORDER BY s.case_id, s.position, s.id"
 
 
@@ -358,13 +361,9 @@ def load_subjects(cases: Iterable[Any], *, using: str = "default") -> None:
     by_id = {case.pk: case for case in cases}
     found: dict[str, list[list[Any]]] = {pk: [] for pk in by_id}
     if by_id:
-        connection = connections[using]
         ids = list(by_id)
-        params: list[Any] = [ids] if connection.vendor == "postgresql" else ids
-        # PostgreSQL: one array parameter, one statement text whatever the page size (load_evidence).
-        with connection.cursor() as cursor:
-            sql = _subjects_sql(connection.vendor, 1 if connection.vendor == "postgresql" else len(ids))
-            cursor.execute(sql, params)
+        with connections[using].cursor() as cursor:
+            cursor.execute(_subjects_sql(len(ids)), ids)
             rows = cursor.fetchall()
         reader = Rows.of(using, *_SUBJECT_MODELS)
         for row in rows:
