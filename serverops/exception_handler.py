@@ -24,10 +24,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from . import metrics
+from .engines import failed_engine
 from .exceptions import (
     INTERNAL_MESSAGE,
     UNAUTHORIZED_MESSAGE,
     DomainError,
+    EngineUnavailable,
     NotFound,
     PayloadTooLarge,
     error_body,
@@ -120,6 +123,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif (refusal := request_refusal(exc)) is not None:
         logger.warning("refused %s: %s", type(exc).__name__, refusal.detail)
         exc = refusal
+    elif (engine := failed_engine(exc)) is not None:
+        # One line naming the engine, no traceback: the operator's fix is the engine, not the code.
+        logger.error("%s unavailable: %s: %s", engine, type(exc).__name__, exc)
+        if metrics.enabled():
+            metrics.ENGINE_FAILURES.labels(engine).inc()
+        exc = EngineUnavailable(engine)
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):

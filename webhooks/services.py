@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ from cases.models import Case, CaseEvent
 from cases.queries import load_evidence, load_subjects
 from cases.serializers import case_representation, ordered_changes
 from media.storage import FileLinks
-from serverops import sql
+from serverops import metrics, sql
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
 from tokens.models import Mode, Project
@@ -228,6 +228,8 @@ def message_deliver(*, message_id: str, worker: str) -> str:
         result.update(status=MessageStatus.FAILED, next_attempt_at=None)
     else:
         result.update(next_attempt_at=finished + BACKOFF[message.attempts - 1])
+    if metrics.enabled():
+        metrics.WEBHOOK_ATTEMPTS.labels(str(result.get("status", "retrying"))).inc()
     log = logger.info if outcome.ok else logger.warning
     log(
         "webhook attempt %s message=%s endpoint=%s attempt=%d status=%s duration_ms=%d error=%r next_attempt_at=%s",
@@ -253,6 +255,12 @@ def message_deliver(*, message_id: str, worker: str) -> str:
         if ours.update(**result) and result.get("next_attempt_at"):
             transaction.on_commit(partial(_enqueue, message_id, result["next_attempt_at"]))
     return str(result.get("status", "retrying"))
+
+
+def backlog_metrics() -> Iterator[metrics.Metric]:
+    """The messages still to deliver, read at scrape time (one indexed count: ``webhook_message_due``)."""
+    pending = WebhookMessage.objects.filter(status=MessageStatus.PENDING).count()
+    yield metrics.gauge("serverops_webhook_backlog", "Webhook messages not yet delivered nor failed.", pending)
 
 
 @transaction.atomic
