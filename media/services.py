@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import IO, Any
 
 import ijson
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -38,6 +40,7 @@ from .models import FOLDER_MAX_LENGTH, KEY_MAX_LENGTH, ORIGINAL_NAME_MAX_LENGTH,
 from .storage import file_apply_access
 
 CHUNK_SIZE = 64 * 1024
+logger = logging.getLogger(__name__)
 
 
 def _invalid(param: str, message: str) -> InvalidValue:
@@ -320,15 +323,29 @@ def file_create(
         blob.content_type = facts.content_type
     else:
         blob = UploadedFile(content, name=file.original_name, content_type=facts.content_type, size=facts.size)
-    stored = file.blob.storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
-    if stored != file.key:
-        # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
-        file.blob.storage.delete(stored)
-        raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
-    if file.visibility == Visibility.PUBLIC:
-        # Objects are written private; only a public file needs the store told otherwise.
-        file_apply_access(file)
+    storage = file.blob.storage
+    stored = storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
+    try:
+        if stored != file.key:
+            # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
+            raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
+        if file.visibility == Visibility.PUBLIC:
+            # Objects are written private; only a public file needs the store told otherwise.
+            file_apply_access(file)
+    except BaseException:
+        # The row goes back with the transaction; the bytes must not stay behind without it.
+        _delete_quietly(storage, stored)
+        raise
     return file
+
+
+def _delete_quietly(storage: Storage, name: str) -> None:
+    """Remove ``name`` from ``storage`` while another failure is on its way out; a store that
+    cannot delete now (the failure is often the store's) leaves an object no row names, logged."""
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.warning("could not remove %s after a failed upload", name, exc_info=True)
 
 
 EDITABLE_FIELDS = ("tags", "folder", "visibility", "abuse_status")

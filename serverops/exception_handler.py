@@ -130,6 +130,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             metrics.ENGINE_FAILURES.labels(engine).inc()
         exc = EngineUnavailable(engine)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, EngineUnavailable):
+        # Logged above in one line; Django's request logger would add a second for the 503.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):
         set_rollback()

@@ -101,6 +101,7 @@ class EngineFailureMiddleware:
         else:
             response = HttpResponse(message + "\n", status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(ENGINE_RETRY_AFTER)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # the line above says it
         return response
 
 

@@ -231,8 +231,9 @@ class Charge:
         self.uncounted = False
         url: str | None = settings.RATE_LIMIT_REDIS_URL
         if url:
-            self.client = _redis(url)
             try:
+                # Connects when made (a single-connection client), so it may find Redis away too.
+                self.client = _redis(url)
                 self.sent = _SentScript(self.client, self.keys, self.lifetimes)
             except REDIS_UNAVAILABLE as error:
                 self._fail_open(error)
