@@ -279,3 +279,20 @@ def test_the_metrics_module_names_what_it_counts() -> None:
         "serverops_engine_unavailable",
     ):
         assert name in exposed
+
+
+def test_production_answers_probes_over_plain_http_and_redirects_the_rest() -> None:
+    code = (
+        "from django.test import Client; c = Client(); "
+        "print(c.get('/healthz', headers={'Host': 'cases.example.com'}).status_code, "
+        "c.get('/v1/cases', headers={'Host': 'cases.example.com'}).status_code)"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "serverops.settings.production",
+        "SECRET_KEY": "x" * 50,
+        "IDENTIFIER_HASH_KEY": "y" * 50,
+        "ALLOWED_HOSTS": "cases.example.com",
+    }
+    result = _manage("shell", "--no-imports", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "301"]
