@@ -406,6 +406,8 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs) afterwards")
     args = parser.parse_args()
+    # Stopped from outside (a CI timeout), it still stops what it started: the finally blocks run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.short:
         args.duration, args.clients, args.budget = 15.0, 8, min(args.budget, 40)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -427,7 +429,7 @@ def main() -> int:
     receiver = Receiver(0.0)
     begun = time.monotonic()
 
-    with moto_server() as s3:
+    with (scratch / "moto.log").open("wb") as moto_log, moto_server(moto_log) as s3:
         s3.client().create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
         base = {
             **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MEDIA_ROOT"}},
