@@ -95,4 +95,6 @@ def readyz(request: HttpRequest) -> HttpResponse:
     response = error_response(503, f"not ready: {', '.join(failed)} did not answer")
     response["Retry-After"] = "5"
     response["Cache-Control"] = "no-store"
+    # Logged above, one WARNING per engine; Django's request logger would add an ERROR per probe.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response

@@ -96,9 +96,9 @@ class _ScrapeTime(Collector):
         for collect in _scrape_collectors:
             try:
                 yield from collect()
-            except Exception:
+            except Exception as error:
                 # A scrape still reports the counters when an engine behind a gauge is down.
-                logger.warning("a scrape-time collector failed", exc_info=True)
+                logger.warning("a scrape-time gauge was left out: %s: %s", type(error).__name__, error)
 
 
 def _registry() -> CollectorRegistry:

@@ -296,3 +296,22 @@ def test_production_answers_probes_over_plain_http_and_redirects_the_rest() -> N
     result = _manage("shell", "--no-imports", "-c", code, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "301"]
+
+
+def test_a_scrape_answers_when_a_gauge_cannot_be_read(client, settings, monkeypatch, caplog) -> None:
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+    def broken() -> Any:
+        raise RuntimeError("the database is away")
+
+    monkeypatch.setattr(metrics, "_scrape_collectors", [broken])
+    text = scrape(client)
+    assert "serverops_requests_total" in text or "serverops_request_duration_seconds" in text
+    assert "serverops_webhook_backlog" not in text
+    assert "a scrape-time gauge was left out: RuntimeError: the database is away" in caplog.text
+
+
+def test_a_failed_readyz_is_one_warning_per_engine_not_an_error(client, monkeypatch, caplog) -> None:
+    monkeypatch.setitem(health.CHECKS, "cache", _raise("refused"))
+    client.get("/readyz")
+    assert [r.levelname for r in caplog.records if r.name in ("django.request", "serverops.health")] == ["WARNING"]
