@@ -78,3 +78,14 @@ def test_a_worker_freezes_what_it_has_loaded_and_not_its_garbage(unfrozen: None)
     assert gc.get_freeze_count() > 1000  # Django, the apps and the test run's modules
     assert not any(obj is loaded for obj in gc.get_objects())  # out of every generation's sight
     assert garbage() is None  # collected first, not frozen forever
+
+
+def test_the_library_names_its_files_by_process_id(tmp_path) -> None:
+    """What ``startup.start`` reads a file's process from: prometheus-client's own names."""
+    import subprocess
+    import sys
+
+    code = "import os; from prometheus_client import Counter; Counter('c', 'c').inc(); print(os.getpid())"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    pid = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert [path.name for path in tmp_path.iterdir()] == [f"counter_{pid.strip()}.db"]
