@@ -498,7 +498,7 @@ def main() -> int:
         def start_worker(number: int) -> subprocess.Popen[bytes]:
             home, env = hosts[number]
             return subprocess.Popen(
-                [PYTHON, str(ROOT / "manage.py"), "deliver_webhooks", "--interval", "0.1", "--sweep-every", "3"],
+                [PYTHON, str(ROOT / "manage.py"), "deliver_webhooks", "--interval", "0.1"],
                 cwd=home,
                 env=env,
                 start_new_session=True,
