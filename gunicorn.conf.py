@@ -29,9 +29,13 @@ limit_request_field_size = 32768
 
 gunicorn_errors.install()
 
-# Production settings without SECRET_KEY or ALLOWED_HOSTS: one line on stderr and exit 1.
-on_starting = startup.check_settings
+# Production settings without SECRET_KEY or ALLOWED_HOSTS: one line on stderr and exit 1; then
+# the metrics files of processes gone since the last start are removed.
+on_starting = startup.start
 post_worker_init = startup.freeze_loaded_objects
+# With PROMETHEUS_MULTIPROC_DIR every worker writes its metrics there and /metrics adds them up
+# (serverops.metrics); a dead worker's live values are dropped.
+child_exit = startup.worker_exited
 
 # The runtime control socket would be one path for every gunicorn of this user on the host
 # (the soak test and the benchmark start their own); the service does not use it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import IO, Any
 
 import ijson
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -39,6 +41,7 @@ from .signals import file_changed
 from .storage import file_apply_access
 
 CHUNK_SIZE = 64 * 1024
+logger = logging.getLogger(__name__)
 
 
 def _invalid(param: str, message: str) -> InvalidValue:
@@ -328,7 +331,7 @@ def file_create(
     stored = storage.save(file.key, blob, max_length=KEY_MAX_LENGTH)
     if stored != file.key:
         # A fresh file id makes a clash impossible; a storage that renamed anyway broke the key rule.
-        storage.delete(stored)
+        _delete_quietly(storage, stored)
         raise RuntimeError(f"storage stored {file.key!r} as {stored!r}")
     try:
         if file.visibility == Visibility.PUBLIC:
@@ -339,9 +342,19 @@ def file_create(
             file.save(force_insert=True)
             file_changed.send(sender=File, file=file, change="created")
     except BaseException:
-        storage.delete(file.key)
+        # The bytes must not stay behind without their row.
+        _delete_quietly(storage, file.key)
         raise
     return file
+
+
+def _delete_quietly(storage: Storage, name: str) -> None:
+    """Remove ``name`` from ``storage`` while another failure is on its way out; a store that
+    cannot delete now (the failure is often the store's) leaves an object no row names, logged."""
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.warning("could not remove %s after a failed upload", name, exc_info=True)
 
 
 EDITABLE_FIELDS = ("tags", "folder", "visibility", "abuse_status")

@@ -42,13 +42,18 @@ def start_gunicorn(
     config: bool = True,
     options: Sequence[str] = (),
     log: IO[bytes] | None = None,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
-    """gunicorn serving ``app`` on 127.0.0.1:``port`` from the repository root, in a process group
-    of its own (``stop`` ends the master and its workers), with ``gunicorn.conf.py`` unless
+    """gunicorn serving ``app`` on 127.0.0.1:``port`` from ``cwd`` (the repository root unless a
+    host of its own is wanted; the repository is on the path either way), in a process group of
+    its own (``stop`` ends the master and its workers), with ``gunicorn.conf.py`` unless
     ``config`` is False; its output goes to ``log`` (inherited when None)."""
-    command = [sys.executable, "-m", "gunicorn", app, *(["--config", "gunicorn.conf.py"] if config else [])]
+    command = [sys.executable, "-m", "gunicorn", app, *(["--config", str(ROOT / "gunicorn.conf.py")] if config else [])]
     command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", *options]
-    return subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=log, stderr=log, start_new_session=True)
+    if cwd != ROOT:
+        path = os.pathsep.join(p for p in (str(cwd), str(ROOT), env.get("PYTHONPATH", "")) if p)
+        env = {**env, "PYTHONPATH": path}
+    return subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=log, stderr=log, start_new_session=True)
 
 
 def wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:

@@ -24,10 +24,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from . import metrics
+from .engines import failed_engine
 from .exceptions import (
     INTERNAL_MESSAGE,
     UNAUTHORIZED_MESSAGE,
     DomainError,
+    EngineUnavailable,
     NotFound,
     PayloadTooLarge,
     error_body,
@@ -120,7 +123,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif (refusal := request_refusal(exc)) is not None:
         logger.warning("refused %s: %s", type(exc).__name__, refusal.detail)
         exc = refusal
+    elif (engine := failed_engine(exc)) is not None:
+        # One line naming the engine, no traceback: the operator's fix is the engine, not the code.
+        logger.error("%s unavailable: %s: %s", engine, type(exc).__name__, exc)
+        if metrics.enabled():
+            metrics.ENGINE_FAILURES.labels(engine).inc()
+        exc = EngineUnavailable(engine)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, EngineUnavailable):
+        # Logged above in one line; Django's request logger would add a second for the 503.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     request = context.get("request")
     if response is None or not isinstance(exc, exceptions.APIException):
         set_rollback()

@@ -102,6 +102,22 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+# Seconds a client waits before retrying after an engine failed: a restart or failover takes a few.
+ENGINE_RETRY_AFTER = 5
+
+
+class EngineUnavailable(ServiceUnavailable):
+    """An engine (``serverops.engines``) did not answer: 503 naming it, with ``Retry-After``."""
+
+    def __init__(self, engine: str) -> None:
+        super().__init__(engine_unavailable_message(engine))
+        self.headers = {"Retry-After": str(ENGINE_RETRY_AFTER)}
+
+
+def engine_unavailable_message(engine: str) -> str:
+    return f"the {engine} is not answering; retry in a few seconds"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "request body is larger than 1 MiB"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -32,3 +34,37 @@ def freeze_loaded_objects(worker: Any) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def start(server: Any) -> None:
+    """gunicorn's ``on_starting`` hook: the settings check, then the metrics files of processes
+    that are gone (``PROMETHEUS_MULTIPROC_DIR`` outlives a restart; their counts would be added in
+    forever, and a reused process id would start from a dead one's values)."""
+    check_settings(server)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    for path in Path(directory).glob("*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def worker_exited(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` hook: a dead worker's live gauges leave the metrics; its counters
+    stay in (a counter never goes down)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

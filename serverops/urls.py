@@ -5,10 +5,13 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from media import serving
 
-from . import not_found, views
+from . import health, metrics, not_found, views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("v1/", include("cases.urls")),
     path("v1/", include("media.urls")),
     path("v1/", include("tokens.urls")),

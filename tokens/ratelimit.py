@@ -10,10 +10,17 @@ read after it (``Charge``). Without it they live in Django's default cache (in-p
 
 A token's counters are keyed by its digest, the one thing known about it before its row
 is read.
+
+When that Redis does not answer (down, restarting, out of reach for ``REDIS_TIMEOUT``), the limit
+fails open: the request is served uncounted, without the ``X-RateLimit-*`` headers, and counted in
+``serverops_rate_limit_uncounted``. The limit shields the service from a runaway client; refusing
+every request while Redis restarts would take the whole API down to prevent that
+(docs/operations.md#faults).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -25,11 +32,16 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from serverops import metrics
 from serverops.conf import serverops_setting
+
+logger = logging.getLogger("serverops.ratelimit")
 
 # Each key is one window's counter; ARGV holds each key's lifetime in seconds. A counter's
 # first INCR gives it that lifetime, so a window's counter outlives the window and no longer.
@@ -43,6 +55,10 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
+# Seconds to connect to Redis and to get the charge's reply: a healthy Redis answers in well under
+# a millisecond, and a request waits at most this long for one that does not before failing open.
+REDIS_TIMEOUT = 0.5
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 # The two windows of docs/api.md#rate-limits, in the order of the settings' budgets: (name in
 # the RateLimit fields, seconds).
 WINDOWS = (("per-second", 1), ("per-minute", 60))
@@ -132,7 +148,9 @@ def _redis(url: str) -> _Client:
     if _client.key != key:
         # single_connection_client: the client keeps one connection rather than a pool, so the
         # charge can write its command on it and read the reply later, from the same socket.
-        _client.redis = Redis.from_url(url, single_connection_client=True)
+        _client.redis = Redis.from_url(
+            url, single_connection_client=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         _client.script = _client.redis.register_script(CHARGE_SCRIPT)
         _client.key = key
     return _client
@@ -210,15 +228,33 @@ class Charge:
         self.lifetimes = [seconds + 1 for _, seconds in WINDOWS]
         self.sent: _SentScript | None = None
         self.client: _Client | None = None
+        self.uncounted = False
         url: str | None = settings.RATE_LIMIT_REDIS_URL
         if url:
-            self.client = _redis(url)
-            self.sent = _SentScript(self.client, self.keys, self.lifetimes)
+            try:
+                # Connects when made (a single-connection client), so it may find Redis away too.
+                self.client = _redis(url)
+                self.sent = _SentScript(self.client, self.keys, self.lifetimes)
+            except REDIS_UNAVAILABLE as error:
+                self._fail_open(error)
 
-    def settle(self, token_id: str) -> RateLimitState:
+    def _fail_open(self, error: Exception) -> None:
+        self.uncounted = True
+        logger.warning("rate limit not counted, Redis did not answer: %s: %s", type(error).__name__, error)
+        if metrics.enabled():
+            metrics.RATE_LIMIT_UNCOUNTED.inc()
+
+    def settle(self, token_id: str) -> RateLimitState | None:
         """The charge of the token ``token_id``, the credential's; raises ``RateLimited`` when
-        it is over either of the token's budgets."""
-        counts = self._counts()
+        it is over either of the token's budgets. ``None`` when Redis did not answer: the
+        request goes on uncounted."""
+        if self.uncounted:
+            return None
+        try:
+            counts = self._counts()
+        except REDIS_UNAVAILABLE as error:
+            self._fail_open(error)
+            return None
         windows = zip(WINDOWS, budgets(token_id), counts, self.starts, strict=True)
         per_second, per_minute = (
             Window(name, seconds, limit, count, start + seconds) for (name, seconds), limit, count, start in windows
@@ -233,14 +269,19 @@ class Charge:
         It still counts, unless ``forget``: for a credential that named no usable token, whose
         counters are deleted, so that made-up credentials leave nothing in the cache (on Redis
         a second round trip, on that path only)."""
-        if not forget:
-            self._counts()
+        if self.uncounted:
             return
-        if self.client is None:
-            caches[DEFAULT_CACHE_ALIAS].delete_many(self.keys)
-            return
-        self._counts()  # its reply read first: the connection carries one command at a time
-        self.client.redis.delete(*self.keys)
+        try:
+            if not forget:
+                self._counts()
+                return
+            if self.client is None:
+                caches[DEFAULT_CACHE_ALIAS].delete_many(self.keys)
+                return
+            self._counts()  # its reply read first: the connection carries one command at a time
+            self.client.redis.delete(*self.keys)
+        except REDIS_UNAVAILABLE as error:
+            self._fail_open(error)
 
     def _counts(self) -> list[int]:
         if self.sent is not None:

@@ -20,3 +20,7 @@ class WebhooksConfig(AppConfig):
         file_changed.connect(services.events_record_for_file, dispatch_uid="webhooks.events_record_for_file")
         players_merged.connect(services.events_record_for_merge, dispatch_uid="webhooks.events_record_for_merge")
         player_erased.connect(services.events_forget_players, dispatch_uid="webhooks.events_forget_players")
+
+        from serverops.metrics import register_scrape_collector
+
+        register_scrape_collector(services.backlog_metrics)

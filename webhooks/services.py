@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -26,7 +26,7 @@ from media.models import File
 from media.serializers import file_representation
 from media.storage import FileLinks
 from players.models import Player
-from serverops import sql
+from serverops import metrics, sql
 from serverops.conf import serverops_setting
 from serverops.fields import rfc3339
 from serverops.ids import new_event_id
@@ -398,6 +398,8 @@ def message_deliver(*, message_id: str, worker: str) -> str:
             backoff = max(backoff, timedelta(seconds=wait))
         result.update(next_attempt_at=finished + backoff)
     verdict = _verdict(outcome)
+    if metrics.enabled():
+        metrics.WEBHOOK_ATTEMPTS.labels(str(result.get("status", "retrying"))).inc()
     log = logger.info if outcome.ok else logger.warning
     log(
         "webhook attempt %s message=%s endpoint=%s attempt=%d status=%s duration_ms=%d error=%r next_attempt_at=%s%s",
@@ -453,6 +455,12 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Outcome:
         outcome.error,
     )
     return outcome
+
+
+def backlog_metrics() -> Iterator[metrics.Metric]:
+    """The messages still to deliver, read at scrape time (one indexed count: ``webhook_message_due``)."""
+    pending = WebhookMessage.objects.filter(status=MessageStatus.PENDING).count()
+    yield metrics.gauge("serverops_webhook_backlog", "Webhook messages not yet delivered nor failed.", pending)
 
 
 @transaction.atomic

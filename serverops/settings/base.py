@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "serverops.middleware.RequestIdMiddleware",
     "serverops.middleware.RequestLogMiddleware",
+    "serverops.middleware.EngineFailureMiddleware",
     "serverops.bodies.BodyFramingErrors",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -308,11 +309,27 @@ TASKS = {
     }
 }
 
+# /metrics (docs/operations.md#metrics): Prometheus text for this bearer token; empty, the route
+# answers 404 and nothing is counted.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Seconds /readyz gives each engine to answer before it reports the host not ready.
+READYZ_TIMEOUT_SECONDS = env_int("READYZ_TIMEOUT_SECONDS", 2)
+
+# "line" (key=value text) or "json" (one JSON object a line, for a log shipper).
+LOG_FORMAT = env_str("LOG_FORMAT", "line")
+if LOG_FORMAT not in ("line", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be line or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"},
+        # The request line's fields (serverops.middleware) become keys of their own beside these.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "filters": {
         "request_id": {"()": "serverops.logging.RequestIdFilter"},
@@ -323,12 +340,12 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "line",
+            "formatter": LOG_FORMAT,
         },
         "security": {
             "class": "logging.StreamHandler",
             "filters": ["request_id", "demote"],
-            "formatter": "line",
+            "formatter": LOG_FORMAT,
         },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import requests
 
@@ -50,15 +51,18 @@ class S3Server:
 
 
 @contextmanager
-def moto_server() -> Iterator[S3Server]:
-    """Start ``python -m moto.server`` bound to 127.0.0.1 on a free port; stop it afterwards."""
+def moto_server(log: IO[bytes] | None = None) -> Iterator[S3Server]:
+    """Start ``python -m moto.server`` bound to 127.0.0.1 on a free port; stop it afterwards.
+
+    Its request log goes to ``log`` when given: a long run must, since a pipe nobody reads fills
+    after a few thousand requests and the server then hangs writing to it."""
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log if log is not None else subprocess.PIPE,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
