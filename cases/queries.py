@@ -13,6 +13,7 @@ PostgreSQL against what the ORM returns and writes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -26,6 +27,7 @@ from players.models import Player, PlayerIdentifier
 from serverops.pagination import Position, keyset_params, keyset_sql
 from serverops.sql import Rows, column, columns, table
 
+from .assignees import name_join, name_sql
 from .models import Attachment, Case, CaseEvent, CaseSubject, SubjectView
 
 if TYPE_CHECKING:
@@ -51,11 +53,13 @@ _FILE = Attachment._meta.get_field("file")
 @cache
 def _case_sql(*, narrowed: bool) -> str:
     where = "c.id = %s" + (" AND c.project_id = %s AND c.mode = %s" if narrowed else "")
+    # The assignee's name last, after the columns ``Rows`` reads.
     return (
-        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')} "
+        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')}, {name_sql('u')} "
         f"FROM {table(Case)} c "
         f"LEFT OUTER JOIN {table(Attachment)} a ON a.case_id = c.id "
         f"LEFT OUTER JOIN {table(File)} f ON f.id = a.file_id "
+        f"{name_join('c.' + column(Case, 'assignee'), 'm', 'u')} "
         f"WHERE {where} ORDER BY a.position, a.id"
     )
 
@@ -64,7 +68,7 @@ def case_with_evidence(
     case_id: str, *, project_id: str | None = None, mode: str | None = None, lock: bool = False, using: str = "default"
 ) -> Case:
     """The case ``case_id`` with ``Case.evidence`` (its attachments, each with its file, in the
-    case's order), read in one statement.
+    case's order) and ``Case.assignee_name``, read in one statement.
 
     ``project_id`` and ``mode`` narrow it to a token's cases (both or neither). ``lock`` first
     takes the case's row lock, in a statement of its own, so that the read sees what the last
@@ -85,6 +89,7 @@ def case_with_evidence(
         raise Case.DoesNotExist(f"no case {case_id}")
     reader = Rows.of(using, Case, Attachment, File)
     case: Case = reader.instances(rows[0])[0]
+    case.assignee_name = rows[0][-1]
     evidence: list[Attachment] = []
     for row in rows:
         _, link, file = reader.instances(row)
@@ -97,15 +102,37 @@ def case_with_evidence(
 
 
 @cache
-def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
+def _page_sql(
+    vendor: str,
+    *,
+    status: bool,
+    after: bool,
+    limit: int,
+    subjects: tuple[str, ...] = (),
+    priority: bool = False,
+    assignee: str | None = None,
+    label: bool = False,
+) -> str:
     """``case_page``'s statement: the page (a ``WITH``) and its files, one row each (``UNION
     ALL``), each row NULL where the other kind has columns, sorted so that every case's row
     comes before its files' rows. A case's description is not repeated on each of its files'
-    rows, as a join would repeat it."""
+    rows, as a join would repeat it. ``assignee`` is ``"member"`` (a parameter) or ``"none"``."""
     created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
+    if priority:
+        where.append(f"t.{column(Case, 'priority')} = %s")
+    if assignee == "none":
+        where.append(f"t.{column(Case, 'assignee')} IS NULL")
+    elif assignee is not None:
+        where.append(f"t.{column(Case, 'assignee')} = %s")
+    if label:
+        labels = f"t.{column(Case, 'labels')}"
+        if vendor == "postgresql":
+            where.append(f"{labels} @> %s::jsonb")
+        else:
+            where.append(f"EXISTS (SELECT 1 FROM json_each({labels}) WHERE json_each.value = %s)")
     for subject in subjects:
         if subject == "identifier":
             # Every player seen with the identifier: one for a strong one, any number for a weak one.
@@ -146,13 +173,15 @@ def _page_sql(vendor: str, *, status: bool, after: bool, limit: int, subjects: t
         )
     no_case = ", ".join(["NULL"] * len(Case._meta.concrete_fields))
     no_file = ", ".join(["NULL"] * len(File._meta.concrete_fields))
-    names = ", ".join(f"c{n}" for n in range(len(Case._meta.concrete_fields) + len(File._meta.concrete_fields)))
+    # Every column of a case, of a file, and last the assignee's name (on a case's row).
+    names = ", ".join(f"c{n}" for n in range(len(Case._meta.concrete_fields) + len(File._meta.concrete_fields) + 1))
     # Sorted by keys the outer SELECT leaves out: 130 values fewer to send and read.
     return (
         f"WITH p AS ({page}), u({names}, sort_at, sort_id, sort_position, sort_link) AS ("
-        f"SELECT {columns(Case, 'p')}, {no_file}, {case_at}, {case_id}, -1, 0 FROM p "
+        f"SELECT {columns(Case, 'p')}, {no_file}, {name_sql('au')}, {case_at}, {case_id}, -1, 0 FROM p "
+        f"{name_join('p.' + column(Case, 'assignee'), 'am', 'au')} "
         "UNION ALL "
-        f"SELECT {no_case}, {columns(File, 'f')}, {case_at}, {case_id}, a.{column(Attachment, 'position')}, "
+        f"SELECT {no_case}, {columns(File, 'f')}, NULL, {case_at}, {case_id}, a.{column(Attachment, 'position')}, "
         f"a.{column(Attachment, 'id')} FROM p INNER JOIN {links} "
         f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')}) "
         f"SELECT {names} FROM u ORDER BY sort_at DESC, sort_id DESC, sort_position, sort_link"
@@ -166,12 +195,17 @@ def case_page(
     limit: int,
     after: Position | None = None,
     status: str | None = None,
+    priority: str | None = None,
+    assignee: str | None = None,
+    label: str | None = None,
     identifier: str | None = None,
     player: str | None = None,
     using: str = "default",
 ) -> list[CaseRow]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given; with
     a subject holding the canonical ``identifier``, or the player ``player``, when given),
+    of one ``priority``, with the ``assignee`` (a member id, or ``"none"`` for no one) or the
+    ``label`` (exactly as stored) when given;
     newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
     and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
     the ORM, with what its representations need and not the links themselves.
@@ -188,6 +222,12 @@ def case_page(
     params: list[Any] = [project_id, mode]
     if status is not None:
         params.append(status)
+    if priority is not None:
+        params.append(priority)
+    if assignee is not None and assignee != "none":
+        params.append(assignee)
+    if label is not None:
+        params.append(json.dumps([label]) if connection.vendor == "postgresql" else label)
     subjects: tuple[str, ...] = ()
     if identifier is not None:
         subjects += ("identifier",)
@@ -198,7 +238,14 @@ def case_page(
     if after is not None:
         params += keyset_params(Case, after, connection)
     sql = _page_sql(
-        connection.vendor, status=status is not None, after=after is not None, limit=limit, subjects=subjects
+        connection.vendor,
+        status=status is not None,
+        after=after is not None,
+        limit=limit,
+        subjects=subjects,
+        priority=priority is not None,
+        assignee=None if assignee is None else "none" if assignee == "none" else "member",
+        label=label is not None,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -209,6 +256,7 @@ def case_page(
         case, file = reader.records(row)
         if case is not None:
             case.files = []
+            case.assignee_name = row[-1]
             cases.append(case)
         else:
             cases[-1].files.append(file)

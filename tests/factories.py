@@ -12,7 +12,7 @@ from cases.models import Attachment, Case, Status
 from cases.services import Actor, attachment_create, case_create
 from media.models import File
 from media.services import file_create
-from tokens.models import Mode, Organisation, Project, ScopedToken
+from tokens.models import Member, Mode, Organisation, Project, Role, ScopedToken
 from tokens.services import token_create
 
 
@@ -29,6 +29,27 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
     organisation = factory.SubFactory(OrganisationFactory)
     name = factory.Sequence(lambda n: f"Server {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    first_name = ""
+    last_name = ""
+    is_staff = True
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    """A staff user's membership; a moderator of a new organisation unless told otherwise."""
+
+    class Meta:
+        model = Member
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.MODERATOR
 
 
 class TokenFactory(factory.django.DjangoModelFactory):
