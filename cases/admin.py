@@ -51,7 +51,7 @@ from tokens.models import Member, Mode, Project
 from . import chain, export, queries
 from .assignees import WORKING_ROLES, display_name, names_of
 from .labels import clean_labels
-from .models import NOTE_MAX_LENGTH, PRIORITY_RANK, Attachment, Case, CaseEvent, Note, Status
+from .models import NOTE_MAX_LENGTH, PRIORITY_RANK, Attachment, Case, CaseEvent, Note, Priority, Status
 from .player_admin import SubjectInline, cases_with_identifier, identifier_search
 from .serializers import CaseEventSerializer, case_representation
 from .services import (
@@ -252,6 +252,10 @@ class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        priority = self.fields.get("priority")
+        if priority is not None:
+            # Left out (a form of an older page, a script), it is the API's default.
+            priority.required = False
         assignee = self.fields.get("assignee")
         if isinstance(assignee, forms.ModelChoiceField):
             # Only the moderators and above of the case's own organisation may work it.
@@ -261,6 +265,9 @@ class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
                 .select_related("user")
                 .order_by("user__first_name", "user__last_name", "user__username")
             )
+
+    def clean_priority(self) -> str:
+        return str(self.cleaned_data.get("priority") or Priority.NORMAL)
 
     def clean_new_note(self) -> str:
         return _lf(self.cleaned_data.get("new_note") or "")
@@ -506,7 +513,7 @@ class LabelFilter(admin.SimpleListFilter):
         for labels in cases.values_list("labels", flat=True):
             for label in labels:
                 counts[label] = counts.get(label, 0) + 1
-        ranked = sorted(counts, key=lambda label: (-counts[label], label.casefold()))[: self.CHOICES_MAX]
+        ranked = sorted(counts, key=lambda label: (-counts[label], label.casefold(), label))[: self.CHOICES_MAX]
         return [(label, label) for label in ranked]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
@@ -576,9 +583,9 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return cases.annotate(attachment_count=Count("attachments"), priority_rank=priority_rank())
 
     def get_ordering(self, request: HttpRequest) -> Any:
-        # The queue: the most urgent first, then the oldest (docs/operations.md, "The queue");
-        # the rank is get_queryset's annotation, which the class attribute could not name.
-        return ("priority_rank", "created_at", "id")
+        # The queue: the most urgent first, then the oldest (docs/operations.md, "The queue"). An
+        # expression: the class attribute can name neither it nor get_queryset's annotation of it.
+        return (priority_rank().asc(), "created_at", "id")
 
     def get_inlines(self, request: HttpRequest, obj: Case | None) -> Any:
         # A new case has no subjects to show.
