@@ -31,7 +31,7 @@ from .assignees import MEMBER_ID
 from .filters import CaseFilter
 from .labels import LABEL_MAX_LENGTH
 from .models import Case, CaseEvent, Note, Priority
-from .schema import case_schema, export_key_operation
+from .schema import add_note_operation, case_schema, export_key_operation
 from .serializers import (
     CaseEventSerializer,
     CaseRow,
@@ -281,6 +281,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         return paginator.get_paginated_response([note_representation(note) for note in page])
 
     @notes.mapping.post
+    @add_note_operation(required_scopes["add_note"])
     def add_note(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """A new note on the case, with its case event (``services.note_create``)."""
         case_id = self._case_id()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections
 
 from cases import chain
-from cases.models import Case, CaseEvent
+from cases.models import ActorType, Case, CaseEvent
 from cases.services import Actor, AlreadyClaimed, case_claim
 from tests.factories import CaseFactory, MemberFactory
 
@@ -32,16 +32,17 @@ def test_two_moderators_claiming_at_once_one_wins_the_other_is_told() -> None:
     errors: list[str] = []
 
     def claimer(member_id: str, user_id: int, start: threading.Barrier) -> None:
+        actor = Actor(ActorType.STAFF, str(user_id), "moderator")
         try:
             for case in cases:
                 start.wait(timeout=30)
                 try:
-                    case_claim(case_id=case.pk, member_id=member_id, actor=Actor(type="staff", id=str(user_id), name="m"))
+                    case_claim(case_id=case.pk, member_id=member_id, actor=actor)
                 except AlreadyClaimed as exc:
                     outcomes[case.pk].append(("told", exc.holder))
                 else:
                     outcomes[case.pk].append(("won", member_id))
-        except Exception as exc:  # noqa: BLE001 (reported by the main thread)
+        except Exception as exc:  # reported by the main thread
             errors.append(repr(exc))
         finally:
             connections.close_all()
