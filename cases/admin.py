@@ -552,7 +552,6 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "case_title",
         "priority_badge",
         "status_badge",
-        "assignee_name",
         "project_name",
         "attachment_count",
         "updated",
@@ -812,14 +811,6 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             '<span class="case-priority case-priority-{}">{}</span>', obj.priority, obj.get_priority_display()
         )
 
-    @admin.display(description="assignee", ordering="assignee__user__username")
-    def assignee_name(self, obj: Case) -> str:
-        member = obj.assignee
-        if member is None:
-            return "–"
-        user = member.user
-        return display_name(user.first_name, user.last_name, user.get_username(), user.email)
-
     @admin.display(description="project", ordering="project__name")
     def project_name(self, obj: Case) -> SafeString:
         # The organisation is in the tooltip and the filter: the column stays narrow.
@@ -828,7 +819,14 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="title", ordering="title")
     def case_title(self, obj: Case) -> SafeString:
         # Cut to two lines by the style sheet when it is very long: the whole title in the tooltip.
-        return format_html('<span class="case-title" title="{}">{}</span>', obj.title, obj.title)
+        # Who works the case under it, where a column of its own would not fit at 1280 px.
+        title = format_html('<span class="case-title" title="{}">{}</span>', obj.title, obj.title)
+        member = obj.assignee
+        if member is None:
+            return title
+        user = member.user
+        name = display_name(user.first_name, user.last_name, user.get_username(), user.email)
+        return format_html('{}<span class="case-assignee">→ {}</span>', title, name)
 
     @admin.display(description="id", ordering="id")
     def short_id(self, obj: Case) -> SafeString:

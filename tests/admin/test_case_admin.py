@@ -68,7 +68,7 @@ def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
     ):
         assert text in body
     headers = [h["text"] for h in r.context["result_headers"]][1:]
-    assert headers == ["id", "title", "priority", "status", "assignee", "project", "files", "updated"]
+    assert headers == ["id", "title", "priority", "status", "project", "files", "updated"]
 
 
 def test_case_list_marks_only_test_mode_cases(admin_client: Client) -> None:
