@@ -494,7 +494,9 @@ class AssigneeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
         if self.value() == self.MINE:
-            return queryset.filter(assignee__user=request.user)
+            user_id = request.user.pk
+            # Nobody logged in (the admin never lets that far): nothing is theirs.
+            return queryset.none() if user_id is None else queryset.filter(assignee__user_id=user_id)
         if self.value() == self.NOBODY:
             return queryset.filter(assignee__isnull=True)
         return queryset
@@ -867,8 +869,13 @@ class CaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         """Assign to the current user's membership each selected case nobody holds; a case someone
         holds (or took meanwhile) is reported, never taken over (``services.case_claim``)."""
         selected = list(queryset.order_by().values_list("pk", "project__organisation_id"))
-        memberships = dict(
-            Member.objects.filter(user=request.user, role__in=WORKING_ROLES).values_list("organisation_id", "pk")
+        user_id = request.user.pk
+        memberships = (
+            {}
+            if user_id is None
+            else dict(
+                Member.objects.filter(user_id=user_id, role__in=WORKING_ROLES).values_list("organisation_id", "pk")
+            )
         )
         claimed, held, outside = [], [], []
         for case_id, organisation_id in selected:

@@ -8,6 +8,7 @@ the schemathesis run in ``tests/openapi`` holds the service to them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import (
@@ -44,6 +45,7 @@ from .subjects import IDENTIFIERS_MAX, SUBJECTS_MAX
 from .validators import TITLE_SPACES
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # The control characters cases.validators refuses: all of Unicode's Cc in a title, all but
@@ -717,11 +719,11 @@ export_key_operation = extend_schema(
 )
 
 
-def add_note_operation(scope: str) -> Any:
+def add_note_operation(scope: str | Sequence[str]) -> Callable[[F], F]:
     """``POST /v1/cases/{id}/notes``: the notes action's second method, which drf-spectacular reads
     from the method itself (``extend_schema_view`` knows actions, not their mapped methods)."""
-    return operation(
-        scope,
+    decorator: Callable[[F], F] = operation(
+        scope if isinstance(scope, str) else tuple(scope),
         tag="cases",
         operation_id="createCaseNote",
         summary="Add a note to a case",
@@ -736,3 +738,4 @@ def add_note_operation(scope: str) -> Any:
         success={201: OpenApiResponse(response=NOTE, description="The new note.")},
         errors=[400, 401, 403, 404, 406, 413, 415, 429, 500],
     )
+    return decorator
