@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 
 from serverops.exceptions import InvalidValue
 from serverops.ids import id_regex
@@ -88,3 +90,15 @@ def working_member(member_id: str, *, project_id: str) -> tuple[str, str]:
     if role not in WORKING_ROLES:
         raise invalid(f"member {member_id} is a {role}; a case is assigned to a moderator, admin or owner")
     return member_id, display_name(*names)
+
+
+@receiver(pre_delete, sender=Member)
+def release_cases(*, instance: Member, **_: Any) -> None:
+    """A member who leaves an organisation lets go of their cases, each unassigned through
+    ``case_update``, so the history records it (the foreign key's SET NULL alone would not)."""
+    from .models import Case
+    from .services import Actor, case_update
+
+    actor = Actor.system("member removed")
+    for case_id in Case.objects.filter(assignee_id=instance.pk).values_list("pk", flat=True):
+        case_update(case_id=case_id, changes={"assignee": None}, actor=actor)

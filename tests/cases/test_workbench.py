@@ -254,3 +254,15 @@ def test_list_and_get_with_assignees_stay_three_queries(call, project, used_toke
     assert case["assignee"]["name"].startswith("staff")
     with django_assert_num_queries(3):
         assert call("GET", f"/v1/cases/{case['id']}").json() == case
+
+
+def test_a_member_who_leaves_is_unassigned_with_a_history_event(call, project, moderator) -> None:
+    case = CaseFactory(project=project, assignee=moderator.pk)
+    member_id = moderator.pk
+
+    moderator.delete()
+
+    assert call("GET", f"/v1/cases/{case.pk}").json()["assignee"] is None
+    last = CaseEvent.objects.filter(case=case).order_by("-created_at", "-id").first()
+    assert last is not None
+    assert (last.actor_type, last.changes) == ("system", {"assignee": {"from": member_id, "to": None}})
