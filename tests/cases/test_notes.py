@@ -110,7 +110,7 @@ def test_notes_need_their_scopes(client, case) -> None:
 
     r = client.post(f"/v1/cases/{case.pk}/notes", {"body": "x"}, content_type="application/json", headers=headers)
     assert r.status_code == 403, r.content
-    assert "cases:write" in r.json()["error"]["message"]
+    assert r["X-Accepted-Scopes"] == "cases:write"
     assert client.get(f"/v1/cases/{case.pk}/notes", headers=headers).status_code == 200
     assert not Note.objects.exists()
 
