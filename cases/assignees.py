@@ -16,7 +16,7 @@ from serverops.sql import column, table
 from tokens.models import Member, Role
 
 MEMBER_ID = id_regex("mem")
-# The roles that may work a case (docs/api.md#members): moderator and every role above it.
+# The roles that may work a case (docs/api.md#working-a-case): moderator and every role above it.
 WORKING_ROLES = tuple(role.value for role in Role if role.includes(Role.MODERATOR))
 
 
