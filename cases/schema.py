@@ -268,6 +268,8 @@ _WRITABLE: dict[str, Schema] = {
     "labels": {
         "type": "array",
         "maxItems": LABELS_MAX,
+        # JSON Schema compares exactly; the service also refuses repeats that differ only in case.
+        "uniqueItems": True,
         "items": LABEL,
         "description": f"At most {LABELS_MAX} labels of 1–{LABEL_MAX_LENGTH} characters, none repeated (compared "
         "case-insensitively). It replaces the whole list; `[]` empties it.",
