@@ -14,9 +14,20 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, IntegerField, QuerySet, Value, When
+from django.db.models import Case as SQLCase
+from django.db.models.expressions import RawSQL
 from django.forms.models import BaseInlineFormSet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
@@ -30,17 +41,32 @@ from django.utils.timezone import localtime
 from media.admin import file_player_html, staff_link
 from media.models import AbuseStatus, Visibility
 from media.services import clean_folder, clean_original_name, clean_tags, file_update, inspect_content
-from media.storage import is_inline_type
+from media.storage import FileLinks, is_inline_type
 from serverops.admin_site import adopt_saved
 from serverops.exceptions import DomainError
+from serverops.logging import request_id_var
 from tokens.admin import ProjectChoiceFilter
 from tokens.admin_access import OrganisationScoped
-from tokens.models import Mode, Project
+from tokens.models import Member, Mode, Project
 
-from .models import Attachment, Case, CaseEvent, Status
+from . import chain, export, queries
+from .assignees import WORKING_ROLES, display_name, names_of
+from .labels import clean_labels
+from .models import NOTE_MAX_LENGTH, PRIORITY_RANK, Attachment, Case, CaseEvent, Note, Priority, Status
 from .player_admin import SubjectInline, cases_with_identifier, identifier_search
-from .services import ATTACHMENTS_MAX, SCALAR_FIELDS, Actor, attachment_create, case_create, case_update
-from .validators import normalise_title
+from .serializers import CaseEventSerializer, case_representation
+from .services import (
+    ATTACHMENTS_MAX,
+    SCALAR_FIELDS,
+    Actor,
+    AlreadyClaimed,
+    attachment_create,
+    case_claim,
+    case_create,
+    case_update,
+    note_create,
+)
+from .validators import normalise_title, validate_description_characters
 
 
 def _shown(value: object, limit: int = 120) -> str:
@@ -72,13 +98,36 @@ class HistoryRow:
 
 
 def history_rows(events: Any) -> list[HistoryRow]:
+    """``events`` as staff read them: an assignee by their member's name, a note by its text
+    (one query for all the members and one for all the notes named, none when there are none)."""
+    events = list(events)
+    member_ids: set[str] = set()
+    note_ids: set[str] = set()
+    for event in events:
+        assignee = event.changes.get("assignee") or {}
+        member_ids.update(value for value in (assignee.get("from"), assignee.get("to")) if value)
+        note = event.changes.get("note") or {}
+        if note.get("to"):
+            note_ids.add(note["to"])
+    names = names_of(member_ids)
+    bodies = dict(Note.objects.filter(pk__in=note_ids).values_list("pk", "body")) if note_ids else {}
+
+    def shown(field: str, value: Any) -> str:
+        if field == "assignee" and value:
+            return f"{names.get(value, value)} ({value})"
+        if field == "note" and value:
+            return f"“{_shown(bodies.get(value, ''), 80)}” ({value})"
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return _shown(", ".join(value)) if value else "–"
+        return _shown(value)
+
     return [
         HistoryRow(
             created_at=event.created_at,
             actor=event.get_actor_type_display(),
             actor_name=event.actor_name,
             request_id=event.request_id,
-            changes=[(field, _shown(c["from"]), _shown(c["to"])) for field, c in event.changes.items()],
+            changes=[(field, shown(field, c["from"]), shown(field, c["to"])) for field, c in event.changes.items()],
         )
         for event in events
     ]
@@ -140,13 +189,89 @@ class TagsField(forms.Field):
         return self.to_python(initial) != self.to_python(data)
 
 
+class LabelsField(forms.Field):
+    """A case's ``labels``, typed as comma-separated words, held to the API's rules (``cases.labels``)."""
+
+    widget = forms.TextInput(attrs={"class": "vTextField", "placeholder": "cheating, evidence review"})
+
+    def __init__(self, *, encoder: Any = None, decoder: Any = None, **kwargs: Any) -> None:
+        # What the model's JSONField passes its form field; the labels are typed as words.
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return [str(label) for label in value]
+        words = (word.strip() for word in str(value or "").split(","))
+        return [word for word in words if word]
+
+    def validate(self, value: Any) -> None:
+        try:
+            clean_labels(value)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial) != self.to_python(data)
+
+
+class AssigneeChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A member who may work the case, by name and role."""
+
+    def label_from_instance(self, obj: Member) -> str:
+        user = obj.user
+        return f"{display_name(user.first_name, user.last_name, user.get_username(), user.email)} ({obj.role})"
+
+
 class CaseForm(forms.ModelForm):  # type: ignore[type-arg]
-    """Field rules are the model's validators (``cases.validators``), run by the form's model validation."""
+    """Field rules are the model's validators (``cases.validators``), run by the form's model validation.
+
+    ``new_note`` is not a field of the case: a note written on the case page is appended with
+    the save (``cases.services.note_create``); notes are never edited.
+    """
+
+    new_note = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=NOTE_MAX_LENGTH,
+        validators=[validate_description_characters],
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Add a note for the team (it cannot be edited later)"}),
+        label="Add a note",
+    )
 
     class Meta:
         model = Case
-        fields = ("project", "mode", "title", "description", "status")
-        field_classes = {"title": TitleField, "description": DescriptionField}
+        fields = ("project", "mode", "title", "description", "status", "assignee", "priority", "labels")
+        field_classes = {
+            "title": TitleField,
+            "description": DescriptionField,
+            "assignee": AssigneeChoiceField,
+            "labels": LabelsField,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        priority = self.fields.get("priority")
+        if priority is not None:
+            # Left out (a form of an older page, a script), it is the API's default.
+            priority.required = False
+        assignee = self.fields.get("assignee")
+        if isinstance(assignee, forms.ModelChoiceField):
+            # Only the moderators and above of the case's own organisation may work it.
+            organisation = self.instance.project.organisation_id if self.instance.pk else None
+            assignee.queryset = (
+                Member.objects.filter(organisation_id=organisation, role__in=WORKING_ROLES)
+                .select_related("user")
+                .order_by("user__first_name", "user__last_name", "user__username")
+            )
+
+    def clean_priority(self) -> str:
+        return str(self.cleaned_data.get("priority") or Priority.NORMAL)
+
+    def clean_new_note(self) -> str:
+        return _lf(self.cleaned_data.get("new_note") or "")
 
     def clean_description(self) -> str:
         value: str = self.cleaned_data["description"]
@@ -338,6 +463,90 @@ class UploadInline(OrganisationScoped, admin.TabularInline):  # type: ignore[typ
         return False  # existing files are edited in AttachmentInline
 
 
+class QueueStatusFilter(admin.SimpleListFilter):
+    """The status filter, open by default: the list opens on the queue; "All" clears it."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*Status.choices, (self.ALL, "All")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        value = self.value() or Status.OPEN
+        return queryset if value == self.ALL else queryset.filter(status=value)
+
+    def choices(self, changelist: Any) -> Any:
+        selected = self.value() or Status.OPEN
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": selected == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Whose cases: the current user's (any of their memberships), or nobody's."""
+
+    title = "assignee"
+    parameter_name = "assignee"
+    MINE, NOBODY = "me", "none"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.MINE, "Assigned to me"), (self.NOBODY, "Unassigned")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        if self.value() == self.MINE:
+            user_id = request.user.pk
+            # Nobody logged in (the admin never lets that far): nothing is theirs.
+            return queryset.none() if user_id is None else queryset.filter(assignee__user_id=user_id)
+        if self.value() == self.NOBODY:
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+class LabelFilter(admin.SimpleListFilter):
+    """Cases with a label; the choices are the labels of the cases the user may see, most used first."""
+
+    title = "label"
+    parameter_name = "label"
+    CHOICES_MAX = 30
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        cases = model_admin.get_queryset(request).exclude(labels=[]).order_by()
+        counts: dict[str, int] = {}
+        for labels in cases.values_list("labels", flat=True):
+            for label in labels:
+                counts[label] = counts.get(label, 0) + 1
+        ranked = sorted(counts, key=lambda label: (-counts[label], label.casefold(), label))[: self.CHOICES_MAX]
+        return [(label, label) for label in ranked]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Case]) -> QuerySet[Case]:
+        label = self.value()
+        if label is None:
+            return queryset
+        if connection.vendor == "postgresql":
+            return queryset.filter(labels__contains=[label])
+        # SQLite's JSON has no containment lookup: the label among the array's values.
+        table = Case._meta.db_table
+        has_label = RawSQL(  # noqa: S611 (the label is a parameter; the table name is the model's)
+            f'EXISTS (SELECT 1 FROM json_each("{table}"."labels") WHERE json_each.value = %s)',  # noqa: S608
+            [label],
+            output_field=BooleanField(),
+        )
+        return queryset.filter(has_label)
+
+
+def priority_rank() -> SQLCase:
+    """The queue's order of priorities, urgent first (``PRIORITY_RANK``), as an SQL expression."""
+    return SQLCase(
+        *(When(priority=priority, then=Value(rank)) for priority, rank in PRIORITY_RANK.items()),
+        output_field=IntegerField(),
+    )
+
+
 @admin.register(Case)
 class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     """The moderation queue. Cases are archived, not deleted: the API has no delete either."""
@@ -347,15 +556,31 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     form = CaseForm
     # Read at 1280 px with both sidebars open: short id, titles in at most two lines (whole in
     # the tooltip), the mode as a tag on the project, a compact date (static/serverops/admin.css).
-    list_display = ("short_id", "case_title", "status_badge", "project_name", "attachment_count", "updated")
+    list_display = (
+        "short_id",
+        "case_title",
+        "priority_badge",
+        "status_badge",
+        "project_name",
+        "attachment_count",
+        "updated",
+    )
     list_display_links = ("short_id", "case_title")
-    list_select_related = ("project__organisation",)
-    list_filter = ("status", ("project", ProjectChoiceFilter), "mode", "created_at", "updated_at")
+    list_select_related = ("project__organisation", "assignee__user")
+    list_filter = (
+        QueueStatusFilter,
+        AssigneeFilter,
+        "priority",
+        LabelFilter,
+        ("project", ProjectChoiceFilter),
+        "mode",
+        "created_at",
+        "updated_at",
+    )
     date_hierarchy = "created_at"
     search_fields = ("=id", "title", "description")
-    ordering = ("-created_at", "-id")
     list_per_page = 50
-    actions = ("close_cases", "archive_cases", "reopen_cases")
+    actions = ("claim_cases", "close_cases", "archive_cases", "reopen_cases")
     inlines = (SubjectInline, AttachmentInline, UploadInline)
 
     class Media:
@@ -363,7 +588,12 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         cases: QuerySet[Case] = super().get_queryset(request)
-        return cases.annotate(attachment_count=Count("attachments"))
+        return cases.annotate(attachment_count=Count("attachments"), priority_rank=priority_rank())
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        # The queue: the most urgent first, then the oldest (docs/operations.md, "The queue"). An
+        # expression: the class attribute can name neither it nor get_queryset's annotation of it.
+        return (priority_rank().asc(), "created_at", "id")
 
     def get_inlines(self, request: HttpRequest, obj: Case | None) -> Any:
         # A new case has no subjects to show.
@@ -378,16 +608,19 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_fieldsets(self, request: HttpRequest, obj: Case | None = None) -> Any:
         if obj is None:
-            return ((None, {"fields": ("project", "mode", "title", "description", "status")}),)
+            return ((None, {"fields": ("project", "mode", "title", "description", "status", "priority", "labels")}),)
         return (
-            (None, {"fields": ("title", "description", "status")}),
-            ("Case", {"fields": ("id", "project", "mode", "created_at", "updated_at")}),
+            (None, {"fields": ("title", "description", "status", "assignee", "priority", "labels")}),
+            ("Notes", {"fields": ("notes", "new_note"), "classes": ("case-notes-section",)}),
+            ("Case", {"fields": ("id", "project", "mode", "created_at", "updated_at", "chain_state")}),
             ("History", {"fields": ("history",), "classes": ("case-history-section",)}),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Case | None = None) -> Any:
         # A case belongs to one project and one mode and never moves.
-        return () if obj is None else ("id", "project", "mode", "created_at", "updated_at", "history")
+        if obj is None:
+            return ()
+        return ("id", "project", "mode", "created_at", "updated_at", "chain_state", "notes", "history")
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "project":
@@ -399,9 +632,14 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Case, form: Any, change: bool) -> None:
         data = form.cleaned_data
+        actor = Actor.for_staff(request.user)
         if change:
             changes = {field: data[field] for field in form.changed_data if field in SCALAR_FIELDS}
-            saved = case_update(case_id=obj.pk, changes=changes, actor=Actor.for_staff(request.user))
+            if "assignee" in changes:
+                changes["assignee"] = None if changes["assignee"] is None else changes["assignee"].pk
+            saved = case_update(case_id=obj.pk, changes=changes, actor=actor)
+            if data.get("new_note"):
+                note_create(case_id=obj.pk, body=data["new_note"], actor=actor)
         else:
             saved = case_create(
                 project=data["project"],
@@ -409,9 +647,22 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
                 title=data["title"],
                 description=data["description"],
                 status=data["status"],
-                actor=Actor.for_staff(request.user),
+                priority=data["priority"],
+                labels=data["labels"],
+                actor=actor,
             )
         adopt_saved(obj, saved)
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        # A note is not a field of the case: the admin's log says a note was added, not what it says.
+        message: list[dict[str, Any]] = super().construct_change_message(request, form, formsets, add)
+        for entry in message:
+            fields = entry.get("changed", {}).get("fields")
+            if fields and "Add a note" in fields:
+                fields[fields.index("Add a note")] = "Note"
+        return message
 
     def get_urls(self) -> list[URLPattern]:
         # Before the defaults: their "<path:object_id>/" would swallow this path.
@@ -420,7 +671,43 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
             self.admin_site.admin_view(self.attachment_view),
             name="cases_case_attachment",
         )
-        return [file_view, *super().get_urls()]
+        export_view = path(
+            "<path:object_id>/export/",
+            self.admin_site.admin_view(self.export_view),
+            name="cases_case_export",
+        )
+        return [file_view, export_view, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """The case's signed bundle, as ``GET /v1/cases/{id}/export`` makes it (``cases.export``),
+        for staff who may view the case and its files."""
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404("case not found")
+        user = request.user
+        may_view_files = user.has_perm("cases.view_attachment") or user.has_perm("cases.change_attachment")
+        if not (self.has_view_permission(request, case) and may_view_files):
+            raise PermissionDenied
+        try:
+            key = export.signing_key()
+        except export.ExportKeyMissing as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:cases_case_change", args=[case.pk]))
+        case = queries.case_with_evidence(case.pk)
+        events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("created_at", "id"))
+        bundle = export.bundle(
+            case=case,
+            case_json=case_representation(case, links=FileLinks(None)),
+            events=export.events_up_to(list(CaseEventSerializer(events, many=True).data), case.history_head),
+            notes=export.case_notes(case),
+            head=case.history_head,
+            key=key,
+        )
+        return StreamingHttpResponse(
+            export.logged(bundle, case_id=case.pk, request_id=request_id_var.get()),
+            content_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{case.pk}.zip"'},
+        )
 
     def attachment_view(self, request: HttpRequest, object_id: str, file_id: str) -> FileResponse:
         """Stream a file the case lists from storage to staff who may view the case and its files.
@@ -446,6 +733,23 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
         )
         response["Content-Security-Policy"] = "sandbox"
         return response
+
+    @admin.display(description="notes, oldest first")
+    def notes(self, obj: Case) -> SafeString:
+        """The team's notes on the case (append-only: shown, never edited here)."""
+        notes = list(Note.objects.filter(case_id=obj.pk).order_by("created_at", "id"))
+        return SafeString(render_to_string("admin/cases/case/notes.html", {"notes": notes}))
+
+    @admin.display(description="history chain")
+    def chain_state(self, obj: Case) -> SafeString:
+        """Whether the case's history still verifies (``cases.chain.verify``): "verified", or
+        where it breaks."""
+        events = CaseEvent.objects.filter(case_id=obj.pk).order_by("created_at", "id")
+        count, broken = chain.verify(obj.pk, obj.history_head, events.only(*chain.HASHED_COLUMNS).iterator())
+        if broken is None:
+            return format_html('<span class="chain-state chain-verified">verified</span> ({} events)', count)
+        where = f"event {broken.position}" + (f" ({broken.event_id})" if broken.event_id else "")
+        return format_html('<span class="chain-state chain-broken">broken at {}</span>: {}', where, broken.reason)
 
     @admin.display(description="changes, newest first")
     def history(self, obj: Case) -> SafeString:
@@ -500,6 +804,12 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
             '<span class="case-status case-status-{}">{}</span>{}', obj.status, obj.get_status_display(), mode
         )
 
+    @admin.display(description="priority", ordering="priority_rank")
+    def priority_badge(self, obj: Case) -> SafeString:
+        return format_html(
+            '<span class="case-priority case-priority-{}">{}</span>', obj.priority, obj.get_priority_display()
+        )
+
     @admin.display(description="project", ordering="project__name")
     def project_name(self, obj: Case) -> SafeString:
         # The organisation is in the tooltip and the filter: the column stays narrow.
@@ -508,7 +818,14 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="title", ordering="title")
     def case_title(self, obj: Case) -> SafeString:
         # Cut to two lines by the style sheet when it is very long: the whole title in the tooltip.
-        return format_html('<span class="case-title" title="{}">{}</span>', obj.title, obj.title)
+        # Who works the case under it, where a column of its own would not fit at 1280 px.
+        title = format_html('<span class="case-title" title="{}">{}</span>', obj.title, obj.title)
+        member = obj.assignee
+        if member is None:
+            return title
+        user = member.user
+        name = display_name(user.first_name, user.last_name, user.get_username(), user.email)
+        return format_html('{}<span class="case-assignee">→ {}</span>', title, name)
 
     @admin.display(description="id", ordering="id")
     def short_id(self, obj: Case) -> SafeString:
@@ -543,6 +860,44 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
         unchanged = len(selected) - changed
         note = f"; {unchanged} already {status.label.lower()}" if unchanged else ""
         self.message_user(request, f"{verb} {changed} case(s){note}.", messages.SUCCESS)
+
+    @admin.action(description="Claim the selected cases (assign them to me)", permissions=["change"])
+    def claim_cases(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
+        """Assign to the current user's membership each selected case nobody holds; a case someone
+        holds (or took meanwhile) is reported, never taken over (``services.case_claim``)."""
+        selected = list(queryset.order_by().values_list("pk", "project__organisation_id"))
+        user_id = request.user.pk
+        memberships = (
+            {}
+            if user_id is None
+            else dict(
+                Member.objects.filter(user_id=user_id, role__in=WORKING_ROLES).values_list("organisation_id", "pk")
+            )
+        )
+        claimed, held, outside = [], [], []
+        for case_id, organisation_id in selected:
+            member_id = memberships.get(organisation_id)
+            if member_id is None:
+                outside.append(case_id)
+                continue
+            try:
+                case_claim(case_id=case_id, member_id=member_id, actor=Actor.for_staff(request.user))
+            except AlreadyClaimed as exc:
+                held.append((case_id, exc.holder))
+            else:
+                claimed.append(case_id)
+        if claimed:
+            self.message_user(request, f"Claimed {len(claimed)} case(s).", messages.SUCCESS)
+        if held:
+            names = names_of(holder for _, holder in held)
+            taken = ", ".join(f"{case_id} ({names.get(holder, holder)})" for case_id, holder in held)
+            self.message_user(request, f"Already assigned, left as they are: {taken}.", messages.WARNING)
+        if outside:
+            self.message_user(
+                request,
+                f"Not claimed: you are not a moderator of the organisation of {', '.join(outside)}.",
+                messages.ERROR,
+            )
 
     @admin.action(description="Close the selected cases", permissions=["change"])
     def close_cases(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:

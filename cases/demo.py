@@ -21,7 +21,7 @@ from tokens.models import Member, Mode, Organisation, Project, Role, ScopedToken
 from tokens.services import token_create, token_revoke
 
 from . import chain
-from .models import Attachment, Case, CaseEvent, Status
+from .models import Attachment, Case, CaseEvent, Priority, Status
 from .services import Actor, attachment_create, case_create
 
 ORGANISATION = "Demo Community"
@@ -69,6 +69,9 @@ TITLES = [
     ("Doxxing threat in Discord", "Threatened to post another member's home address."),
 ]
 STATUSES = [Status.OPEN] * 5 + [Status.CLOSED] * 3 + [Status.ARCHIVED] * 2
+# The queue's mix (docs/operations.md, "The queue"): mostly normal, a few urgent ones on top.
+PRIORITIES = [Priority.NORMAL] * 4 + [Priority.HIGH] * 2 + [Priority.URGENT, Priority.LOW]
+LABELS = [[], ["cheating"], [], ["chat"], ["cheating", "evidence review"], [], ["exploit"]]
 SEEDER = Actor.system("seed_demo")
 SEEDED_BY = "manage.py seed_demo"
 # Long enough for an afternoon of trying the API, short enough that a forgotten one dies on its own.
@@ -190,6 +193,8 @@ def _seed_cases(project: Project, offset: int) -> int:
             description=description,
             status=status,
             attachments=[file.pk for file in evidence],
+            priority=PRIORITIES[(index * 3 + offset) % len(PRIORITIES)],
+            labels=LABELS[index % len(LABELS)],
             actor=SEEDER,
         )
         if index % 3 == 0:

@@ -31,7 +31,8 @@ from serverops.fields import rfc3339
 from serverops.logging import request_id_var
 
 from .chain import GENESIS
-from .models import Case
+from .models import Case, Note
+from .serializers import note_representation
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,10 @@ def public_key_document(key: Ed25519PrivateKey) -> dict[str, str]:
 
 
 def case_notes(case: Case) -> list[dict[str, Any]]:
-    """The case's notes as the API shows them, oldest first, for ``notes.json``."""
-    return []
+    """The case's notes as the API shows them, oldest first, for ``notes.json``: those written
+    before the case was read (each note has its event, which the bundle's history ends before)."""
+    notes = Note.objects.filter(case_id=case.pk, created_at__lte=case.updated_at).order_by("created_at", "id")
+    return [note_representation(note) for note in notes]
 
 
 def events_up_to(events: list[dict[str, Any]], head: str) -> list[dict[str, Any]]:

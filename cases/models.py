@@ -17,9 +17,9 @@ from django.utils.functional import cached_property
 
 from media.models import File
 from players.models import NAME_MAX_LENGTH, Player
-from serverops.ids import new_case_id, new_event_id
+from serverops.ids import new_case_id, new_event_id, new_note_id
 from serverops.models import FastLoadingModel
-from tokens.models import Mode, Project
+from tokens.models import Member, Mode, Project
 
 from .chain import GENESIS
 from .validators import validate_description_characters, validate_title_characters
@@ -29,12 +29,26 @@ if TYPE_CHECKING:
 
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
+NOTE_MAX_LENGTH = 5_000
 
 
 class Status(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"
     ARCHIVED = "archived", "Archived"
+
+
+class Priority(models.TextChoices):
+    """How soon a case needs working; the admin's queue puts the most urgent first (``RANK``)."""
+
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+# The queue's order: urgent first.
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 
 
 class Case(FastLoadingModel):
@@ -53,6 +67,12 @@ class Case(FastLoadingModel):
         validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH), validate_description_characters],
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    # Who works the case: a moderator (or above) of the case's organisation (cases.assignees).
+    # A member who leaves the organisation lets go of their cases.
+    assignee = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+    priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.NORMAL)
+    # At most 10 distinct (case-insensitively) labels of 1–40 characters (cases.labels).
+    labels = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The hash of the case's last history event (``cases.chain``): read with the row, moved in
@@ -62,11 +82,13 @@ class Case(FastLoadingModel):
     attachments: RelatedManager[Attachment]
     events: RelatedManager[CaseEvent]
     subjects: RelatedManager[CaseSubject]
+    notes: RelatedManager[Note]
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=Status.values), name="case_status_valid"),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values), name="case_priority_valid"),
             models.CheckConstraint(condition=Q(mode__in=Mode.values), name="case_mode_valid"),
             models.CheckConstraint(
                 condition=GreaterThanOrEqual(Length("title"), 1) & LessThanOrEqual(Length("title"), TITLE_MAX_LENGTH),
@@ -79,6 +101,8 @@ class Case(FastLoadingModel):
             models.Index(fields=["project", "mode", "status", "-created_at", "-id"], name="case_status_keyset"),
             # archive_cases: closed cases by last change.
             models.Index(fields=["status", "updated_at"], name="case_status_updated"),
+            # The admin's "assigned to me" and the API's ?assignee=.
+            models.Index(fields=["assignee", "status"], name="case_assignee_status"),
         ]
 
     def __str__(self) -> str:
@@ -114,6 +138,19 @@ class Case(FastLoadingModel):
         load_subjects([self])
         return self.subject_list
 
+    @cached_property
+    def assignee_name(self) -> str | None:
+        """The name of the member the case is assigned to, or None (docs/api.md#working-a-case).
+
+        ``cases.queries`` reads it with the case (or a page of cases) in the same statement;
+        read without it, it costs one query on first use.
+        """
+        from .assignees import names_of
+
+        if self.assignee_id is None:
+            return None
+        return names_of([self.assignee_id]).get(self.assignee_id)
+
     @property
     def etag(self) -> str:
         """A strong validator of the Case representation: it changes whenever any key of it does.
@@ -122,7 +159,8 @@ class Case(FastLoadingModel):
         change to a listed file moves that file's; uses the files already read with the case,
         so it costs no query where the response needs them anyway.
         """
-        parts = [self.id, self.updated_at.isoformat()]
+        # The assignee's name is part of the representation too.
+        parts = [self.id, self.updated_at.isoformat(), repr(self.assignee_name)]
         parts += [f"{file.id}@{file.updated_at.isoformat()}" for file in self.files]
         # A subject shows its player's identifiers, which move the player's updated_at.
         parts += [subject.tag for subject in self.subject_list]
@@ -273,6 +311,35 @@ class CaseEvent(FastLoadingModel):
         constraints = [
             models.CheckConstraint(condition=Q(actor_type__in=ActorType.values), name="event_actor_valid"),
             models.UniqueConstraint(fields=["case", "prev_hash"], name="event_chain_no_fork"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} on {self.case_id}"
+
+
+class Note(FastLoadingModel):
+    """A line of the team's internal record on a case (docs/api.md#notes): append-only.
+
+    Written with the case event that names it (``{"note": {"from": null, "to": "nt_…"}}``), in
+    one transaction, under the case's row lock; its author is that event's actor and its time
+    the event's.
+    """
+
+    id = models.CharField(primary_key=True, max_length=29, default=new_note_id, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(
+        validators=[MinLengthValidator(1), MaxLengthValidator(NOTE_MAX_LENGTH), validate_description_characters]
+    )
+    author_type = models.CharField(max_length=6, choices=ActorType.choices)
+    author_id = models.CharField(max_length=150)
+    author_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at", "id"], name="note_case_order")]
+        constraints = [
+            models.CheckConstraint(condition=Q(author_type__in=ActorType.values), name="note_author_valid"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ PostgreSQL against what the ORM returns and writes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -27,6 +28,7 @@ from players.models import Player, PlayerIdentifier
 from serverops.pagination import Position, keyset_params, keyset_sql
 from serverops.sql import Rows, column, columns, table
 
+from .assignees import name_join, name_sql
 from .models import Attachment, Case, CaseEvent, CaseSubject, SubjectView
 
 if TYPE_CHECKING:
@@ -107,20 +109,21 @@ def _subject_views(rows: Iterable[Sequence[Any]]) -> list[SubjectView]:
 
 @cache
 def _case_sql(*, narrowed: bool) -> str:
-    """``case_with_evidence``'s statement: the case with each of its files (a join), then its
-    subjects (``UNION ALL``), each row NULL where the other kind has columns, ordered by kind
-    and then each kind's own order (the last three columns)."""
+    """``case_with_evidence``'s statement: the case with each of its files (a join) and its
+    assignee's name, then its subjects (``UNION ALL``), each row NULL where the other kind has
+    columns, ordered by kind and then each kind's own order (the last three columns)."""
     where = "c.id = %s" + (" AND c.project_id = %s AND c.mode = %s" if narrowed else "")
-    width = _width(Case, Attachment, File, *_SUBJECT_MODELS)
+    width = _width(Case, Attachment, File, *_SUBJECT_MODELS) + 1
     return (
-        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')}, {_nulls(*_SUBJECT_MODELS)}, "
-        f"0, a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} "
+        f"SELECT {columns(Case, 'c')}, {columns(Attachment, 'a')}, {columns(File, 'f')}, {name_sql('u')}, "
+        f"{_nulls(*_SUBJECT_MODELS)}, 0, a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} "
         f"FROM {table(Case)} c "
         f"LEFT OUTER JOIN {table(Attachment)} a ON a.case_id = c.id "
         f"LEFT OUTER JOIN {table(File)} f ON f.id = a.file_id "
+        f"{name_join('c.' + column(Case, 'assignee'), 'm', 'u')} "
         f"WHERE {where} "
         "UNION ALL "
-        f"SELECT {_nulls(Case, Attachment, File)}, {_subject_columns()}, "
+        f"SELECT {_nulls(Case, Attachment, File)}, NULL, {_subject_columns()}, "
         f"1, s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} "
         f"FROM {_subjects_from()} WHERE s.{column(CaseSubject, 'case')} = %s "
         f"ORDER BY {width + 1}, {width + 2}, {width + 3}"
@@ -131,7 +134,7 @@ def case_with_evidence(
     case_id: str, *, project_id: str | None = None, mode: str | None = None, lock: bool = False, using: str = "default"
 ) -> Case:
     """The case ``case_id`` with ``Case.evidence`` (its attachments, each with its file, in the
-    case's order) and ``Case.subject_list``, read in one statement.
+    case's order), ``Case.subject_list`` and ``Case.assignee_name``, read in one statement.
 
     ``project_id`` and ``mode`` narrow it to a token's cases (both or neither). ``lock`` first
     takes the case's row lock, in a statement of its own, so that the read sees what the last
@@ -158,10 +161,12 @@ def case_with_evidence(
     subjects: list[list[Any]] = []
     for row in rows:
         if row[case_pk] is None:
-            subjects.append(subject_reader.records(row[width:]))
+            subjects.append(subject_reader.records(row[width + 1 :]))
             continue
         made, link, file = reader.instances(row)
-        case = case or made
+        if case is None:
+            case = made
+            case.assignee_name = row[width]  # after the columns ``reader`` reads
         if link is not None:  # a case without evidence: its one row has no attachment
             _link_to(link, case, file)
             evidence.append(link)
@@ -174,15 +179,40 @@ def case_with_evidence(
 
 
 @cache
-def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tuple[str, ...] = ()) -> str:
+def _page_sql(
+    using: str,
+    *,
+    status: bool,
+    after: bool,
+    limit: int,
+    subjects: tuple[str, ...] = (),
+    priority: bool = False,
+    assignee: str | None = None,
+    label: bool = False,
+) -> str:
     """``case_page``'s statement: the page (a ``WITH``), its files and its subjects, one row
     each (``UNION ALL``), each row NULL where the other kinds have columns, sorted so that every
-    case's row comes before its files' rows, then its subjects'. A case's description is not
-    repeated on each of its files' rows, as a join would repeat it."""
+    case's row (with its assignee's name) comes before its files' rows, then its subjects'. A
+    case's description is not repeated on each of its files' rows, as a join would repeat it.
+    ``assignee`` is ``"member"`` (a parameter) or ``"none"``."""
+    connection = connections[using]
+    vendor = connection.vendor
     created_at, pk = f"t.{column(Case, 'created_at')}", f"t.{column(Case, 'id')}"
     where = [f"t.{column(Case, 'project')} = %s", f"t.{column(Case, 'mode')} = %s"]
     if status:
         where.append(f"t.{column(Case, 'status')} = %s")
+    if priority:
+        where.append(f"t.{column(Case, 'priority')} = %s")
+    if assignee == "none":
+        where.append(f"t.{column(Case, 'assignee')} IS NULL")
+    elif assignee is not None:
+        where.append(f"t.{column(Case, 'assignee')} = %s")
+    if label:
+        labels = f"t.{column(Case, 'labels')}"
+        if vendor == "postgresql":
+            where.append(f"{labels} @> %s::jsonb")
+        else:
+            where.append(f"EXISTS (SELECT 1 FROM json_each({labels}) WHERE json_each.value = %s)")
     for subject in subjects:
         if subject == "identifier":
             # Every player seen with the identifier: one for a strong one, any number for a weak one.
@@ -213,8 +243,6 @@ def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tu
     )
     case_at, case_id = f"p.{column(Case, 'created_at')}", f"p.{column(Case, 'id')}"
     links = f"{table(Attachment)} a ON a.{column(Attachment, 'case')} = {case_id}"
-    connection = connections[using]
-    vendor = connection.vendor
     if vendor == "postgresql":
         # Each case's links through the index on (case, position), whatever the table's size:
         # OFFSET 0 keeps PostgreSQL from merging the subquery into a join that it may run as a
@@ -230,19 +258,21 @@ def _page_sql(using: str, *, status: bool, after: bool, limit: int, subjects: tu
             f"LATERAL (SELECT * FROM {table(CaseSubject)} s WHERE s.{column(CaseSubject, 'case')} = {case_id} "
             f"OFFSET 0) s ON TRUE {_player_joins()}"
         )
-    names = ", ".join(f"c{n}" for n in range(_width(Case, File, *_SUBJECT_MODELS)))
+    # Every column of a case, of a file, the assignee's name (on a case's row), then a subject's.
+    names = ", ".join(f"c{n}" for n in range(_width(Case, File, *_SUBJECT_MODELS) + 1))
     # Sorted by keys the outer SELECT leaves out: 130 values fewer to send and read.
     return (
         f"WITH p AS ({page}), u({names}, sort_at, sort_id, sort_kind, sort_position, sort_link) AS ("
         # The subjects' NULLs typed: PostgreSQL would take two untyped NULLs for text.
-        f"SELECT {columns(Case, 'p')}, {_nulls(File)}, {_nulls(*_SUBJECT_MODELS, connection=connection)}, "
-        f"{case_at}, {case_id}, 0, 0, 0 FROM p "
+        f"SELECT {columns(Case, 'p')}, {_nulls(File)}, {name_sql('au')}, "
+        f"{_nulls(*_SUBJECT_MODELS, connection=connection)}, {case_at}, {case_id}, 0, 0, 0 FROM p "
+        f"{name_join('p.' + column(Case, 'assignee'), 'am', 'au')} "
         "UNION ALL "
-        f"SELECT {_nulls(Case)}, {columns(File, 'f')}, {_nulls(*_SUBJECT_MODELS)}, {case_at}, {case_id}, 1, "
+        f"SELECT {_nulls(Case)}, {columns(File, 'f')}, NULL, {_nulls(*_SUBJECT_MODELS)}, {case_at}, {case_id}, 1, "
         f"a.{column(Attachment, 'position')}, a.{column(Attachment, 'id')} FROM p INNER JOIN {links} "
         f"INNER JOIN {table(File)} f ON f.{column(File, 'id')} = a.{column(Attachment, 'file')} "
         "UNION ALL "
-        f"SELECT {_nulls(Case, File)}, {_subject_columns()}, {case_at}, {case_id}, 2, "
+        f"SELECT {_nulls(Case, File)}, NULL, {_subject_columns()}, {case_at}, {case_id}, 2, "
         f"s.{column(CaseSubject, 'position')}, s.{column(CaseSubject, 'id')} FROM p INNER JOIN {subject_join}) "
         f"SELECT {names} FROM u ORDER BY sort_at DESC, sort_id DESC, sort_kind, sort_position, sort_link"
     )
@@ -257,13 +287,18 @@ def case_page(
     status: str | None = None,
     identifier: str | None = None,
     player: str | None = None,
+    priority: str | None = None,
+    assignee: str | None = None,
+    label: str | None = None,
     using: str = "default",
 ) -> list[CaseRow]:
     """Up to ``limit`` of a project's cases of one ``mode`` (of one ``status``, when given; with
-    a subject holding the canonical ``identifier``, or the player ``player``, when given),
-    newest first by ``(created_at, id)``, after the position ``after`` (a case's ``created_at``
-    and id) or from the newest, in one statement: the page ``KeysetPagination`` reads through
-    the ORM, with what its representations need and not the links themselves.
+    a subject holding the canonical ``identifier``, or the player ``player``, when given; of one
+    ``priority``, with the ``assignee`` (a member id, or ``"none"`` for no one) or the ``label``
+    (exactly as stored), when given), newest first by ``(created_at, id)``, after the position
+    ``after`` (a case's ``created_at`` and id) or from the newest, in one statement: the page
+    ``KeysetPagination`` reads through the ORM, with what its representations need and not the
+    links themselves.
 
     Each case is a record of its row (``serverops.sql.record_type``: its columns by attribute
     name, and ``pk``) with ``files``, records of the files it lists as evidence, in its order:
@@ -277,6 +312,12 @@ def case_page(
     params: list[Any] = [project_id, mode]
     if status is not None:
         params.append(status)
+    if priority is not None:
+        params.append(priority)
+    if assignee is not None and assignee != "none":
+        params.append(assignee)
+    if label is not None:
+        params.append(json.dumps([label]) if connection.vendor == "postgresql" else label)
     subjects: tuple[str, ...] = ()
     if identifier is not None:
         subjects += ("identifier",)
@@ -286,7 +327,16 @@ def case_page(
         params += [project_id, mode, player]
     if after is not None:
         params += keyset_params(Case, after, connection)
-    sql = _page_sql(using, status=status is not None, after=after is not None, limit=limit, subjects=subjects)
+    sql = _page_sql(
+        using,
+        status=status is not None,
+        after=after is not None,
+        limit=limit,
+        subjects=subjects,
+        priority=priority is not None,
+        assignee=None if assignee is None else "none" if assignee == "none" else "member",
+        label=label is not None,
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -300,11 +350,12 @@ def case_page(
             if cases:
                 cases[-1].subject_list = _subject_views(subject_rows)
             case.files, subject_rows = [], []
+            case.assignee_name = row[width]
             cases.append(case)
         elif file is not None:
             cases[-1].files.append(file)
         else:
-            subject_rows.append(subject_reader.records(row[width:]))
+            subject_rows.append(subject_reader.records(row[width + 1 :]))
     if cases:
         cases[-1].subject_list = _subject_views(subject_rows)
     return cases

@@ -8,7 +8,8 @@ the schemathesis run in ``tests/openapi`` holds the service to them.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -38,11 +39,13 @@ from serverops.schema import (
 )
 
 from .idempotency import HEADER as IDEMPOTENCY_KEY
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Role, Status
+from .labels import LABEL_MAX_LENGTH, LABELS_MAX
+from .models import DESCRIPTION_MAX_LENGTH, NOTE_MAX_LENGTH, TITLE_MAX_LENGTH, ActorType, Priority, Role, Status
 from .subjects import IDENTIFIERS_MAX, SUBJECTS_MAX
 from .validators import TITLE_SPACES
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # The control characters cases.validators refuses: all of Unicode's Cc in a title, all but
@@ -63,6 +66,27 @@ SENT_TITLE = (
 )
 DESCRIPTION_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]*$"
 STATUS: Schema = {"type": "string", "enum": list(Status.values)}
+PRIORITY: Schema = {"type": "string", "enum": list(Priority.values)}
+NOTE_PATTERN = rf"^[^{_DESCRIPTION_CONTROLS}]+$"
+LABEL: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": LABEL_MAX_LENGTH,
+    "pattern": rf"^[^{_TITLE_CONTROLS}]{{1,{LABEL_MAX_LENGTH}}}$",
+}
+ASSIGNEE = component(
+    "Assignee",
+    {
+        "type": "object",
+        "description": 'The member working the case (docs/api.md, "Working a case").',
+        "additionalProperties": False,
+        "required": ["id", "name"],
+        "properties": {
+            "id": id_schema("mem"),
+            "name": {"type": "string", "description": "The member's full name, else user name, else email."},
+        },
+    },
+)
 
 # An identifier's form depends on its type (docs/api.md, "Players"), more than a pattern can say
 # readably: the format names it, and the service refuses any other string with a 400.
@@ -168,7 +192,19 @@ CASE = component(
         "type": "object",
         "description": "A moderation case.",
         "additionalProperties": False,
-        "required": ["id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"],
+        "required": [
+            "id",
+            "title",
+            "description",
+            "status",
+            "attachments",
+            "subjects",
+            "assignee",
+            "priority",
+            "labels",
+            "created_at",
+            "updated_at",
+        ],
         "properties": {
             "id": id_schema("c"),
             "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX_LENGTH, "pattern": STORED_TITLE},
@@ -180,6 +216,9 @@ CASE = component(
                 "description": "The files listed as evidence, in the order the client last listed them.",
             },
             "subjects": {"type": "array", "items": SUBJECT, "description": "Who the case is about."},
+            "assignee": {**ASSIGNEE, "nullable": True},
+            "priority": PRIORITY,
+            "labels": {"type": "array", "items": LABEL, "maxItems": LABELS_MAX},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         },
@@ -217,6 +256,24 @@ _WRITABLE: dict[str, Schema] = {
         ),
     },
     "subjects": _SUBJECTS_INPUT,
+    "assignee": {
+        # The format names what the id must be: a moderator (or above) of the case's organisation.
+        **{k: v for k, v in id_schema("mem").items() if k != "example"},
+        "format": "member-id",
+        "nullable": True,
+        "description": "The member who works the case: a moderator, admin or owner of the case's organisation; "
+        "`null` for no one.",
+    },
+    "priority": PRIORITY,
+    "labels": {
+        "type": "array",
+        "maxItems": LABELS_MAX,
+        # JSON Schema compares exactly; the service also refuses repeats that differ only in case.
+        "uniqueItems": True,
+        "items": LABEL,
+        "description": f"At most {LABELS_MAX} labels of 1–{LABEL_MAX_LENGTH} characters, none repeated (compared "
+        "case-insensitively). It replaces the whole list; `[]` empties it.",
+    },
 }
 
 CASE_CREATE = component(
@@ -232,6 +289,9 @@ CASE_CREATE = component(
             "status": {**STATUS, "default": Status.OPEN.value},
             "attachments": {**_WRITABLE["attachments"], "default": []},
             "subjects": {**_WRITABLE["subjects"], "default": []},
+            "assignee": {**_WRITABLE["assignee"], "default": None},
+            "priority": {**PRIORITY, "default": Priority.NORMAL.value},
+            "labels": {**_WRITABLE["labels"], "default": []},
         },
     },
 )
@@ -305,6 +365,53 @@ CASE_EVENT = component(
 )
 
 
+_AUTHOR: Schema = {
+    "type": "object",
+    "description": "Who wrote the note, as an event's actor.",
+    "additionalProperties": False,
+    "required": ["type", "id", "name"],
+    "properties": {
+        "type": {"type": "string", "enum": list(ActorType.values)},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+    },
+}
+NOTE = component(
+    "Note",
+    {
+        "type": "object",
+        "description": "A note on a case: the team's internal record, append-only.",
+        "additionalProperties": False,
+        "required": ["id", "body", "author", "created_at"],
+        "properties": {
+            "id": id_schema("nt"),
+            "body": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX_LENGTH, "pattern": NOTE_PATTERN},
+            "author": _AUTHOR,
+            "created_at": TIMESTAMP,
+        },
+    },
+)
+NOTE_CREATE = component(
+    "NoteCreate",
+    {
+        "type": "object",
+        "description": "A new note. Any other key, `null` or a value of the wrong type is a 400 naming it.",
+        "additionalProperties": False,
+        "required": ["body"],
+        "properties": {
+            "body": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": NOTE_MAX_LENGTH,
+                "pattern": NOTE_PATTERN,
+                "description": f"1–{NOTE_MAX_LENGTH:,} characters; tab, newline and carriage return are the only "
+                "control characters allowed.",
+            }
+        },
+    },
+)
+
+
 CASE_ID = OpenApiParameter(
     "id",
     type=id_schema("c"),
@@ -362,6 +469,7 @@ def case_schema(viewset: type[T]) -> type[T]:
     cases: type[KeysetPagination] = viewset.pagination_class  # type: ignore[attr-defined]
     case_list = page_component("CaseList", "One page of cases, newest first.", cases.results_key, CASE)
     event_list = page_component("CaseEventList", "One page of a case's history, oldest first.", "events", CASE_EVENT)
+    note_list = page_component("NoteList", "One page of a case's notes, oldest first.", "notes", NOTE)
     return extend_schema_view(
         list=operation(
             scopes["list"],
@@ -372,6 +480,13 @@ def case_schema(viewset: type[T]) -> type[T]:
             parameters=[
                 *page_parameters(cases, "case-cursor"),
                 OpenApiParameter("status", type=STATUS, description="Only cases with this status."),
+                OpenApiParameter("priority", type=PRIORITY, description="Only cases of this priority."),
+                OpenApiParameter(
+                    "assignee",
+                    type={"type": "string", "pattern": f"^(mem_{ULID_PATTERN}|none)$"},
+                    description="Only cases assigned to this member; `none`: only cases assigned to no one.",
+                ),
+                OpenApiParameter("label", type=LABEL, description="Only cases with this label, exactly as stored."),
                 OpenApiParameter(
                     "identifier",
                     type=IDENTIFIER,
@@ -440,6 +555,16 @@ def case_schema(viewset: type[T]) -> type[T]:
             description="Every change to the case, oldest first, paged like the list of cases.",
             parameters=[CASE_ID, *page_parameters(KeysetPagination, "case-event-cursor")],
             success={200: OpenApiResponse(response=event_list, description="A page of events.")},
+            errors=[400, 401, 403, 404, 406, 429, 500],
+        ),
+        notes=operation(
+            scopes["notes"],
+            tag="cases",
+            operation_id="listCaseNotes",
+            summary="List a case's notes",
+            description="The team's notes on the case, oldest first, paged like the list of cases.",
+            parameters=[CASE_ID, *page_parameters(KeysetPagination, "case-note-cursor")],
+            success={200: OpenApiResponse(response=note_list, description="A page of notes.")},
             errors=[400, 401, 403, 404, 406, 429, 500],
         ),
         export=operation(
@@ -594,3 +719,25 @@ export_key_operation = extend_schema(
         [200, 503],
     ),
 )
+
+
+def add_note_operation(scope: str | Sequence[str]) -> Callable[[F], F]:
+    """``POST /v1/cases/{id}/notes``: the notes action's second method, which drf-spectacular reads
+    from the method itself (``extend_schema_view`` knows actions, not their mapped methods)."""
+    decorator: Callable[[F], F] = operation(
+        scope if isinstance(scope, str) else tuple(scope),
+        tag="cases",
+        operation_id="createCaseNote",
+        summary="Add a note to a case",
+        description=(
+            "Appends a note (append-only: no edit, no delete), recorded in the case's history in the same "
+            'transaction as `{"note": {"from": null, "to": "nt_…"}}`.'
+        ),
+        parameters=[CASE_ID],
+        request=OpenApiRequest(
+            NOTE_CREATE, examples=[OpenApiExample("note", value={"body": "Demo reviewed: aimbot confirmed."})]
+        ),
+        success={201: OpenApiResponse(response=NOTE, description="The new note.")},
+        errors=[400, 401, 403, 404, 406, 413, 415, 429, 500],
+    )
+    return decorator

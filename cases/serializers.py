@@ -15,13 +15,25 @@ from media.storage import FileLinks
 from serverops.exceptions import InvalidValue
 from serverops.fields import JSONObjectSerializer, StrictCharField, StrictChoiceField, TimestampField, rfc3339
 
-from .models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, Case, CaseEvent, Status, SubjectView
+from .assignees import clean_assignee_id
+from .labels import clean_labels
+from .models import (
+    DESCRIPTION_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Case,
+    CaseEvent,
+    Note,
+    Priority,
+    Status,
+    SubjectView,
+)
 from .services import clean_attachment_ids
 from .subjects import SubjectSpec, clean_subjects
 from .validators import normalise_title, validate_description_characters, validate_title_characters
 
 # The order of a Case's keys in docs/api.md#cases, which a CaseEvent's changes follow.
-CASE_FIELD_ORDER = ("title", "description", "status", "attachments", "subjects")
+CASE_FIELD_ORDER = ("title", "description", "status", "attachments", "subjects", "assignee", "priority", "labels")
 
 
 @runtime_checkable
@@ -42,6 +54,14 @@ class CaseRow(Protocol):
     def files(self) -> Sequence[FileRow]: ...
     @property
     def subject_list(self) -> Sequence[SubjectView]: ...
+    @property
+    def assignee_id(self) -> str | None: ...
+    @property
+    def assignee_name(self) -> str | None: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def labels(self) -> Sequence[str]: ...
     @property
     def created_at(self) -> datetime: ...
     @property
@@ -64,6 +84,9 @@ def case_representation(case: CaseRow, *, links: FileLinks) -> dict[str, Any]:
             {"player": subject.player, "role": subject.role, "name": subject.name, "identifiers": subject.identifiers}
             for subject in case.subject_list
         ],
+        "assignee": None if case.assignee_id is None else {"id": case.assignee_id, "name": case.assignee_name},
+        "priority": case.priority,
+        "labels": list(case.labels),
         "created_at": rfc3339(case.created_at),
         "updated_at": rfc3339(case.updated_at),
     }
@@ -100,6 +123,38 @@ class SubjectsField(serializers.Field):  # type: ignore[type-arg]
         return value
 
 
+class AssigneeField(serializers.Field):  # type: ignore[type-arg]
+    """``assignee`` as sent: a member id or null (``cases.assignees.clean_assignee_id``); whether
+    the member may work the case is decided with the case."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "allow_null": True})
+
+    def to_internal_value(self, data: Any) -> str | None:
+        try:
+            return clean_assignee_id(data)
+        except InvalidValue as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class LabelsField(serializers.Field):  # type: ignore[type-arg]
+    """``labels`` as sent (``cases.labels.clean_labels``)."""
+
+    default_error_messages = {"null": "must be a list of strings, not null"}
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return clean_labels(data)
+        except InvalidValue as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class CaseSerializer(JSONObjectSerializer[Case]):
     """Validates a create (all rules) or a PATCH (``partial=True``) and shapes a Case.
 
@@ -124,6 +179,9 @@ class CaseSerializer(JSONObjectSerializer[Case]):
     status = StrictChoiceField(choices=Status.values, required=False)
     attachments = AttachmentIdsField(required=False)
     subjects = SubjectsField(required=False)
+    assignee = AssigneeField(required=False)
+    priority = StrictChoiceField(choices=Priority.values, required=False)
+    labels = LabelsField(required=False)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 
@@ -195,3 +253,37 @@ class CaseEventSerializer(serializers.ModelSerializer[CaseEvent]):
 
     def get_request_id(self, event: CaseEvent) -> str | None:
         return event.request_id or None
+
+
+def note_representation(note: Note) -> dict[str, Any]:
+    """A Note (docs/api.md#notes); its author is shown as an event's actor."""
+    return {
+        "id": note.id,
+        "body": note.body,
+        "author": {"type": note.author_type, "id": note.author_id, "name": note.author_name},
+        "created_at": rfc3339(note.created_at),
+    }
+
+
+class NoteSerializer(JSONObjectSerializer[Note]):
+    """Validates a new note (``{"body"}``, nothing else) and shapes a Note."""
+
+    id = serializers.CharField(read_only=True)
+    body = StrictCharField(max_length=NOTE_MAX_LENGTH, validators=[validate_description_characters])
+    author = serializers.SerializerMethodField()
+    created_at = TimestampField(read_only=True)
+
+    def get_author(self, note: Note) -> dict[str, str]:
+        return {"type": note.author_type, "id": note.author_id, "name": note.author_name}
+
+    def to_representation(self, instance: Note) -> dict[str, Any]:
+        return note_representation(instance)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        for key in data:
+            if key not in self.fields:
+                raise serializers.ValidationError({key: ["unknown field; send only body"]})
+            if self.fields[key].read_only:
+                raise serializers.ValidationError({key: ["read-only field"]})
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import parse_etags
@@ -21,13 +22,17 @@ from serverops.logging import request_id_var
 from tokens.models import Mode, Project, ScopedToken
 
 from . import chain, queries
-from .models import ActorType, Attachment, Case, CaseEvent, Status
+from .assignees import clean_assignee_id, working_member
+from .labels import clean_labels
+from .models import ActorType, Attachment, Case, CaseEvent, Note, Priority, Status
 from .signals import case_events_recorded
 from .subjects import SubjectSpec, link_subjects, set_subjects, wanted_history, write_subjects
 from .validators import normalise_title
 
-EDITABLE_FIELDS = ("title", "description", "status", "attachments", "subjects")
-SCALAR_FIELDS = ("title", "description", "status")
+EDITABLE_FIELDS = ("title", "description", "status", "attachments", "subjects", "assignee", "priority", "labels")
+# The fields that are columns of the case's own row (``assignee`` is its member's id).
+SCALAR_FIELDS = ("title", "description", "status", "assignee", "priority", "labels")
+_ATTNAME = {"assignee": "assignee_id"}
 ATTACHMENTS_MAX = 20
 _MICROSECOND = timedelta(microseconds=1)
 FILE_ID = id_regex("f")
@@ -201,21 +206,44 @@ def case_create(
     status: str = Status.OPEN,
     attachments: Sequence[str] = (),
     subjects: Sequence[SubjectSpec] = (),
+    assignee: str | None = None,
+    priority: str = Priority.NORMAL,
+    labels: Sequence[str] = (),
     actor: Actor,
 ) -> Case:
     """Create a case, with ``attachments`` (file ids of its project and mode) as its evidence,
-    ``subjects`` (``cases.subjects.clean_subjects``) linked to their players, and its first
-    history event, which holds every field's first value."""
+    ``subjects`` (``cases.subjects.clean_subjects``) linked to their players, ``assignee`` (a
+    member id, ``cases.assignees.working_member``) working it, and its first history event,
+    which holds every field's first value."""
     file_ids = clean_attachment_ids(list(attachments))
-    case = Case(project=project, mode=mode, title=normalise_title(title), description=description, status=status)
-    # Field rules only: the project is given by the caller, and uniqueness is the database's job.
-    case.clean_fields(exclude=["project"])
+    case = Case(
+        project=project,
+        mode=mode,
+        title=normalise_title(title),
+        description=description,
+        status=status,
+        priority=priority,
+        labels=clean_labels(list(labels)),
+    )
+    # Field rules only: the project is given by the caller, the assignee checked below, and
+    # uniqueness is the database's job.
+    case.clean_fields(exclude=["project", "assignee"])
+    assignee_id = clean_assignee_id(assignee)
+    if assignee_id is None:
+        case.assignee_name = None
+    else:
+        case.assignee_id, case.assignee_name = working_member(assignee_id, project_id=project.pk)
     # Players are linked first: the first event names them, and is chained before the case's
     # INSERT, which so writes the chain's head.
     wanted = link_subjects(case, subjects, actor) if subjects else []
-    first = {field: {"from": None, "to": getattr(case, field)} for field in SCALAR_FIELDS}
+    first: dict[str, dict[str, Any]] = {
+        field: {"from": None, "to": getattr(case, field)} for field in ("title", "description", "status")
+    }
     first["attachments"] = {"from": None, "to": file_ids}
     first["subjects"] = {"from": None, "to": wanted_history(wanted)}
+    first["assignee"] = {"from": None, "to": case.assignee_id}
+    first["priority"] = {"from": None, "to": case.priority}
+    first["labels"] = {"from": None, "to": case.labels}
     event = _event(case, actor, first)
     _chain(case, event)
     case.save(force_insert=True)
@@ -261,6 +289,10 @@ def case_update(
         changes = {**changes, "attachments": clean_attachment_ids(changes["attachments"])}
     if "title" in changes:
         changes = {**changes, "title": normalise_title(changes["title"])}
+    if "labels" in changes:
+        changes = {**changes, "labels": clean_labels(changes["labels"])}
+    if "assignee" in changes:
+        changes = {**changes, "assignee": clean_assignee_id(changes["assignee"])}
     subjects: Sequence[SubjectSpec] | None = changes.get("subjects")
     # Optimistic first: read, then write only if nobody wrote the case meanwhile. The rare
     # loser of a race reads again under the case's row lock, and then cannot lose. Subjects
@@ -269,10 +301,14 @@ def case_update(
         case = queries.case_with_evidence(case_id, project_id=project_id, mode=mode, lock=lock)
         if if_match is not None and not etag_matches(if_match, case.etag):
             raise PreconditionFailed()
-        current = {field: getattr(case, field) for field in SCALAR_FIELDS}
+        current = {field: getattr(case, _ATTNAME.get(field, field)) for field in SCALAR_FIELDS}
         current["attachments"] = [link.file_id for link in case.evidence]
         changed = [field for field, value in changes.items() if field != "subjects" and current[field] != value]
         history = {field: {"from": current[field], "to": changes[field]} for field in changed}
+        assignee_name = case.assignee_name
+        if "assignee" in changed and changes["assignee"] is not None:
+            # Checked against the case's organisation as read (a case never moves).
+            _, assignee_name = working_member(changes["assignee"], project_id=case.project_id)
         if subjects is not None:
             subject_change = set_subjects(case, subjects, actor)
             # The players' identifiers and names may have changed even when the list did not.
@@ -284,15 +320,19 @@ def case_update(
             return case
         scalars = [field for field in changed if field in SCALAR_FIELDS]
         for field in scalars:
-            setattr(case, field, changes[field])
-        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars])
+            setattr(case, _ATTNAME.get(field, field), changes[field])
+        if "assignee" in scalars:
+            case.assignee_name = assignee_name
+        # The assignee was checked above, without the query of a foreign key's validation.
+        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in scalars or f.name == "assignee"])
         # updated_at moves with every write, the evidence's included (it is part of the
         # representation): with the chain's head, it is what the compare-and-set compares.
         read_at, read_head = case.updated_at, case.history_head
         event = _event(case, actor, history)
         _chain(case, event)
+        columns = [_ATTNAME.get(field, field) for field in scalars]
         written = queries.case_save_with_event(
-            case, [*scalars, "updated_at", "history_head"], event, if_updated_at=read_at, if_head=read_head
+            case, [*columns, "updated_at", "history_head"], event, if_updated_at=read_at, if_head=read_head
         )
         if written:
             break
@@ -329,6 +369,77 @@ def case_event_record(
     Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at, history_head=case.history_head)
     _record([event], current=False)
     return event
+
+
+@transaction.atomic
+def note_create(
+    *,
+    case_id: str,
+    body: str,
+    actor: Actor,
+    project_id: str | None = None,
+    mode: Mode | str | None = None,
+) -> Note:
+    """Append a note to the case ``case_id`` (docs/api.md#notes), with the case event that names
+    it, chained to the case's history in the same transaction; the note takes the event's actor
+    and time. ``project_id`` and ``mode`` (both or neither) narrow the case to a token's own.
+    Raises ``Case.DoesNotExist`` when there is no such case, and a 400 naming ``body`` for a
+    body outside its rules (nothing written)."""
+    note = Note(case_id=case_id, body=body, author_type=actor.type, author_id=actor.id, author_name=actor.name)
+    try:
+        note.clean_fields(exclude=["case", "created_at"])
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidValue(field, messages[0]) from None
+    event = case_event_record(
+        case_id=case_id,
+        actor=actor,
+        changes={"note": {"from": None, "to": note.pk}},
+        project_id=project_id,
+        mode=mode,
+    )
+    note.created_at = event.created_at
+    note.save(force_insert=True)
+    return note
+
+
+class AlreadyClaimed(Exception):
+    """The case is held by a member already (``holder``: their id); nothing was written."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"case already assigned to {holder}")
+        self.holder = holder
+
+
+@transaction.atomic
+def case_claim(*, case_id: str, member_id: str, actor: Actor) -> None:
+    """Assign the case ``case_id`` to the member ``member_id`` only if nobody holds it: the
+    admin's claim (docs/operations.md, "The queue").
+
+    The assignment is one conditional UPDATE (``WHERE assignee IS NULL``) under the case's row
+    lock, with its history event chained in the same transaction, so of two members claiming at
+    once exactly one wins; the other gets ``AlreadyClaimed`` naming the holder, and the case is
+    never taken over. The member must be allowed to work the case (``working_member``); raises
+    ``Case.DoesNotExist`` when there is no such case.
+    """
+    case = (
+        Case.objects.select_for_update()
+        .only("id", "project_id", "mode", "updated_at", "history_head", "assignee_id")
+        .get(pk=case_id)
+    )
+    if case.assignee_id is not None:
+        raise AlreadyClaimed(case.assignee_id)
+    working_member(member_id, project_id=case.project_id)
+    read_head = case.history_head
+    event = _event(case, actor, {"assignee": {"from": None, "to": member_id}})
+    _chain(case, event)
+    claimed = Case.objects.filter(pk=case_id, assignee__isnull=True, history_head=read_head).update(
+        assignee_id=member_id, updated_at=case.updated_at, history_head=case.history_head
+    )
+    if not claimed:
+        holder = Case.objects.filter(pk=case_id).values_list("assignee_id", flat=True).get()
+        raise AlreadyClaimed(holder or "another change")
+    _record([event], current=False)
 
 
 ARCHIVER = Actor.system("archive_cases")

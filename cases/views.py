@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django_filters.utils import translate_validation
@@ -26,10 +27,20 @@ from tokens.models import Project, ScopedToken
 from tokens.viewsets import ApiViewSet
 
 from . import export, idempotency, queries, services
+from .assignees import MEMBER_ID
 from .filters import CaseFilter
-from .models import Case, CaseEvent
-from .schema import case_schema, export_key_operation
-from .serializers import CaseEventSerializer, CaseRow, CaseSerializer, case_representation
+from .labels import LABEL_MAX_LENGTH
+from .models import Case, CaseEvent, Note, Priority
+from .schema import add_note_operation, case_schema, export_key_operation
+from .serializers import (
+    CaseEventSerializer,
+    CaseRow,
+    CaseSerializer,
+    NoteSerializer,
+    case_representation,
+    note_representation,
+)
+from .validators import validate_title_characters
 
 CASE_ID = id_regex("c")
 PLAYER_ID = id_regex("pl")
@@ -50,6 +61,12 @@ class EventPagination(KeysetPagination):
     ascending = True
 
 
+class NotePagination(KeysetPagination):
+    results_key = "notes"
+    id_prefix = "nt"
+    ascending = True
+
+
 @case_schema
 class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     serializer_class = CaseSerializer
@@ -62,10 +79,16 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         "create": "cases:write",
         "partial_update": "cases:write",
         "events": "cases:read",
+        "notes": "cases:read",
+        "add_note": "cases:write",
         # The bundle holds the case's files: a token that may not read them may not export them.
         "export": ("cases:read", "media:read"),
     }
-    query_parameters = {"list": ("status", "identifier", "player", "limit", "cursor"), "events": ("limit", "cursor")}
+    query_parameters = {
+        "list": ("status", "priority", "assignee", "label", "identifier", "player", "limit", "cursor"),
+        "events": ("limit", "cursor"),
+        "notes": ("limit", "cursor"),
+    }
     # Any id is accepted by the route so a malformed one gets "case not found", not "no such endpoint".
     lookup_value_regex = "[^/]+"
 
@@ -141,10 +164,36 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
             player = players[0]
         return identifier, player
 
+    def _work_filter(self) -> tuple[str | None, str | None, str | None]:
+        """``(priority, assignee, label)`` the list is narrowed to (docs/api.md#working-a-case):
+        ``assignee`` a member id or ``none``; ``label`` exactly as stored. Each sent at most once,
+        well formed, or a 400 naming it."""
+        params = self.request.query_params
+        found: dict[str, str | None] = {}
+        for name in ("priority", "assignee", "label"):
+            values = params.getlist(name)
+            if len(values) > 1:
+                raise ValidationError({name: [f"send one {name}"]})
+            found[name] = values[0] if values else None
+        priority, assignee, label = found["priority"], found["assignee"], found["label"]
+        if priority is not None and priority not in Priority.values:
+            raise ValidationError({"priority": [f"must be one of {', '.join(Priority.values)}"]})
+        if assignee is not None and assignee != "none" and not MEMBER_ID.fullmatch(assignee):
+            raise ValidationError({"assignee": ["must be a member id (mem_…) or none"]})
+        if label is not None:
+            if not 1 <= len(label) <= LABEL_MAX_LENGTH:
+                raise ValidationError({"label": [f"must be 1 to {LABEL_MAX_LENGTH} characters"]})
+            try:
+                validate_title_characters(label)
+            except DjangoValidationError as exc:
+                raise ValidationError({"label": exc.messages}) from None
+        return priority, assignee, label
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         paginator = self.paginator
         assert isinstance(paginator, CasePagination)
         status, token = self._status_filter(), self.token
+        priority, assignee, label = self._work_filter()
         identifier, player = self._subject_filter()
         page: list[CaseRow] = paginator.paginate(
             request,
@@ -152,6 +201,9 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
                 project_id=token.project_id,
                 mode=token.mode,
                 status=status,
+                priority=priority,
+                assignee=assignee,
+                label=label,
                 identifier=identifier,
                 player=player,
                 limit=limit,
@@ -216,6 +268,35 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
         paginator = EventPagination()
         page = paginator.paginate_queryset(CaseEvent.objects.filter(case_id=case_id), request, view=self)
         return paginator.get_paginated_response(CaseEventSerializer(page, many=True).data)
+
+    @action(detail=True, methods=["get"])
+    def notes(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The case's notes, oldest first, paged like the list."""
+        case_id = self._case_id()
+        if not self._visible_cases().filter(pk=case_id).exists():
+            raise CaseNotFound()
+        paginator = NotePagination()
+        page = paginator.paginate_queryset(Note.objects.filter(case_id=case_id), request, view=self)
+        return paginator.get_paginated_response([note_representation(note) for note in page])
+
+    @notes.mapping.post
+    @add_note_operation(required_scopes["add_note"])
+    def add_note(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A new note on the case, with its case event (``services.note_create``)."""
+        case_id = self._case_id()
+        serializer = NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            note = services.note_create(
+                case_id=case_id,
+                body=serializer.validated_data["body"],
+                actor=self.actor,
+                project_id=self.token.project_id,
+                mode=self.token.mode,
+            )
+        except Case.DoesNotExist:
+            raise CaseNotFound() from None
+        return Response(note_representation(note), status=status.HTTP_201_CREATED)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # An export answers a ZIP whatever Accept says (its errors are JSON like every other).

@@ -56,3 +56,7 @@ def new_player_id() -> str:
 
 def new_member_id() -> str:
     return _new("mem")
+
+
+def new_note_id() -> str:
+    return _new("nt")

@@ -16,7 +16,7 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 
-from cases.models import Case, CaseEvent, Status
+from cases.models import Case, CaseEvent, Note, Status
 from serverops.admin_site import SafeLookupsMixin, ServerOpsAdminSite
 from tests.factories import CaseFactory, TokenFactory
 from tokens.models import Organisation, Project, ScopedToken
@@ -27,6 +27,8 @@ BAD = "400"
 LOOKUP = "incorrect lookup"
 MISSING = "not found"
 SHOWN = "shown"
+# A download (a case's file or its export) of nothing: a plain 404, as the file view answers.
+GONE = "404"
 
 CASES = "/admin/cases/case/"
 TOKENS = "/admin/tokens/scopedtoken/"
@@ -100,13 +102,24 @@ CATALOGUE: list[Any] = [
     pytest.param(CASES + "?p=99999999999999999999999", SHOWN, id="huge-page"),
     pytest.param(CASES + "?o=99999999999999999999999", SHOWN, id="huge-ordering"),
     pytest.param(CASES + "?o=1.-99999999999999999999999", SHOWN, id="huge-negative-ordering"),
+    # issue 23: the queue's filters and the case's export
+    pytest.param(CASES + "?status=%00", BAD, id="nul-queue-status"),
+    pytest.param(CASES + "?status=deleted", SHOWN, id="queue-unknown-status"),
+    pytest.param(CASES + "?assignee=%00", BAD, id="nul-assignee-filter"),
+    pytest.param(CASES + "?assignee=someone", SHOWN, id="queue-unknown-assignee-filter"),
+    pytest.param(CASES + "?label=%00", BAD, id="nul-label-filter"),
+    pytest.param(CASES + "?label=" + "x" * 5_000, SHOWN, id="queue-long-label"),
+    pytest.param(CASES + "?priority__exact=critical", SHOWN, id="queue-unknown-priority"),
+    pytest.param(CASES + "?o=3", SHOWN, id="queue-ordered-by-priority"),
+    pytest.param(CASES + "%00/export/", BAD, id="nul-case-export"),
+    pytest.param(CASES + "c_0/export/", GONE, id="export-of-no-case"),
 ]
 
 
 def database_state() -> dict[str, Any]:
     return {
         model.__name__: sorted(model.objects.values_list("pk", flat=True))
-        for model in (Case, CaseEvent, ScopedToken, Project, Organisation, User, Group)
+        for model in (Case, CaseEvent, Note, ScopedToken, Project, Organisation, User, Group)
     } | {"statuses": sorted(Case.objects.values_list("status", flat=True))}
 
 
@@ -116,6 +129,8 @@ def assert_answer(r: Any, expected: str, url: str) -> None:
     elif expected == LOOKUP:
         assert r.status_code == 302, r.content
         assert r["Location"] == url.split("?")[0] + "?e=1"
+    elif expected == GONE:
+        assert r.status_code == 404, r.content
     elif expected == MISSING:
         # Not there, or another organisation's: the same 404 (docs/operations.md#members-and-roles).
         assert r.status_code == 404, r.content

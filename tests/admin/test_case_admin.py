@@ -54,7 +54,7 @@ def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
     attach_file(case=case, content=_png_file(), original_name="a.png")
     attach_file(case=case, content=_png_file(), original_name="b.png")
 
-    r = admin_client.get(CHANGELIST)
+    r = admin_client.get(CHANGELIST, {"status": "all"})
 
     assert r.status_code == 200, r.content
     row = r.context["cl"].result_list[0]
@@ -68,7 +68,7 @@ def test_case_list_shows_the_queue_columns(admin_client: Client) -> None:
     ):
         assert text in body
     headers = [h["text"] for h in r.context["result_headers"]][1:]
-    assert headers == ["id", "title", "status", "project", "files", "updated"]
+    assert headers == ["id", "title", "priority", "status", "project", "files", "updated"]
 
 
 def test_case_list_marks_only_test_mode_cases(admin_client: Client) -> None:
@@ -77,13 +77,13 @@ def test_case_list_marks_only_test_mode_cases(admin_client: Client) -> None:
     assert 'class="case-mode"' not in admin_client.get(CHANGELIST).content.decode()
 
 
-def test_case_list_is_newest_first(admin_client: Client) -> None:
+def test_case_list_is_the_queue_oldest_first_within_a_priority(admin_client: Client) -> None:
     older = backdate(CaseFactory(), days=2)
     newer = CaseFactory()
 
     r = admin_client.get(CHANGELIST)
 
-    assert [case.pk for case in r.context["cl"].result_list] == [newer.pk, older.pk]
+    assert [case.pk for case in r.context["cl"].result_list] == [older.pk, newer.pk]
 
 
 def test_case_list_query_count_does_not_grow_with_page_size(admin_client: Client) -> None:
@@ -127,7 +127,7 @@ def test_case_list_search(admin_client: Client, query: str, expected: str | None
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        pytest.param({"status__exact": "closed"}, "closed", id="status"),
+        pytest.param({"status": "closed"}, "closed", id="status"),
         pytest.param({"mode__exact": "test"}, "test", id="mode"),
         pytest.param({"project__id__exact": "{project}"}, "other-project", id="project"),
         pytest.param({"created_at__gte": "{yesterday}"}, "recent", id="created-date"),
@@ -179,7 +179,10 @@ def test_bulk_action_changes_status_updated_at_and_etag(
     untouched = backdate(CaseFactory(status=before))
     etags = {case.pk: case.etag for case in cases}
 
-    r = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [case.pk for case in cases]})
+    # Posted from the list of every status, as a moderator sees closed and archived cases.
+    r = admin_client.post(
+        f"{CHANGELIST}?status=all", {"action": action, "_selected_action": [case.pk for case in cases]}
+    )
 
     assert r.status_code == 302, r.content
     for case in cases:
@@ -198,7 +201,9 @@ def test_bulk_action_leaves_a_case_already_in_that_status_unchanged(admin_client
     open_case = backdate(CaseFactory(status=Status.OPEN))
 
     r = admin_client.post(
-        CHANGELIST, {"action": "close_cases", "_selected_action": [closed.pk, open_case.pk]}, follow=True
+        f"{CHANGELIST}?status=all",
+        {"action": "close_cases", "_selected_action": [closed.pk, open_case.pk]},
+        follow=True,
     )
 
     assert "Closed 1 case(s); 1 already closed." in [str(m) for m in r.context["messages"]]

@@ -93,9 +93,12 @@ def test_organisation_list_and_page_show_their_projects(admin_client: Client) ->
 def test_seed_demo_fills_the_admin_like_a_real_queue(admin_client: Client) -> None:
     demo_seed()
 
-    r = admin_client.get(reverse("admin:cases_case_changelist"))
+    r = admin_client.get(reverse("admin:cases_case_changelist"), {"status": "all"})
 
     assert r.context["cl"].result_count == Case.objects.count() >= 60
+    # The queue has work of every priority, some of it labelled.
+    assert set(Case.objects.values_list("priority", flat=True)) == {"low", "normal", "high", "urgent"}
+    assert Case.objects.exclude(labels=[]).exists()
     assert set(Case.objects.values_list("status", flat=True)) == set(Status.values)
     assert set(Case.objects.values_list("mode", flat=True)) == set(Mode.values)
     assert Case.objects.values("project").distinct().count() == 2

@@ -50,15 +50,15 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     base = live_server.url
     log_in(browser, base, "mod", "a-long-staff-password")
 
-    # The queue, newest first.
-    browser.get(base + reverse("admin:cases_case_changelist"))
+    # Every case, in the queue's order: the most urgent first, then the oldest.
+    browser.get(base + reverse("admin:cases_case_changelist") + "?status=all")
     # The navigation sidebar folds away (and stays folded) to give the queue the width.
     browser.find_element(By.ID, "toggle-nav-sidebar").click()
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 50
-    newest = Case.objects.order_by("-created_at", "-id").first()
-    assert newest is not None
-    assert rows[0].find_element(By.CSS_SELECTOR, f"span[title='{newest.pk}']")
+    first = Case.objects.filter(priority="urgent").order_by("created_at", "id").first()
+    assert first is not None
+    assert rows[0].find_element(By.CSS_SELECTOR, f"span[title='{first.pk}']")
 
     # Close an open case and upload a screenshot to it.
     case = Case.objects.filter(project=demo.project, status=Status.OPEN).order_by("-created_at").first()
@@ -165,7 +165,7 @@ def test_case_list_case_page_and_token_list_read_well_with_the_sidebar_open(
     base = live_server.url
     log_in(browser, base, "mod", "a-long-staff-password")
 
-    browser.get(base + reverse("admin:cases_case_changelist"))
+    browser.get(base + reverse("admin:cases_case_changelist") + "?status=all")
     screenshot(f"case-list-{width}")
     assert browser.find_element(By.ID, "nav-sidebar").is_displayed()
     assert not browser.execute_script(SCROLLS_SIDEWAYS)

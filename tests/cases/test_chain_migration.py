@@ -69,6 +69,12 @@ def _verify() -> str:
     return out.getvalue().strip()
 
 
+def _head(case_id: str) -> str:
+    # The columns of 0007's state only: later migrations add others to the model.
+    head: str = Case.objects.values_list("history_head", flat=True).get(pk=case_id)
+    return head
+
+
 def test_existing_events_are_chained_oldest_first(old_apps: Any) -> None:
     cases = _old_data(old_apps)
     before = _history(old_apps)
@@ -82,8 +88,8 @@ def test_existing_events_are_chained_oldest_first(old_apps: Any) -> None:
         assert events[0].prev_hash == chain.GENESIS
         # The migration's own copy of the computation agrees with the application's.
         assert [e.hash for e in events] == [chain.event_hash(e) for e in events]
-        assert Case.objects.get(pk=case.pk).history_head == events[-1].hash
-    assert Case.objects.get(pk=cases[2].pk).history_head == chain.GENESIS
+        assert _head(case.pk) == events[-1].hash
+    assert _head(cases[2].pk) == chain.GENESIS
 
 
 def test_migrating_back_keeps_every_event_and_forward_again_gives_the_same_chain(old_apps: Any) -> None:

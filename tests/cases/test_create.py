@@ -17,7 +17,19 @@ def test_create_returns_201_case_with_location_and_etag(call, project) -> None:
     r = call("POST", "/v1/cases", json_body={"title": "  Aimbot on EU-1  ", "description": "line 1\nline 2\tend"})
     assert r.status_code == 201, r.content
     body = r.json()
-    assert set(body) == {"id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "title",
+        "description",
+        "status",
+        "attachments",
+        "subjects",
+        "assignee",
+        "priority",
+        "labels",
+        "created_at",
+        "updated_at",
+    }
     assert re.fullmatch(r"c_[0-9A-HJKMNP-TV-Z]{26}", body["id"])
     assert body["title"] == "Aimbot on EU-1"
     assert body["description"] == "line 1\nline 2\tend"
@@ -88,7 +100,7 @@ BAD_BODIES = [
     pytest.param({"title": "t", "attachments": "f_01JD3Z8W6V4M2Q9T7K5X1B0N3R"}, "attachments", id="attachments-string"),
     pytest.param({"title": "t", "created_at": "2026-01-01T00:00:00Z"}, "created_at", id="read-only-created"),
     pytest.param({"title": "t", "updated_at": "2026-01-01T00:00:00Z"}, "updated_at", id="read-only-updated"),
-    pytest.param({"title": "t", "priority": "high"}, "priority", id="unknown-key"),
+    pytest.param({"title": "t", "severity": "high"}, "severity", id="unknown-key"),
     pytest.param({"title": "t", "Title": "t"}, "Title", id="unknown-key-by-case"),
 ]
 

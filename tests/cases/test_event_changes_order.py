@@ -21,7 +21,16 @@ def test_changes_follow_the_case_field_order_whatever_order_they_were_sent_in(ca
     # The raw bytes, so the order is the one on the wire.
     events = json.loads(r.content)["events"]
     create, update = events
-    assert list(create["changes"]) == ["title", "description", "status", "attachments", "subjects"]
+    assert list(create["changes"]) == [
+        "title",
+        "description",
+        "status",
+        "attachments",
+        "subjects",
+        "assignee",
+        "priority",
+        "labels",
+    ]
     assert list(update["changes"]) == ["title", "description", "status"]
     for change in [*create["changes"].values(), *update["changes"].values()]:
         assert list(change) == ["from", "to"]

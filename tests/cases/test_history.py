@@ -45,6 +45,9 @@ def test_api_create_and_patch_are_recorded_with_the_token_and_request_id(call, t
         "status": {"from": None, "to": "open"},
         "attachments": {"from": None, "to": []},
         "subjects": {"from": None, "to": []},
+        "assignee": {"from": None, "to": None},
+        "priority": {"from": None, "to": "normal"},
+        "labels": {"from": None, "to": []},
     }
     assert second["changes"] == {"status": {"from": "open", "to": "closed"}}  # the unchanged title is not listed
     assert first["id"].startswith("ev_") and first["created_at"] <= second["created_at"]

@@ -30,8 +30,26 @@ field_values = {
     "title": texts | json_values,
     "description": st.text(max_size=300) | json_values,
     "status": st.sampled_from(["open", "closed", "archived", "OPEN", "", "deleted"]) | json_values,
+    "priority": st.sampled_from(["low", "normal", "high", "urgent", "Urgent", ""]) | json_values,
+    "labels": st.lists(st.text(max_size=45), max_size=12) | json_values,
+    "assignee": st.sampled_from([None, "mem_01JD3Z8W6V4M2Q9T7K5X1B0N3R", "mem_x"]) | json_values,
 }
-keys = st.sampled_from(["title", "description", "status", "id", "attachments", "subjects", "created_at", "extra", ""])
+keys = st.sampled_from(
+    [
+        "title",
+        "description",
+        "status",
+        "priority",
+        "labels",
+        "assignee",
+        "id",
+        "attachments",
+        "subjects",
+        "created_at",
+        "extra",
+        "",
+    ]
+)
 
 
 @st.composite
@@ -41,7 +59,25 @@ def case_bodies(draw: st.DrawFn) -> dict[str, object]:
 
 
 def _valid_case(body: dict[str, object]) -> None:
-    assert set(body) == {"id", "title", "description", "status", "attachments", "subjects", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "title",
+        "description",
+        "status",
+        "attachments",
+        "subjects",
+        "assignee",
+        "priority",
+        "labels",
+        "created_at",
+        "updated_at",
+    }
+    assert body["priority"] in {"low", "normal", "high", "urgent"}
+    labels = body["labels"]
+    assert isinstance(labels, list) and len(labels) <= 10
+    assert all(isinstance(label, str) and 1 <= len(label) <= 40 and not CONTROL.search(label) for label in labels)
+    assert len({label.casefold() for label in labels}) == len(labels)
+    assert body["assignee"] is None
     title, description = body["title"], body["description"]
     assert isinstance(title, str) and 1 <= len(title) <= 200 and title == title.strip(" ")
     assert not CONTROL.search(title)

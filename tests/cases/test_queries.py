@@ -183,7 +183,7 @@ def test_every_page_is_what_the_paginator_reads_through_the_orm(project, listed,
             for case in read:
                 evidence = [link.file_id for link in _orm_evidence(case.pk)]
                 assert [file._asdict() for file in case.files] == [File.objects.values().get(pk=pk) for pk in evidence]
-            assert all(vars(case).keys() == {"files", "subject_list"} for case in read)
+            assert all(vars(case).keys() == {"files", "subject_list", "assignee_name"} for case in read)
 
 
 def test_a_page_of_records_is_represented_as_its_cases_are(project, rf) -> None:

@@ -46,8 +46,8 @@ from cases.services import Actor, case_update
 from media.models import File
 from serverops.ids import ULID_PATTERN
 from serverops.pagination import encode_cursor
-from tests.factories import CaseFactory, FileFactory, ProjectFactory, TokenFactory, attach_file
-from tokens.models import Mode, Project, ScopedToken
+from tests.factories import CaseFactory, FileFactory, MemberFactory, ProjectFactory, TokenFactory, attach_file
+from tokens.models import Mode, Project, Role, ScopedToken
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
 
@@ -81,6 +81,7 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 # issued, which is what a paging client sends (the document names each kind by its format).
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
+schemathesis.openapi.format("case-note-cursor", _cursors("nt", "notes"))
 schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
 schemathesis.openapi.format("player-cursor", _cursors("pl", "players"))
 
@@ -133,6 +134,10 @@ def _attachable() -> st.SearchStrategy[str]:
 
 
 schemathesis.openapi.format("file-id", st.deferred(_attachable))
+# A schema-valid assignee is a moderator (or above) of the token's organisation: members seeded
+# for it by the test before the run draws from them.
+ASSIGNABLE: list[str] = []
+schemathesis.openapi.format("member-id", st.deferred(lambda: st.sampled_from(ASSIGNABLE)))
 
 # What an upload's bytes must be (a type read from them, a base name, well-formed base64) is more
 # than JSON Schema can say: a schema-valid upload may still be refused, with 400, 413 or 415, and
@@ -167,6 +172,10 @@ def _seed_files(project: Project, cases: list[Case]) -> list[str]:
     )
     others = [FileFactory(project=project, mode=Mode.TEST), FileFactory(project=ProjectFactory())]
     ATTACHABLE[:] = [FileFactory(project=project).pk for _ in range(12)]
+    ASSIGNABLE[:] = [
+        MemberFactory(organisation=project.organisation, role=role).pk
+        for role in (Role.MODERATOR, Role.ADMIN, Role.OWNER)
+    ]
     return [file.pk for file in [*files, *others]]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cases.models import Case, CaseEvent, IdempotentRequest
+from cases.models import Case, CaseEvent, IdempotentRequest, Note
 from serverops.pagination import encode_cursor
 from tests.serverops.wsgi import wsgi
 from tokens.models import ScopedToken
@@ -209,6 +209,31 @@ CATALOGUE: list[Any] = [
     pytest.param("GET", "/v1/events?cursor=" + CASES_CURSOR, None, J, {}, 400, id="feed-cursor-of-cases"),
     pytest.param("GET", "/v1/events?since=1", None, J, {}, 400, id="feed-unknown-parameter"),
     pytest.param("POST", "/v1/events", {}, J, {}, 405, id="feed-post"),
+    # issue 23: the workbench (docs/api.md#working-a-case, docs/api.md#notes)
+    pytest.param("PATCH", CASE, {"assignee": f"mem_{ULID}"}, J, {}, 400, id="body-assignee-unknown"),
+    pytest.param("PATCH", CASE, {"assignee": "mem_\u0000"}, J, {}, 400, id="body-assignee-nul"),
+    pytest.param("POST", "/v1/cases", {"title": "t", "assignee": 1}, J, {}, 400, id="body-assignee-number"),
+    pytest.param("PATCH", CASE, {"priority": "critical"}, J, {}, 400, id="body-priority-unknown"),
+    pytest.param("PATCH", CASE, {"labels": ["Spam", "SPAM"]}, J, {}, 400, id="body-labels-repeated"),
+    pytest.param("PATCH", CASE, {"labels": ["x" * 41]}, J, {}, 400, id="body-label-41-characters"),
+    pytest.param("PATCH", CASE, {"labels": [str(n) for n in range(11)]}, J, {}, 400, id="body-labels-eleven"),
+    pytest.param("POST", "/v1/cases", {"title": "t", "labels": ["a\nb"]}, J, {}, 400, id="body-label-newline"),
+    pytest.param("GET", "/v1/cases?priority=critical", None, J, {}, 400, id="qs-priority-unknown"),
+    pytest.param("GET", "/v1/cases?assignee=me", None, J, {}, 400, id="qs-assignee-not-an-id"),
+    pytest.param("GET", "/v1/cases?label=", None, J, {}, 400, id="qs-label-empty"),
+    pytest.param("GET", "/v1/cases?label=a%00", None, J, {}, 400, id="qs-label-nul"),
+    pytest.param("POST", CASE + "/notes", {"body": ""}, J, {}, 400, id="body-note-empty"),
+    pytest.param("POST", CASE + "/notes", {"body": "x" * 5_001}, J, {}, 400, id="body-note-over-5000"),
+    pytest.param("POST", CASE + "/notes", {"body": "a\u0000b"}, J, {}, 400, id="body-note-nul"),
+    pytest.param("POST", CASE + "/notes", {"body": "a\u007fb"}, J, {}, 400, id="body-note-del"),
+    pytest.param("POST", CASE + "/notes", {"body": "x", "author": "me"}, J, {}, 400, id="body-note-read-only-key"),
+    pytest.param("POST", CASE + "/notes", {"body": "x", "pinned": True}, J, {}, 400, id="body-note-unknown-key"),
+    pytest.param("POST", CASE + "/notes", b"null", J, {}, 400, id="body-note-null"),
+    pytest.param("POST", CASE + "/notes", {"body": "x"}, "text/plain", {}, 415, id="hdr-note-text-plain"),
+    pytest.param("POST", "/v1/cases/c_%00/notes", {"body": "x"}, J, {}, 404, id="path-note-nul-case"),
+    pytest.param("GET", CASE + "/notes?offset=1", None, J, {}, 400, id="qs-notes-unknown"),
+    pytest.param("GET", CASE + "/notes?cursor=" + CASES_CURSOR, None, J, {}, 400, id="qs-notes-cursor-of-the-list"),
+    pytest.param("DELETE", CASE + "/notes", None, J, {}, 405, id="path-delete-notes"),
 ]
 
 # What the runtime says, never the API (fault 8).
@@ -221,6 +246,7 @@ def _database(case: Case) -> tuple[Any, ...]:
         list(CaseEvent.objects.order_by("pk").values()),
         list(Event.objects.order_by("pk").values()),
         list(IdempotentRequest.objects.order_by("pk").values()),
+        list(Note.objects.order_by("pk").values()),
         list(ScopedToken.objects.order_by("pk").values_list("pk", "revoked_at", "expires_at", "scopes")),
     )
 

@@ -39,11 +39,16 @@ def token(project: Project) -> ScopedToken:
 @pytest.mark.parametrize(
     ("path", "name", "takes"),
     [
-        pytest.param("/v1/cases?state=open", "state", "status, identifier, player, limit, cursor", id="cases-state"),
+        pytest.param(
+            "/v1/cases?state=open",
+            "state",
+            "status, priority, assignee, label, identifier, player, limit, cursor",
+            id="cases-state",
+        ),
         pytest.param(
             "/v1/cases?status=open&Limit=5",
             "Limit",
-            "status, identifier, player, limit, cursor",
+            "status, priority, assignee, label, identifier, player, limit, cursor",
             id="cases-case-differs",
         ),
         pytest.param("/v1/media?tags=aimbot", "tags", "folder, tag, limit, cursor", id="media-tags"),
