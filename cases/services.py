@@ -25,7 +25,7 @@ from . import chain, queries
 from .assignees import clean_assignee_id, working_member
 from .labels import clean_labels
 from .models import ActorType, Attachment, Case, CaseEvent, Note, Priority, Status
-from .signals import case_events_recorded
+from .signals import case_events_recorded, case_note_added
 from .subjects import SubjectSpec, link_subjects, set_subjects, wanted_history, write_subjects
 from .validators import normalise_title
 
@@ -400,6 +400,7 @@ def note_create(
     )
     note.created_at = event.created_at
     note.save(force_insert=True)
+    case_note_added.send(sender=Note, case=queries.case_with_evidence(case_id), note=note, event=event)
     return note
 
 

@@ -10,6 +10,7 @@ from django.dispatch import Signal
 case_events_recorded = Signal()
 
 # Sent inside the transaction that adds a note to a case, with ``case`` (the Case as the API
-# returns it: evidence and subjects loaded) and ``note`` (the note exactly as the API returns
-# it, a dict). The webhooks app records a ``case.note_added`` event for it.
+# returns it: evidence and subjects loaded), ``note`` (the Note just saved) and ``event`` (the
+# case event that records it, whose id the announcement keeps). The note's case event is not
+# announced as a ``case.updated`` too: the webhooks app records one ``case.note_added`` for it.
 case_note_added = Signal()

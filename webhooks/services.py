@@ -6,7 +6,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,10 +17,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, Note
 from cases.player_views import player_representation, player_rows
 from cases.queries import load_evidence, load_subjects
-from cases.serializers import case_representation, ordered_changes
+from cases.serializers import case_representation, note_representation, ordered_changes
 from cases.subjects import erase_from_case
 from media.models import File
 from media.serializers import file_representation
@@ -170,9 +170,20 @@ def _case_body(event: CaseEvent, event_type: EventType, case: Case) -> str:
     )
 
 
-def _event(*, project_id: str, mode: str, event_type: EventType, data: dict[str, Any]) -> Event:
-    """An Event of a change that is not a case event: a fresh ``ev_`` id, stamped now."""
-    event = Event(project_id=project_id, mode=mode, type=event_type, created_at=timezone.now())
+def _event(
+    *,
+    project_id: str,
+    mode: str,
+    event_type: EventType,
+    data: dict[str, Any],
+    public_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Event:
+    """An Event of a change that is not a case event: a fresh ``ev_`` id, stamped now, unless
+    the change has its own id and time (a note's case event)."""
+    event = Event(project_id=project_id, mode=mode, type=event_type, created_at=created_at or timezone.now())
+    if public_id is not None:
+        event.public_id = public_id
     event.payload = _json(
         {
             "id": event.public_id,
@@ -237,6 +248,8 @@ def events_record_for_case_events(
     are stale (a bulk UPDATE): they are re-read first."""
     if not events:
         return []
+    if all(event.changes.keys() == {"note"} for event in events):
+        return []
     cases = {event.case_id: event.case for event in events}
     if not current:
         cases = Case.objects.in_bulk(list(cases))
@@ -244,6 +257,8 @@ def events_record_for_case_events(
         load_subjects(cases.values())
     rows = []
     for event in events:
+        if event.changes.keys() == {"note"}:
+            continue  # announced as case.note_added (events_record_for_note), with the note
         case, event_type = cases[event.case_id], _case_event_type(event)
         rows.append(
             Event(
@@ -258,12 +273,19 @@ def events_record_for_case_events(
     return events_record(rows)
 
 
-def events_record_for_note(*, case: Case, note: dict[str, Any], **_: Any) -> list[WebhookMessage]:
-    """The ``case_note_added`` receiver: a ``case.note_added`` Event, ``{"case", "note"}``."""
-    data = {"case": case_representation(case, links=FileLinks(None)), "note": note}
-    return events_record(
-        [_event(project_id=case.project_id, mode=case.mode, event_type=EventType.CASE_NOTE_ADDED, data=data)]
+def events_record_for_note(*, case: Case, note: Note, event: CaseEvent, **_: Any) -> list[WebhookMessage]:
+    """The ``case_note_added`` receiver: a ``case.note_added`` Event, ``{"case", "note"}``, with
+    the id of the case event that records the note (as the history shows it)."""
+    data = {"case": case_representation(case, links=FileLinks(None)), "note": note_representation(note)}
+    announced = _event(
+        project_id=case.project_id,
+        mode=case.mode,
+        event_type=EventType.CASE_NOTE_ADDED,
+        data=data,
+        public_id=event.id,
+        created_at=event.created_at,
     )
+    return events_record([announced])
 
 
 FILE_EVENT_TYPES = {

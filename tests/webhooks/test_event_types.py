@@ -10,9 +10,6 @@ import pytest
 from django.db import transaction
 from standardwebhooks import Webhook
 
-from cases.models import Case
-from cases.queries import case_with_evidence
-from cases.signals import case_note_added
 from media.models import AbuseStatus, File, Visibility
 from media.services import file_create, file_delete, file_update
 from tests.factories import ProjectFactory, TokenFactory
@@ -102,14 +99,12 @@ def test_player_merged_arrives_with_the_survivor_and_the_merged_ids(call, projec
     }
 
 
-def test_case_note_added_arrives_with_the_case_and_the_note(call, project, receiver) -> None:
-    """What the notes service sends (cases.signals.case_note_added) becomes a case.note_added event."""
+def test_a_note_arrives_once_as_case_note_added_with_the_case_and_the_note(call, project, receiver) -> None:
+    """POST /v1/cases/{id}/notes: one case.note_added event (not also a case.updated), with the
+    note as the API returned it and the id of the history event that records it."""
     _, secret = endpoint_create(project=project, mode=Mode.LIVE, url=receiver.url())
     case_id = call("POST", "/v1/cases", json_body={"title": "Griefing"}).json()["id"]
-    note = {"id": "note_1", "body": "Checked the logs: confirmed.", "author": {"name": "mod"}}
-    with transaction.atomic():
-        case = case_with_evidence(case_id, project_id=project.pk, mode=Mode.LIVE)
-        case_note_added.send(sender=Case, case=case, note=note)
+    note = call("POST", f"/v1/cases/{case_id}/notes", json_body={"body": "Checked the logs: confirmed."}).json()
     assert deliver() == 2
 
     created, noted = received(secret, receiver)
@@ -117,6 +112,8 @@ def test_case_note_added_arrives_with_the_case_and_the_note(call, project, recei
     assert noted["type"] == "case.note_added"
     assert noted["data"]["note"] == note
     assert noted["data"]["case"] == call("GET", f"/v1/cases/{case_id}").json()
+    history = call("GET", f"/v1/cases/{case_id}/events").json()["events"]
+    assert noted["id"] == history[-1]["id"] and history[-1]["changes"] == {"note": {"from": None, "to": note["id"]}}
 
 
 def test_an_endpoint_hears_only_its_types_and_the_default_is_the_case_types(call, project, receiver) -> None:
