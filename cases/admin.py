@@ -25,7 +25,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -44,7 +43,6 @@ from media.services import clean_folder, clean_original_name, clean_tags, file_u
 from media.storage import FileLinks, is_inline_type
 from serverops.admin_site import adopt_saved
 from serverops.exceptions import DomainError
-from serverops.logging import request_id_var
 from tokens.admin import ProjectChoiceFilter
 from tokens.admin_access import OrganisationScoped
 from tokens.models import Member, Mode, Project
@@ -54,7 +52,6 @@ from .assignees import WORKING_ROLES, display_name, names_of
 from .labels import clean_labels
 from .models import NOTE_MAX_LENGTH, PRIORITY_RANK, Attachment, Case, CaseEvent, Note, Priority, Status
 from .player_admin import SubjectInline, cases_with_identifier, identifier_search
-from .serializers import CaseEventSerializer, case_representation
 from .services import (
     ATTACHMENTS_MAX,
     SCALAR_FIELDS,
@@ -693,21 +690,7 @@ class CaseAdmin(OrganisationScoped, admin.ModelAdmin):  # type: ignore[type-arg]
         except export.ExportKeyMissing as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:cases_case_change", args=[case.pk]))
-        case = queries.case_with_evidence(case.pk)
-        events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("created_at", "id"))
-        bundle = export.bundle(
-            case=case,
-            case_json=case_representation(case, links=FileLinks(None)),
-            events=export.events_up_to(list(CaseEventSerializer(events, many=True).data), case.history_head),
-            notes=export.case_notes(case),
-            head=case.history_head,
-            key=key,
-        )
-        return StreamingHttpResponse(
-            export.logged(bundle, case_id=case.pk, request_id=request_id_var.get()),
-            content_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{case.pk}.zip"'},
-        )
+        return export.bundle_response(queries.case_with_evidence(case.pk), key=key, links=FileLinks(None))
 
     def attachment_view(self, request: HttpRequest, object_id: str, file_id: str) -> FileResponse:
         """Stream a file the case lists from storage to staff who may view the case and its files.

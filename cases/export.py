@@ -22,17 +22,18 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from zipstream import ZIP_STORED, ZipStream
 
 from media.models import AbuseStatus, File
-from media.storage import media_storage
+from media.storage import FileLinks, media_storage
 from serverops.fields import rfc3339
 from serverops.logging import request_id_var
 
 from .chain import GENESIS
-from .models import Case, Note
-from .serializers import note_representation
+from .models import Case, CaseEvent, Note
+from .serializers import CaseEventSerializer, case_representation, note_representation
 
 logger = logging.getLogger(__name__)
 
@@ -204,3 +205,22 @@ def logged(chunks: Iterator[bytes], *, case_id: str, request_id: str) -> Iterato
         finally:
             request_id_var.reset(token)
         raise
+
+
+def bundle_response(case: Case, *, key: Ed25519PrivateKey, links: FileLinks) -> StreamingHttpResponse:
+    """The case's signed bundle as a streamed download, for the API and the admin alike:
+    ``case`` read with its evidence, ``links`` how its files' URLs are shown in ``case.json``."""
+    events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("created_at", "id"))
+    chunks = bundle(
+        case=case,
+        case_json=case_representation(case, links=links),
+        events=events_up_to(list(CaseEventSerializer(events, many=True).data), case.history_head),
+        notes=case_notes(case),
+        head=case.history_head,
+        key=key,
+    )
+    return StreamingHttpResponse(
+        logged(chunks, case_id=case.pk, request_id=request_id_var.get()),
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{case.pk}.zip"'},
+    )

@@ -21,7 +21,6 @@ from players.identifiers import InvalidIdentifier
 from players.services import canonical
 from serverops.exceptions import NotFound, PreconditionFailed, ServiceUnavailable
 from serverops.ids import id_regex
-from serverops.logging import request_id_var
 from serverops.pagination import KeysetPagination
 from tokens.models import Project, ScopedToken
 from tokens.viewsets import ApiViewSet
@@ -309,21 +308,7 @@ class CaseViewSet(ApiViewSet, viewsets.ModelViewSet):  # type: ignore[type-arg]
     def export(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         """The case as a signed ZIP bundle, streamed (``cases.export``)."""
         key = _signing_key()
-        case = self.get_object()
-        events = list(CaseEvent.objects.filter(case_id=case.pk).order_by("created_at", "id"))
-        bundle = export.bundle(
-            case=case,
-            case_json=case_representation(case, links=FileLinks(request)),
-            events=export.events_up_to(list(CaseEventSerializer(events, many=True).data), case.history_head),
-            notes=export.case_notes(case),
-            head=case.history_head,
-            key=key,
-        )
-        return StreamingHttpResponse(
-            export.logged(bundle, case_id=case.pk, request_id=request_id_var.get()),
-            content_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{case.pk}.zip"'},
-        )
+        return export.bundle_response(self.get_object(), key=key, links=FileLinks(request))
 
 
 def _signing_key() -> Any:

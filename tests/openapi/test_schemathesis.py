@@ -147,8 +147,10 @@ UPLOADS_MAY_REFUSE = [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400", "413",
 
 @pytest.fixture
 def token(project: Project) -> ScopedToken:
-    """A live token that may read and write cases and files."""
-    return TokenFactory(project=project, scopes=["cases:read", "cases:write", "media:read", "media:write"])
+    """A live token that may read and write cases and files, and manage members and tokens (so
+    their operations are exercised beyond their 403)."""
+    scopes = ["cases:read", "cases:write", "media:read", "media:write", "members:read", "members:write", "tokens:write"]
+    return TokenFactory(project=project, scopes=scopes)
 
 
 def _seed_cases(project: Project) -> list[Case]:
