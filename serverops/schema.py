@@ -200,8 +200,18 @@ _COUNT = {"type": "string", "pattern": "^[0-9]+$"}
 _WINDOW = "the current minute (on a 429, the exhausted window that ends last)"
 
 
-def response_headers(statuses: Iterable[int], *, scope: str | tuple[str, ...]) -> list[OpenApiParameter]:
-    """The response headers every operation that needs ``scope`` sends on ``statuses``.
+def response_headers(
+    statuses: Iterable[int],
+    *,
+    scope: str | tuple[str, ...],
+    other_refusals: bool = False,
+    named_scopes: Iterable[str] = (),
+) -> list[OpenApiParameter]:
+    """The response headers every operation that needs ``scope`` sends on ``statuses``;
+    ``other_refusals`` when the operation also answers 403 for a reason other than a missing
+    scope (an owner's membership), whose answer has no ``X-Accepted-Scopes``; ``named_scopes``,
+    when given, the scopes a 403 may name besides (a token asked to mint a scope it lacks,
+    docs/api.md#tokens-api).
 
     ``X-Request-Id`` is on every response (docs/api.md#basics), the rate-limit headers on every response
     to a request whose token was charged (docs/api.md#rate-limits), the others on the refusals that explain
@@ -248,9 +258,14 @@ def response_headers(statuses: Iterable[int], *, scope: str | tuple[str, ...]) -
         ),
         *header(
             "X-Accepted-Scopes",
-            {"type": "string", "enum": [scope] if isinstance(scope, str) else list(scope)},
-            "The scope that would grant this operation (the first one the token lacks).",
+            {
+                "type": "string",
+                "enum": sorted(named_scopes) if named_scopes else [*([scope] if isinstance(scope, str) else scope)],
+            },
+            "The scope that would grant this operation (the first one the token lacks)"
+            + ("; absent on a 403 for another reason." if other_refusals else "."),
             [s for s in statuses if s == 403],
+            always=not other_refusals,
         ),
     ]
 
@@ -333,6 +348,7 @@ def operation(
     request: Any = None,
     headers: list[OpenApiParameter] | None = None,
     error_overrides: dict[int, tuple[str, str, str]] | None = None,
+    named_scopes: Iterable[str] = (),
 ) -> Any:
     """One operation: its scope (in the description and as ``x-required-scope``; several scopes,
     all needed, are a tuple there and space-separated there), every status it can answer, the
@@ -349,7 +365,16 @@ def operation(
         # Parameters are stated in full; introspecting filters would build a queryset without a token.
         filters=False,
         extensions={"x-required-scope": " ".join(scopes)},
-        parameters=[*(parameters or []), *response_headers([*statuses, *errors], scope=scopes), *(headers or [])],
+        parameters=[
+            *(parameters or []),
+            *response_headers(
+                [*statuses, *errors],
+                scope=scopes,
+                other_refusals=403 in (error_overrides or {}),
+                named_scopes=named_scopes,
+            ),
+            *(headers or []),
+        ],
         request=request,
         responses={**success, **error_responses(errors, overrides=error_overrides)},
     )

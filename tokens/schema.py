@@ -10,6 +10,7 @@ from serverops.schema import TIMESTAMP, Schema, component, id_schema, operation
 
 from .models import Mode, Role
 from .scopes import SCOPES
+from .services import EMAIL_MAX_LENGTH
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ MEMBER_CREATE = component(
         "additionalProperties": False,
         "required": ["email", "role"],
         "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "email": {"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH},
             "role": {**ROLE, "description": "Not `owner`: a token cannot make an owner (403)."},
         },
     },
@@ -227,6 +228,7 @@ def token_schema(viewset: type[T]) -> type[T]:
             ),
             success={201: OpenApiResponse(response=NEW_TOKEN, description="The new token and its plaintext.")},
             errors=[400, 401, 403, 406, 413, 415, 429, 500],
+            named_scopes=SCOPES,
         ),
         destroy=operation(
             scopes["destroy"],

@@ -101,8 +101,9 @@ def token_revoke(*, token: ScopedToken) -> ScopedToken:
     return locked
 
 
-# Django's User.email, and RFC 5321's longest path.
-EMAIL_MAX_LENGTH = 254
+# A new member's email is also their username (``member_add``), whose column holds 150
+# characters: the shorter of that and RFC 5321's longest path (254).
+EMAIL_MAX_LENGTH = 150
 
 
 class MemberConflict(DomainError):

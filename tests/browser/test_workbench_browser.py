@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from cases.demo import demo_seed
@@ -23,7 +23,6 @@ def moderator(django_user_model: type[User], organisation: Any, username: str, f
     user = django_user_model.objects.create_user(
         username, password=PASSWORD, is_staff=True, first_name=first, last_name=last
     )
-    user.groups.add(Group.objects.get(name="Case moderators"))
     return Member.objects.create(organisation=organisation, user=user, role=Role.MODERATOR)
 
 

@@ -48,6 +48,7 @@ from serverops.ids import ULID_PATTERN
 from serverops.pagination import encode_cursor
 from tests.factories import CaseFactory, FileFactory, MemberFactory, ProjectFactory, TokenFactory, attach_file
 from tokens.models import Mode, Project, Role, ScopedToken
+from webhooks.views import encode_cursor as encode_feed_cursor
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
 
@@ -81,6 +82,7 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 # issued, which is what a paging client sends (the document names each kind by its format).
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
+schemathesis.openapi.format("event-cursor", st.integers(min_value=1, max_value=2**62).map(encode_feed_cursor))
 schemathesis.openapi.format("case-note-cursor", _cursors("nt", "notes"))
 schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
 schemathesis.openapi.format("player-cursor", _cursors("pl", "players"))
@@ -143,6 +145,10 @@ schemathesis.openapi.format("member-id", st.deferred(lambda: st.sampled_from(ASS
 # than JSON Schema can say: a schema-valid upload may still be refused, with 400, 413 or 415, and
 # nothing else. Every other check holds for these operations as for the rest.
 UPLOADS_MAY_REFUSE = [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400", "413", "415"]
+# The feed's ``after`` must name an event the project still keeps, and not come with ``cursor``;
+# ``types`` is a comma-separated list of known names: more than JSON Schema can say, so a
+# schema-valid poll may still be a 400 (docs/api.md#event-feed).
+FEED_MAY_REFUSE = [*POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES, "400"]
 
 
 @pytest.fixture
@@ -205,6 +211,10 @@ def _config(
                         # Every form field is text: a "number" sent as a tag is the tag "1e+153".
                         "negative_data_rejection": {"enabled": False},
                     },
+                },
+                {
+                    "include-operation-id": "listEvents",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": FEED_MAY_REFUSE}},
                 },
                 {
                     "include-operation-id": "uploadFileBase64",
