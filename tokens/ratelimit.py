@@ -55,8 +55,9 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
-# Seconds to connect to Redis and to get the charge's reply: a healthy Redis answers in well under
-# a millisecond, and a request waits at most this long for one that does not before failing open.
+# Seconds to connect to Redis and to get the charge's reply (setting RATE_LIMIT_REDIS_TIMEOUT): a
+# healthy Redis answers in well under a millisecond, and a request waits at most this long for one
+# that does not before failing open.
 REDIS_TIMEOUT = 0.5
 REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 # The two windows of docs/api.md#rate-limits, in the order of the settings' budgets: (name in
@@ -135,7 +136,7 @@ class _Client(threading.local):
     script registered on it. Made again for a new ``RATE_LIMIT_REDIS_URL`` (``override_settings``)
     and in a forked process, which must not share its parent's socket."""
 
-    key: tuple[str, int] | None = None
+    key: tuple[str, int, float] | None = None
     redis: Redis
     script: Any
 
@@ -144,12 +145,13 @@ _client = _Client()
 
 
 def _redis(url: str) -> _Client:
-    key = (url, os.getpid())
+    timeout = getattr(settings, "RATE_LIMIT_REDIS_TIMEOUT", REDIS_TIMEOUT)
+    key = (url, os.getpid(), timeout)
     if _client.key != key:
         # single_connection_client: the client keeps one connection rather than a pool, so the
         # charge can write its command on it and read the reply later, from the same socket.
         _client.redis = Redis.from_url(
-            url, single_connection_client=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+            url, single_connection_client=True, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         _client.script = _client.redis.register_script(CHARGE_SCRIPT)
         _client.key = key

@@ -15,3 +15,7 @@ STATIC_ROOT = None  # nothing is collected in tests; whitenoise serves from the 
 # Live-server and thread tests open connections in threads that outlive their requests;
 # a persistent connection there would still be open when the test database is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The tests count every charge: a machine loaded by the suite itself must not stall one past the
+# production timeout and have it served uncounted. A Redis that is away still fails open at once
+# (its connections are refused), as tests/serverops/test_engine_faults.py checks.
+RATE_LIMIT_REDIS_TIMEOUT = 5.0

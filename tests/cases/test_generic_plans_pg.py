@@ -15,7 +15,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from cases.models import CaseSubject
+from cases.models import Case, CaseSubject
+from cases.queries import load_subjects
 from players.models import Player, PlayerIdentifier
 from tokens.models import Mode, Project
 
@@ -34,12 +35,14 @@ def _identifiers(n: int) -> list[str]:
     return [f"steam:{76561197960265728 + n}", "license:" + f"{n:040x}", f"discord:{10**17 + n}"]
 
 
-def _plans(table: str) -> tuple[int, int]:
-    """(generic, custom) plans of the one prepared statement reading ``table``."""
+def _plans(table: str, *, union: bool | None = None) -> tuple[int, int]:
+    """(generic, custom) plans of the one prepared statement reading ``table`` (with ``union``,
+    the one with, or the one without, a ``UNION ALL``)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            [f'%FROM "{table}"%'],
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s AND (%s::boolean IS NULL OR (statement LIKE %s) = %s::boolean)",
+            [f'%FROM "{table}"%', union, "%UNION ALL%", union],
         )
         [plans] = cursor.fetchall()
     return plans[0], plans[1]
@@ -72,6 +75,8 @@ def test_the_player_lookup_runs_on_a_generic_plan_after_its_first_runs(call: Any
 
 
 def test_a_cases_subjects_run_on_a_generic_plan_after_their_first_reads(call: Any) -> None:
+    """Both ways subjects are read: with the case itself (a GET, one ``UNION ALL`` statement) and
+    for cases already read (``queries.load_subjects``, one parameter per case)."""
     made = []
     for n in range(12):
         subjects = [{"identifiers": _identifiers(n)}]
@@ -82,6 +87,10 @@ def test_a_cases_subjects_run_on_a_generic_plan_after_their_first_reads(call: An
         r = call("GET", f"/v1/cases/{case['id']}")
         assert r.status_code == 200, r.content
         assert r.json()["subjects"] == case["subjects"]
-    generic, custom = _plans(CaseSubject._meta.db_table)
-    assert generic > 0
-    assert custom <= 5
+        [read] = Case.objects.filter(pk=case["id"])
+        load_subjects([read])
+        assert [subject.player for subject in read.subject_list] == [s["player"] for s in case["subjects"]]
+    for union in (True, False):
+        generic, custom = _plans(CaseSubject._meta.db_table, union=union)
+        assert generic > 0, union
+        assert custom <= 5, union
