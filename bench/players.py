@@ -94,12 +94,13 @@ def seed(players: int) -> tuple[str, str]:
                     for identifier in _identifiers(n):
                         copy.write_row((project.pk, "live", player_id, identifier, True, now))
             with cursor.copy(
-                f"COPY {tables[Case]} (id, project_id, mode, title, description, status, created_at, updated_at, "
-                "history_head) FROM STDIN"
+                f"COPY {tables[Case]} (id, project_id, mode, title, description, status, priority, labels, "
+                "created_at, updated_at, history_head) FROM STDIN"
             ) as copy:
                 for n, (_, case_id) in enumerate(ids, start):
                     status = ("open", "closed", "archived")[n % 3]
-                    copy.write_row((case_id, project.pk, "live", f"Report #{n}", "", status, now, now, GENESIS))
+                    row = (case_id, project.pk, "live", f"Report #{n}", "", status, "normal", "[]", now, now, GENESIS)
+                    copy.write_row(row)
             with cursor.copy(
                 f"COPY {tables[CaseSubject]} (case_id, player_id, role, name, position) FROM STDIN"
             ) as copy:

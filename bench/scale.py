@@ -190,11 +190,11 @@ def _seed_batch(cursor: Any, tables: dict[Any, str], params: dict[str, Any]) -> 
     last = HASH_SQL.format(i="i", k=EVENTS_PER_CASE - 1)
     cursor.execute(
         f"""
-        INSERT INTO {tables[Case]} (id, project_id, mode, title, description, status, created_at,
-                                    updated_at, history_head)
+        INSERT INTO {tables[Case]} (id, project_id, mode, title, description, status, priority, labels,
+                                    created_at, updated_at, history_head)
         SELECT {_sql_id("c", "i")}, %(project)s, 'live', 'Player report #' || i || ': speed hack near the docks',
                'Reported from the in-game /report command.', (ARRAY['open', 'closed', 'archived'])[1 + i %% 3],
-               {at}, {at} + interval '{EVENTS_PER_CASE - 1} minutes', {last}
+               'normal', '[]'::jsonb, {at}, {at} + interval '{EVENTS_PER_CASE - 1} minutes', {last}
         FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS i
         """,  # noqa: S608 (table names from the models' _meta, values as parameters)
         params,
