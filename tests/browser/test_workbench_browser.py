@@ -88,6 +88,8 @@ def test_moderator_claims_notes_hands_over_and_closes_the_most_urgent_case(
     # Closed, with everything on record.
     Select(browser.find_element(By.NAME, "status")).select_by_value(Status.CLOSED)
     browser.find_element(By.NAME, "_save").click()
+    # The saved list's message: the POST is done before the row is read.
+    assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     stored = Case.objects.get(pk=urgent.pk)
     assert (stored.status, stored.assignee_id) == (Status.CLOSED, cole.pk)
     assert stored.labels == ["cheating", "evidence review"]
