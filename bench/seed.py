@@ -12,6 +12,7 @@ from cases.models import ActorType, Attachment, Case, Status
 from media.models import File
 from tokens.models import Mode, Organisation, Project, ScopedToken
 from tokens.services import token_create
+from webhooks.models import Event, WebhookEndpoint
 
 ORGANISATION = "ServerOps benchmark"
 
@@ -38,8 +39,11 @@ def vacuum_analyze() -> None:
 
 
 def _drop(name: str) -> None:
-    """Remove what an earlier run of the same name left, so every run starts alike."""
+    """Remove what an earlier run of the same name left, so every run starts alike (the events
+    its PATCHes wrote included: they keep the project from being deleted)."""
     projects = Project.objects.filter(organisation__name=ORGANISATION, name=name)
+    Event.objects.filter(project__in=projects).delete()
+    WebhookEndpoint.objects.filter(project__in=projects).delete()
     Case.objects.filter(project__in=projects).delete()
     File.objects.filter(project__in=projects).delete()
     ScopedToken.objects.filter(project__in=projects).delete()
