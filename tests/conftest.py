@@ -24,11 +24,38 @@ XDIST_GROUPS = {
 }
 
 
+# What opens the test database: a test that asks for none of these (and has no django_db marker)
+# runs the same whatever DATABASE_URL names.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help=(
+            "run only the tests that use the test database (CI's second database: the tests that do not, "
+            "and those marked any_database, already ran on the first and would only repeat themselves)"
+        ),
+    )
+
+
+def uses_the_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("any_database") is not None:
+        return False
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(fixtures & DATABASE_FIXTURES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    if config.getoption("--database-tests-only"):
+        kept = [item for item in items if uses_the_database(item)]
+        config.hook.pytest_deselected(items=[item for item in items if not uses_the_database(item)])
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

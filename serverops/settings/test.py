@@ -19,3 +19,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # production timeout and have it served uncounted. A Redis that is away still fails open at once
 # (its connections are refused), as tests/serverops/test_engine_faults.py checks.
 RATE_LIMIT_REDIS_TIMEOUT = 5.0
+if DATABASES["default"]["ENGINE"] == "serverops.db.postgresql":
+    # A test database lives for one run: its commits (every transactional test's, and each of its
+    # truncations) need not wait for the WAL to reach the disk.
+    DATABASES["default"]["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], "options": "-c synchronous_commit=off"}

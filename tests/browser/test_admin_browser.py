@@ -26,7 +26,7 @@ from tokens.models import Member, Role, ScopedToken
 from tokens.scopes import SCOPES
 from tokens.services import token_revoke
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.any_database, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(browser: Any, base: str, username: str, password: str) -> None:

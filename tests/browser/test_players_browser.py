@@ -16,7 +16,7 @@ from tests.browser.test_admin_browser import log_in
 from tests.factories import ProjectFactory
 from tokens.models import Mode
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.any_database, pytest.mark.django_db(transaction=True)]
 
 STEAM = "steam:76561197960287930"
 FIVEM_HEX = "steam:1100001000056ba"

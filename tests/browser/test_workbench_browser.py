@@ -14,7 +14,7 @@ from cases.models import Case, CaseEvent, Note, Priority, Status
 from tests.browser.test_admin_browser import SCROLLS_SIDEWAYS, log_in
 from tokens.models import Member, Role
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.any_database, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-staff-password"
 

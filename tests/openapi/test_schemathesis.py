@@ -10,12 +10,13 @@ Why a live server rather than the WSGI application in-process: schemathesis's py
 does not support pytest 9 yet (it sets ``Node._nodeid``), and its engine's WSGI transport
 passes ``max_redirects`` on to werkzeug when a check re-sends a request.
 
-The run is split by the document's tags (cases, media, players, …), one test each, so
-pytest-xdist spreads them over the cores; an operation's links to the others of its tag (create,
-then read and update) stay within one run. Every operation carries exactly one tag.
+The run is split by the document's tags (cases, media, players, …), one test each (the cases tag
+in three: ``SHARDS``), so pytest-xdist spreads them over the cores; an operation's links to the
+others of its shard (create, then read and update) stay within one run. Every operation carries
+exactly one tag.
 
 Reproduce a run with the seed it prints:
-``SCHEMATHESIS_SEED=<seed> .venv/bin/pytest tests/openapi -k <tag>``.
+``SCHEMATHESIS_SEED=<seed> .venv/bin/pytest tests/openapi -k <shard>``.
 """
 
 from __future__ import annotations
@@ -57,16 +58,31 @@ MAX_EXAMPLES = 150
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
 
 
-def _operations_by_tag() -> dict[str, int]:
-    """How many operations the committed document files under each tag (a test elsewhere holds
-    the served document to the committed copy)."""
+def _operations_by_tag() -> dict[str, list[str]]:
+    """The operation ids the committed document files under each tag (a test elsewhere holds the
+    served document to the committed copy)."""
     paths = yaml.safe_load(DOCUMENT.read_text())["paths"]
     operations = [op for item in paths.values() for op in item.values() if isinstance(op, dict) and "tags" in op]
     assert all(len(op["tags"]) == 1 for op in operations), "an operation with several tags would run twice"
-    return dict(Counter(op["tags"][0] for op in operations))
+    by_tag: dict[str, list[str]] = {}
+    for op in operations:
+        by_tag.setdefault(op["tags"][0], []).append(op["operationId"])
+    return by_tag
 
 
 OPERATIONS_BY_TAG = _operations_by_tag()
+# The cases tag holds most operations and took as long as every other tag together: it runs as
+# three tests, so pytest-xdist can spread them over the cores: a case's record (the links from
+# create to read and update stay together), the list with its filters, and the rest (history,
+# notes, exports). Each shard: its tag, and the operations of the tag it runs.
+CASE_RECORD = {"createCase", "getCase", "updateCase"}
+CASE_LIST = {"listCases"}
+SHARDS = {
+    **{tag: (tag, set(operations)) for tag, operations in OPERATIONS_BY_TAG.items() if tag != "cases"},
+    "cases": ("cases", CASE_RECORD),
+    "cases-list": ("cases", CASE_LIST),
+    "cases-history": ("cases", set(OPERATIONS_BY_TAG["cases"]) - CASE_RECORD - CASE_LIST),
+}
 
 
 def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
@@ -188,8 +204,14 @@ def _seed_files(project: Project, cases: list[Case]) -> list[str]:
 
 
 def _config(
-    tag: str, token: ScopedToken, case_ids: list[str], file_ids: list[str], seed: int, base_url: str
+    shard: str, token: ScopedToken, case_ids: list[str], file_ids: list[str], seed: int, base_url: str
 ) -> SchemathesisConfig:
+    tag, operations = SHARDS[shard]
+    # The tag's operations that another shard runs.
+    elsewhere = [
+        {"include-operation-id": operation, "enabled": False}
+        for operation in sorted(set(OPERATIONS_BY_TAG[tag]) - operations)
+    ]
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
@@ -203,6 +225,7 @@ def _config(
             "operations": [
                 # This run covers one tag's operations (the engine reads its filters from here).
                 {"exclude-tag": tag, "enabled": False},
+                *elsewhere,
                 {"include-tag": "media", "parameters": {"path.id": {"dictionary": "file_ids", "probability": 0.5}}},
                 {
                     "include-operation-id": "uploadFile",
@@ -250,9 +273,9 @@ def _failure_report(event: events.ScenarioFinished) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("tag", sorted(OPERATIONS_BY_TAG))
+@pytest.mark.parametrize("shard", sorted(SHARDS))
 def test_service_keeps_its_openapi_document(
-    tag: str,
+    shard: str,
     live_server: LiveServer,
     token: ScopedToken,
     capsys: pytest.CaptureFixture[str],
@@ -269,15 +292,18 @@ def test_service_keeps_its_openapi_document(
     unlimited = {**settings.SERVEROPS, "RATE_LIMIT_PER_SECOND": 10**9, "RATE_LIMIT_PER_MINUTE": 10**9}
     requests: Counter[str] = Counter()
     modes: Counter[str] = Counter()
+    exercised: set[str] = set()  # the operations requests went to ("GET /v1/cases", …)
     failures: list[str] = []
     with override_settings(SERVEROPS=unlimited):
         schema = schemathesis.openapi.from_url(
-            f"{live_server.url}/v1/openapi.json", config=_config(tag, token, case_ids, file_ids, seed, live_server.url)
+            f"{live_server.url}/v1/openapi.json",
+            config=_config(shard, token, case_ids, file_ids, seed, live_server.url),
         )
         for event in schemathesis.engine.from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 requests[event.phase.value] += len(event.recorder.interactions)
                 for node in event.recorder.cases.values():
+                    exercised.add(node.value.operation.label)
                     if node.value.meta is not None:
                         modes[node.value.meta.generation.mode.value] += 1
                 failures += _failure_report(event)
@@ -288,7 +314,8 @@ def test_service_keeps_its_openapi_document(
     total = requests.total()
     by_phase = ", ".join(f"{key} {count}" for key, count in sorted((requests + modes).items()))
     with capsys.disabled():
-        print(f"\nschemathesis [{tag}]: {total} requests, {len(failures)} failures, seed {seed} ({by_phase})")
+        print(f"\nschemathesis [{shard}]: {total} requests, {len(failures)} failures, seed {seed} ({by_phase})")
     assert not failures, "\n\n".join(failures)
-    minimum = MIN_REQUESTS_PER_OPERATION * OPERATIONS_BY_TAG[tag]
+    assert len(exercised) == len(SHARDS[shard][1]), f"the shard ran {sorted(exercised)}"
+    minimum = MIN_REQUESTS_PER_OPERATION * len(SHARDS[shard][1])
     assert total >= minimum, f"only {total} requests: {by_phase}"
