@@ -6,11 +6,15 @@
 #
 #   podman build -t serverops-cases .    (or docker build)
 
+# The base: the official image by default; any Debian bookworm with python3, python3-venv and useradd
+# serves as well, e.g. one made from Debian's packages where no registry is reached (docs/deploy.md,
+# scripts/container_smoke.py): --build-arg PYTHON_IMAGE=localhost/serverops-python:3.11-bookworm
 ARG PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
+# python3: both bases have it (Debian's has no bare `python`); inside the virtualenv both exist.
+RUN python3 -m venv /opt/venv
 COPY requirements.lock /tmp/requirements.lock
 RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 WORKDIR /app
