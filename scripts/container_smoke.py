@@ -447,7 +447,7 @@ def run_containers(podman: Podman, args: argparse.Namespace, report: Report, scr
                     raise Failed(f"attempts made by {workers}, not by the worker container {worker_host}")
                 Report.ok(f"the case's event arrived signed ({len(receiver.received)} delivery), sent by {worker_host}")
                 check_unprivileged(podman, worker_host)
-        except Failed:
+        except (Failed, RuntimeError):  # RuntimeError: wait_listening's (the server exited or never answered)
             for label, log_path in (("web", web_log), ("worker", worker_log)):
                 if log_path.exists():
                     print(f"--- {label} container's log (last lines)\n{container_logs(log_path)}", file=sys.stderr)
@@ -503,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Report.ok(f"built, {int(size) >> 20} MiB")
         with tempfile.TemporaryDirectory(prefix="serverops-container-smoke-") as scratch:
             run_containers(podman, args, report, Path(scratch))
-    except Failed as exc:
+    except (Failed, RuntimeError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     print("\ncontainer smoke: every check held")
