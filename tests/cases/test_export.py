@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
 from cases import chain
+from cases.export import CHUNK
 from media.models import AbuseStatus, File
 from tests.factories import CaseFactory, TokenFactory, attach_file
 
@@ -84,15 +85,48 @@ def test_a_file_missing_from_storage_breaks_the_download_off_and_is_logged(call,
     assert record.request_id == "req-lost"  # type: ignore[attr-defined]
 
 
-def test_bytes_changed_in_storage_break_the_download_off(call, project, exporter) -> None:
+# A log of several export chunks, and what storage may hold in its place: one byte changed in its
+# last chunk, a byte more, a byte less.
+LOG = b"".join(b"line %07d\n" % n for n in range(300_000))
+assert len(LOG) > 2 * CHUNK
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param(LOG[:-2] + b"X\n", id="changed-in-the-last-chunk"),
+        pytest.param(LOG + b"\n", id="longer"),
+        pytest.param(LOG[:-1], id="shorter"),
+    ],
+)
+def test_bytes_changed_in_storage_break_the_download_off(call, project, exporter, stored) -> None:
     case = CaseFactory(project=project)
-    link = attach_file(case=case, content=io.BytesIO(b"original"), original_name="log.txt")
+    link = attach_file(case=case, content=io.BytesIO(LOG), original_name="server.log")
     name = link.file.blob.name
     default_storage.delete(name)
-    default_storage.save(name, io.BytesIO(b"tampered"))
+    default_storage.save(name, io.BytesIO(stored))
     r = call("GET", f"/v1/cases/{case.pk}/export", auth=f"Bearer {exporter.plaintext}")
+    received: list[bytes] = []
     with pytest.raises(Exception, match="not the file uploaded"):
-        b"".join(r.streaming_content)
+        received.extend(r.streaming_content)  # keeps what came before the break
+    # Broken off before the manifest, and never more bytes than the announced length.
+    assert b"manifest.json" not in b"".join(received)
+    assert sum(map(len, received)) < int(r["Content-Length"])
+
+
+def test_the_bundle_announces_its_length_and_lists_the_uploaded_hashes(call, project, exporter) -> None:
+    case = CaseFactory(project=project)
+    log = attach_file(case=case, content=io.BytesIO(LOG), original_name="server.log").file
+    attach_file(case=case)
+    r = call("GET", f"/v1/cases/{case.pk}/export", auth=f"Bearer {exporter.plaintext}")
+    body = b"".join(r.streaming_content)
+    assert int(r["Content-Length"]) == len(body)
+    bundle = zipfile.ZipFile(io.BytesIO(body))
+    assert bundle.testzip() is None  # every member's CRC-32
+    listed = {entry["path"]: entry for entry in json.loads(bundle.read("manifest.json"))["files"]}
+    entry = listed[f"files/{log.pk}/server.log"]
+    assert (entry["sha256"], entry["size"]) == (hashlib.sha256(LOG).hexdigest(), len(LOG)) == (log.sha256, log.size)
+    assert bundle.read(f"files/{log.pk}/server.log") == LOG
 
 
 def test_without_a_key_in_production_export_answers_503(call, client, project, exporter, settings) -> None:
