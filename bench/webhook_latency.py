@@ -120,7 +120,7 @@ def main() -> int:
     latencies: list[float] = []
     lost = 0
     try:
-        wait_listening(server, args.port, timeout=10)
+        wait_listening(server, args.port)
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         conn.request("POST", "/v1/cases", body=json.dumps({"title": "latency"}), headers=headers)

@@ -237,7 +237,7 @@ def measure(storage: str, args: argparse.Namespace, problems: list[str]) -> Figu
             "serverops.wsgi:application", env=env, port=port, workers=1, config=False, options=["--timeout", "300"]
         )
         cleanup.callback(stop, server, timeout=30)
-        wait_listening(server, port, timeout=15)
+        wait_listening(server, port)
         worker = worker_pid(server.pid)
         # Warm up: the first export imports and builds what a worker keeps for its lifetime.
         status, _, _ = fetch(port, f"/v1/cases/{warm_case}/export", auth)

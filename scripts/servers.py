@@ -56,7 +56,7 @@ def start_gunicorn(
     return subprocess.Popen(command, cwd=cwd, env=dict(env), stdout=log, stderr=log, start_new_session=True)
 
 
-def wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
+def wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
     """Until the server answers an HTTP request (any status); ``RuntimeError`` when it exits or
     does not answer within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -228,7 +228,7 @@ def main() -> int:
             config=False,
             options=["--timeout", "300"],
         )
-        wait_listening(server, port, timeout=15)
+        wait_listening(server, port)
         worker = worker_pid(server.pid)
 
         # Warm up: the first upload imports and builds everything a worker keeps for its lifetime.

@@ -190,7 +190,7 @@ def main() -> int:
     problems: list[str] = []
     killed_at = None
     try:
-        wait_listening(server, args.port, timeout=10)
+        wait_listening(server, args.port)
         clients = Clients(token, args.port, args.changes, args.clients)
         started = time.monotonic()
         threads = clients.start()
