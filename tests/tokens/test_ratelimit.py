@@ -234,7 +234,9 @@ def test_the_charge_goes_out_before_the_tokens_statement_and_is_read_after_it(
 
 
 @pytest.mark.parametrize("revoked", [pytest.param(False, id="made-up"), pytest.param(True, id="revoked")])
-def test_a_credential_that_names_no_usable_token_leaves_no_counters(call, token, redis_counters, clock, revoked) -> None:
+def test_a_credential_that_names_no_usable_token_leaves_no_counters(
+    call, token, redis_counters, clock, revoked
+) -> None:
     from tests.factories import TokenFactory
     from tokens import crypto
     from tokens.services import token_revoke
