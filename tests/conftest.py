@@ -52,6 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    # The longest tests first, so that under pytest-xdist no core is left running one of them alone
+    # at the end (sorted is stable: the rest keep their order).
+    items.sort(key=lambda item: item.get_closest_marker("schemathesis") is None)
     if config.getoption("--database-tests-only"):
         kept = [item for item in items if uses_the_database(item)]
         config.hook.pytest_deselected(items=[item for item in items if not uses_the_database(item)])
