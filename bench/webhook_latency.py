@@ -28,12 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import start_gunicorn, wait_listening
+from scripts.servers import fresh_database, start_gunicorn, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -90,15 +87,12 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     args = parser.parse_args()
 
-    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-        name = sql.Identifier(args.database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-latency-"))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
-        "DATABASE_URL": args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database,
+        "DATABASE_URL": dsn,
         "REDIS_URL": args.redis_url,
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_PER_MINUTE": "10000000",

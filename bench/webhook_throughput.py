@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, start_gunicorn, stop, wait_listening
+from scripts.servers import free_port, fresh_database, start_gunicorn, stop, wait_listening
 from scripts.webhook_fault import Clients, Receiver, manage
 
 PYTHON = sys.executable
@@ -50,12 +49,8 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     args = parser.parse_args()
 
-    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-        name = sql.Identifier(args.database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-throughput-"))
-    dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "serverops.settings.base",

@@ -49,11 +49,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, stop, wait_listening
+from scripts.servers import free_port, fresh_database, stop, wait_listening
 from scripts.webhook_fault import Receiver
 from tests.media.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_server
 
@@ -288,11 +287,7 @@ def container_logs(log: Path) -> str:
 
 
 def run_containers(podman: Podman, args: argparse.Namespace, report: Report, scratch: Path) -> None:
-    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-        name = sql.Identifier(args.database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
+    dsn = fresh_database(args.admin_dsn, args.database)
     subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
     port = free_port()
     prefix = f"serverops-smoke-{os.getpid()}"

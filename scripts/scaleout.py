@@ -53,11 +53,10 @@ from typing import Any
 
 import psycopg
 from PIL import Image
-from psycopg import sql
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, start_gunicorn, wait_listening
+from scripts.servers import free_port, fresh_database, start_gunicorn, wait_listening
 from scripts.webhook_fault import Receiver
 from tests.media.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_server
 
@@ -420,11 +419,7 @@ def main() -> int:
         print("scaleout: nginx is needed (Debian: apt-get install -y nginx)", file=sys.stderr)
         return 2
 
-    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-        database = sql.Identifier(args.database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(database))
-    dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
+    dsn = fresh_database(args.admin_dsn, args.database)
     subprocess.run(["redis-cli", "-u", args.redis_url, "FLUSHDB"], check=True, capture_output=True)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-scaleout-"))
     ports = [args.port + i for i in range(HOSTS + 1)] if args.port else [free_port() for _ in range(HOSTS + 1)]

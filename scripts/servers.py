@@ -17,6 +17,19 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def fresh_database(admin_dsn: str, name: str) -> str:
+    """Drop the PostgreSQL database ``name`` (whoever is connected) and make it again, empty;
+    returns its DSN, ``admin_dsn`` with the database name replaced."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        database = sql.Identifier(name)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(database))
+    return admin_dsn.rsplit("/", 1)[0] + "/" + name
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now: the first free one of ``SERVEROPS_PORTS``
     (``LOW-HIGH``, for runs that share a machine and divide its ports), else any the kernel picks."""

@@ -36,11 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, start_gunicorn, stop, wait_listening
+from scripts.servers import free_port, fresh_database, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -299,11 +298,7 @@ def main() -> int:
         database = str(scratch / "soak.sqlite3")
         extra = {"DATABASE_URL": f"sqlite:///{database}"}
     else:
-        with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-            name = sql.Identifier(args.database)
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-        database = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
+        database = fresh_database(args.admin_dsn, args.database)
         extra = {"DATABASE_URL": database, "REDIS_URL": args.redis_url}
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},

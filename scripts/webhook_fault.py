@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from standardwebhooks import Webhook
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import start_gunicorn, wait_listening
+from scripts.servers import fresh_database, start_gunicorn, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -156,12 +155,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every delivery")
     args = parser.parse_args()
 
-    with psycopg.connect(args.admin_dsn, autocommit=True) as admin:
-        name = sql.Identifier(args.database)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-fault-"))
-    dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + args.database
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
