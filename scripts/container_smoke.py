@@ -54,7 +54,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a scri
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.servers import free_port, fresh_database, stop, wait_listening
 from scripts.webhook_fault import Receiver
-from tests.media.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_server
+from tests.media.s3server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "localhost/serverops-python:3.11-bookworm"
@@ -301,12 +301,6 @@ def run_containers(podman: Podman, args: argparse.Namespace, report: Report, scr
         "CSRF_TRUSTED_ORIGINS": f"https://{HOST}",
         "SITE_URL": f"https://{HOST}",
         "METRICS_TOKEN": metrics_token,
-        "MEDIA_STORAGE": "s3",
-        "S3_BUCKET": BUCKET,
-        "S3_REGION": REGION,
-        "S3_ACCESS_KEY_ID": ACCESS_KEY,
-        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
-        "S3_ADDRESSING_STYLE": "path",
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",  # the receiver is on 127.0.0.1
     }
     env_file = scratch / "smoke.env"
@@ -316,7 +310,7 @@ def run_containers(podman: Podman, args: argparse.Namespace, report: Report, scr
     web = worker = None
     with (scratch / "moto.log").open("wb") as moto_log, moto_server(moto_log) as s3:
         s3.client().create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
-        environment["S3_ENDPOINT_URL"] = s3.endpoint_url
+        environment.update(s3.environment(BUCKET))
 
         def write_env() -> None:
             env_file.write_text("".join(f"{key}={value}\n" for key, value in environment.items()))

@@ -57,7 +57,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a scri
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.servers import free_port, start_gunicorn, stop, wait_listening
 from scripts.upload_memory import MP4_HEAD, manage, memory_kb, reset_peak, worker_pid
-from tests.media.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_server
+from tests.media.s3server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -197,16 +197,7 @@ def installation(storage: str, scratch: Path) -> Iterator[dict[str, str]]:
         return
     with (scratch / "moto.log").open("wb") as moto_log, moto_server(moto_log) as s3:
         s3.client().create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
-        yield {
-            **env,
-            "MEDIA_STORAGE": "s3",
-            "S3_BUCKET": BUCKET,
-            "S3_ENDPOINT_URL": s3.endpoint_url,
-            "S3_REGION": REGION,
-            "S3_ACCESS_KEY_ID": ACCESS_KEY,
-            "S3_SECRET_ACCESS_KEY": SECRET_KEY,
-            "S3_ADDRESSING_STYLE": "path",
-        }
+        yield {**env, **s3.environment(BUCKET)}
 
 
 def measure(storage: str, args: argparse.Namespace, problems: list[str]) -> Figures:

@@ -58,7 +58,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a scri
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.servers import free_port, fresh_database, start_gunicorn, wait_listening
 from scripts.webhook_fault import Receiver
-from tests.media.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_server
+from tests.media.s3server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -436,13 +436,7 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
             "DATABASE_URL": dsn,
             "REDIS_URL": args.redis_url,
-            "MEDIA_STORAGE": "s3",
-            "S3_BUCKET": BUCKET,
-            "S3_ENDPOINT_URL": s3.endpoint_url,
-            "S3_REGION": REGION,
-            "S3_ACCESS_KEY_ID": ACCESS_KEY,
-            "S3_SECRET_ACCESS_KEY": SECRET_KEY,
-            "S3_ADDRESSING_STYLE": "path",
+            **s3.environment(BUCKET),
             # The mix's tokens are never limited; the budget token is (the hosts' settings module).
             "RATE_LIMIT_PER_SECOND": "100000",
             "RATE_LIMIT_PER_MINUTE": "10000000",

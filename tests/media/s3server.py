@@ -35,6 +35,18 @@ class S3Server:
             aws_secret_access_key=SECRET_KEY,
         )
 
+    def environment(self, bucket: str) -> dict[str, str]:
+        """The variables that put a service's files in ``bucket`` on this server (docs/operations.md)."""
+        return {
+            "MEDIA_STORAGE": "s3",
+            "S3_BUCKET": bucket,
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_REGION": REGION,
+            "S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "S3_SECRET_ACCESS_KEY": SECRET_KEY,
+            "S3_ADDRESSING_STYLE": "path",
+        }
+
     def storage_options(self, bucket: str) -> dict[str, object]:
         """``STORAGES["default"]["OPTIONS"]`` as serverops/settings/base.py builds them from S3_*."""
         return {
