@@ -35,7 +35,6 @@ FILE_PART = "file"
 MIB = 1024 * 1024
 BASE64_BODY_LIMIT = 14 * MIB
 BASE64_FILE_LIMIT = 10 * MIB
-CHUNK = 64 * 1024
 # How much of the body BodyPartsOnly reads from the server at a time.
 BLOCK = 256 * 1024
 
@@ -52,6 +51,11 @@ class InspectingUploadHandler(FileUploadHandler):
     and refuses the file itself as soon as its bytes decide (415, or 413 once past its type's
     limit). ``facts`` holds size, SHA-256 and type of a file read to its end.
     """
+
+    # What Django's parser reads at a time and hands each handler: BodyPartsOnly's whole block, so
+    # it hands on the server's reads without copying them, and each layer of the parser and of the
+    # checks runs a quarter as often as at Django's 64 KiB.
+    chunk_size = BLOCK
 
     def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)
