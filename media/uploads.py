@@ -147,9 +147,10 @@ class BodyPartsOnly:
     delimiter's length of overlap, whatever the size.
 
     The body is read from the server in blocks of ``BLOCK`` bytes, whatever size the parser asks
-    for, and handed out as slices of the block: gunicorn copies what it holds beyond each read
-    again on every read, so 64 KiB reads of a 2 MB body copied its bytes about eight times over
-    (bench/PROFILE.md, section 16). Each block is searched once for the closing delimiter and cut
+    for, and handed out as slices of the block (the whole block when the parser asks for as much,
+    as ``InspectingUploadHandler`` makes it): gunicorn's reader copies what it holds beyond each
+    read again on every read, so small reads copy every byte several times over (bench/PROFILE.md,
+    section 16). Each block is searched once for the closing delimiter and cut
     where it ends; the few bytes kept from the previous block find a closing delimiter split
     across two blocks.
     """
