@@ -6,8 +6,9 @@ gunicorn (2 workers, ``bench.upload_settings``, DEBUG off) on a free loopback po
 rounds that alternate:
 
 - **api**: ``POST /v1/media``, the whole service: bearer token, rate limit, the streaming upload
-  handler (type from the bytes, size limit, SHA-256 in the same pass), the File row, the bytes to
-  the default storage, the File JSON with its signed ``url``;
+  handler (type from the bytes, size limit, SHA-256 and a PNG's chunk CRC-32s in the same pass),
+  Pillow's open of the image's header, the bytes to the default storage, the File row and its
+  ``file.created`` event in one transaction, the File JSON with its signed ``url``;
 - **plain**: ``POST /bench/upload/plain``, a plain Django view (``bench.upload_urls.plain_upload``) that
   just streams the same multipart body's file to the same storage and answers 201.
 

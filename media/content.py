@@ -7,6 +7,7 @@ decide, and a declared type can only agree or be refused.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -144,3 +145,77 @@ class Limits:
     @property
     def largest(self) -> int:
         return max(self.image, self.video, self.audio, self.document)
+
+
+class BrokenPng(ValueError):
+    """The bytes are not a whole PNG: a chunk is cut off, has a bad CRC-32 or a name that is no chunk's."""
+
+
+_PNG_SIGNATURE = 8
+_CHUNK_NAME = re.compile(rb"\w\w\w\w")  # Pillow's test of a chunk's name (PngImagePlugin.is_cid)
+
+
+class PngChunks:
+    """A PNG's chunks and their CRC-32s, checked as the bytes stream past, in the pass that hashes them.
+
+    What Pillow's ``verify`` checks after its ``open``, without reading the file again: every
+    chunk's name is four letters, digits or underscores, every chunk up to ``IEND`` is whole and
+    its CRC-32 matches, and the file does not end before ``IEND`` (what follows ``IEND`` is not
+    read, as Pillow does not read it). ``feed`` raises ``BrokenPng`` as soon as the bytes decide;
+    ``finish`` when they ended before ``IEND``. The header (signature, ``IHDR``, the size Pillow
+    will decode) is left to ``Image.open``, which reads only the chunks before the image data
+    (``media.services.verify_structure``). Memory: a chunk header's 8 bytes at most, whatever the size.
+    """
+
+    __slots__ = ("_crc", "_name", "_need", "_pending", "_remaining", "_state", "done")
+
+    def __init__(self) -> None:
+        self._state = "signature"  # then "header", "data", "crc" in turn, until IEND
+        self._need = _PNG_SIGNATURE  # bytes still wanted by the signature, a header or a CRC
+        self._pending = b""  # what has come of them so far
+        self._remaining = 0  # bytes of the current chunk's data still to come
+        self._name = b""
+        self._crc = 0
+        self.done = False  # IEND reached
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        at, end = 0, len(data)
+        while at < end and not self.done:
+            if self._state == "data":
+                take = min(self._remaining, end - at)
+                self._crc = zlib.crc32(view[at : at + take], self._crc)
+                self._remaining -= take
+                at += take
+                if not self._remaining:
+                    self._state, self._need = "crc", 4
+                continue
+            take = min(self._need, end - at)
+            self._pending += view[at : at + take]
+            self._need -= take
+            at += take
+            if not self._need:
+                self._complete(self._pending)
+                self._pending = b""
+
+    def _complete(self, field: bytes) -> None:
+        if self._state == "crc":
+            if int.from_bytes(field, "big") != self._crc:
+                raise BrokenPng(f"bad CRC-32 in chunk {self._name!r}")
+            self._state, self._need = "header", 8
+        elif self._state == "header":
+            self._name = field[4:]
+            if not _CHUNK_NAME.fullmatch(self._name):
+                raise BrokenPng(f"no chunk is named {self._name!r}")
+            if self._name == b"IEND":
+                self.done = True
+                return
+            self._remaining = int.from_bytes(field[:4], "big")
+            self._crc = zlib.crc32(self._name)
+            self._state, self._need = ("data", 0) if self._remaining else ("crc", 4)
+        else:  # the signature, which sniffing has already read
+            self._state, self._need = "header", 8
+
+    def finish(self) -> None:
+        if not self.done:
+            raise BrokenPng("the file ends before its IEND chunk")

@@ -30,8 +30,10 @@ from .content import (
     MARKUP_SPAN,
     SNIFF_BYTES,
     UNKNOWN,
+    BrokenPng,
     Kind,
     Limits,
+    PngChunks,
     canonical_declared,
     sniff,
 )
@@ -73,6 +75,9 @@ class ContentFacts:
     size: int
     sha256: str
     content_type: str
+    # A PNG's chunks and CRC-32s were checked as the bytes were read (``PngChunks``):
+    # ``verify_structure`` then opens the header and does not read the file again.
+    chunks_checked: bool = False
 
 
 class _JsonSink:
@@ -89,7 +94,8 @@ class ContentInspector:
     like JSON is ``application/json`` only if the whole of it parses (in the same pass,
     with ijson's push parser, so memory stays flat whatever the size). Markup is looked for
     in the whole of any text, so where it sits never changes the answer: JSON may quote it,
-    other text holding it is ``text/html`` (415).
+    other text holding it is ``text/html`` (415). A PNG's chunks and their CRC-32s are checked
+    in the same pass (``PngChunks``): a broken one is a 415 as soon as the bytes show it.
     """
 
     def __init__(self, *, declared: str | None = None, limits: Limits | None = None) -> None:
@@ -105,6 +111,7 @@ class ContentInspector:
         self._json_valid = True
         self._markup = False
         self._markup_tail = b""
+        self._png: PngChunks | None = None
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -116,8 +123,12 @@ class ContentInspector:
             if len(self.head) >= SNIFF_BYTES:
                 self._decide(self.head)
                 self._check_text(self.head_rest(chunk))
+                self._check_png(self.head_rest(chunk))
             return
-        self._check_text(chunk)
+        if self._png is not None:
+            self._check_png(chunk)
+        else:
+            self._check_text(chunk)
 
     def head_rest(self, chunk: bytes) -> bytes:
         """Everything fed so far that the text checks have not seen: the whole head on the chunk that completed it."""
@@ -129,7 +140,13 @@ class ContentInspector:
         if self.content_type is None:
             self._decide(self.head)
             self._check_text(self.head)
+            self._check_png(self.head)
         assert self.content_type is not None
+        if self._png is not None:
+            try:
+                self._png.finish()
+            except BrokenPng:
+                raise _broken_image("image/png") from None
         if self._text is not None:
             try:
                 self._text.decode(b"", final=True)
@@ -141,7 +158,12 @@ class ContentInspector:
             if content_type == "text/plain" and self._markup:
                 self._refuse_type(HTML)
             self._check_declared(content_type)
-        return ContentFacts(size=self.size, sha256=self._digest.hexdigest(), content_type=content_type)
+        return ContentFacts(
+            size=self.size,
+            sha256=self._digest.hexdigest(),
+            content_type=content_type,
+            chunks_checked=self._png is not None,
+        )
 
     def _decide(self, head: bytes) -> None:
         sniffed = sniff(head)
@@ -156,6 +178,16 @@ class ContentInspector:
             self._text = codecs.getincrementaldecoder("utf-8")()
         if sniffed == JSON_CANDIDATE:
             self._json = ijson.basic_parse_coro(_JsonSink())
+        if sniffed == "image/png":
+            self._png = PngChunks()
+
+    def _check_png(self, data: bytes) -> None:
+        if self._png is None or self._png.done:
+            return
+        try:
+            self._png.feed(data)
+        except BrokenPng:
+            raise _broken_image("image/png") from None
 
     def _check_text(self, data: bytes) -> None:
         if self._text is None or not data:
@@ -218,25 +250,34 @@ def inspect_content(content: IO[bytes], *, declared: str | None = None) -> Conte
     for chunk in iter(lambda: content.read(CHUNK_SIZE), b""):
         inspector.feed(chunk)
     facts = inspector.finish()
-    verify_structure(content, facts.content_type)
+    verify_structure(content, facts.content_type, chunks_checked=facts.chunks_checked)
     return facts
 
 
-def verify_structure(content: IO[bytes], content_type: str) -> None:
+def _broken_image(content_type: str) -> UnsupportedType:
+    return UnsupportedType(f"file is not a valid {content_type} image (truncated or corrupt)")
+
+
+def verify_structure(content: IO[bytes], content_type: str, *, chunks_checked: bool = False) -> None:
     """An image must open as the type its signature announced and pass Pillow's ``verify``
     (which walks the file's structure without decoding the pixels: a truncated PNG fails it);
     one with more pixels than Pillow's decompression-bomb bound is refused before any decoding.
-    Other types are taken on their signature. Leaves ``content`` rewound."""
+    Other types are taken on their signature. Leaves ``content`` rewound.
+
+    ``chunks_checked``: the PNG's chunks were checked as its bytes streamed in (``ContentInspector``,
+    ``PngChunks``), which is all Pillow's PNG ``verify`` reads the file again for; Pillow then only
+    opens it, reading the chunks before the image data."""
     if ALLOWED_TYPES.get(content_type) != Kind.IMAGE:
         return
     content.seek(0)
     try:
         with Image.open(content, formats=[content_type.split("/")[1].upper()]) as image:
-            image.verify()
+            if not (chunks_checked and content_type == "image/png"):
+                image.verify()
     except Image.DecompressionBombError:
         raise UnsupportedType(f"{content_type} image has more pixels than this service decodes") from None
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise UnsupportedType(f"file is not a valid {content_type} image (truncated or corrupt)") from None
+        raise _broken_image(content_type) from None
     finally:
         content.seek(0)
 
@@ -316,7 +357,7 @@ def file_create(
     if facts is None:
         facts = inspect_content(content, declared=declared_type)
     else:
-        verify_structure(content, facts.content_type)
+        verify_structure(content, facts.content_type, chunks_checked=facts.chunks_checked)
     file.size, file.sha256, file.content_type = facts.size, facts.sha256, facts.content_type
     file.key = file.blob.name = f"{project.pk}/{file.id}/{file.original_name}"
     content.seek(0)

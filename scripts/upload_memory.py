@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,16 @@ MP4_HEAD = (
     b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"  # ftyp box
     b"\x00\x00\x00\x08free"
 )
-PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x07\x80\x00\x00\x04\x38\x08\x06\x00\x00\x00\x5c\x72\xa8\x66"
+_IHDR = b"IHDR\x00\x00\x07\x80\x00\x00\x04\x38\x08\x06\x00\x00\x00"  # 1920 x 1080, RGBA
+PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\r" + _IHDR + zlib.crc32(_IHDR).to_bytes(4, "big")
+# What follows the PNG's head: whole IDAT chunks of zeros, CHUNK bytes each with their CRC-32, so the
+# bytes stay a well-formed PNG up to the limit (a broken PNG is refused, 415, as soon as its bytes show it).
+PNG_FILLER = (
+    (CHUNK - 12).to_bytes(4, "big")
+    + b"IDAT"
+    + bytes(CHUNK - 12)
+    + zlib.crc32(b"IDAT" + bytes(CHUNK - 12)).to_bytes(4, "big")
+)
 
 
 # --- server side: run inside the gunicorn worker -------------------------------------------------
@@ -115,7 +125,9 @@ def multipart(filename: str, content_type: str, head: bytes, size: int) -> tuple
     return boundary, preamble + head, closing, len(preamble) + size + len(closing)
 
 
-def upload(port: int, token: str, *, filename: str, content_type: str, head: bytes, size: int) -> Upload:
+def upload(
+    port: int, token: str, *, filename: str, content_type: str, head: bytes, size: int, filler: bytes = bytes(CHUNK)
+) -> Upload:
     """Send the body chunk by chunk; stop as soon as the server answers or closes (as a browser would)."""
     boundary, preamble, closing, total = multipart(filename, content_type, head, size)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -128,7 +140,7 @@ def upload(port: int, token: str, *, filename: str, content_type: str, head: byt
     started = time.monotonic()
     sent = 0
     try:
-        for piece in _body(preamble, bytes(CHUNK), size - len(head), closing):
+        for piece in _body(preamble, filler, size - len(head), closing):
             readable, _, _ = select.select([conn.sock], [], [], 0)
             if readable:
                 break  # the answer came before the body was sent
@@ -258,7 +270,9 @@ def main() -> int:
         ):
             reset_peak(worker)
             before = memory_kb(worker, "VmRSS")
-            refused = upload(port, token, filename="big.png", content_type=content_type, head=head, size=size)
+            refused = upload(
+                port, token, filename="big.png", content_type=content_type, head=head, size=size, filler=PNG_FILLER
+            )
             peak = memory_kb(worker, "VmHWM")
             read = last_count(counts)
             code = _error_code(refused.body)
