@@ -287,7 +287,7 @@ def main() -> int:
     parser.add_argument("--sqlite", action="store_true", help="the embedded SQLite default instead of PostgreSQL")
     parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="serverops_soak")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10")
     args = parser.parse_args()
     port = args.port or free_port()
 

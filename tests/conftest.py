@@ -14,16 +14,6 @@ from tokens.models import Project, ScopedToken
 
 Call = Callable[..., Any]
 
-# Under pytest-xdist (.ci/run: -n auto --dist loadgroup), tests that share something outside their
-# worker run on one worker, one after another: Redis db 15, which they flush, and one gunicorn
-# per module rather than one per worker.
-XDIST_GROUPS = {
-    "tests/tokens/test_ratelimit.py": "redis-db-15",
-    "tests/cases/test_query_counts.py": "redis-db-15",
-    "tests/serverops/test_gunicorn.py": "gunicorn",
-}
-
-
 # What opens the test database: a test that asks for none of these (and has no django_db marker)
 # runs the same whatever DATABASE_URL names.
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
@@ -48,10 +38,6 @@ def uses_the_database(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     # The longest tests first, so that under pytest-xdist no core is left running one of them alone
     # at the end (sorted is stable: the rest keep their order).
     items.sort(key=lambda item: item.get_closest_marker("schemathesis") is None)

@@ -27,7 +27,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKE = shutil.which("make") or "make"
-pytestmark = pytest.mark.xdist_group("make-run")
 
 
 def _free_port() -> int:
