@@ -41,6 +41,23 @@ INVALID_CURSOR = "invalid cursor; pass next_cursor from the previous page"
 _CURSOR_SALT = "serverops.events.feed"
 
 
+# The first transaction whose events the feed may not serve yet (PostgreSQL): the oldest one still
+# running in the statement's snapshot, not counting those of backends connected to another
+# database, which cannot write this table (xids are the server's, and a long transaction in
+# another database would otherwise hold every feed back); none running: the snapshot's xmax. A
+# transaction that pg_stat_get_activity does not show in another database (it ended meanwhile, or
+# is a prepared one) counts: the bound can only be too low, which delays an event, never skips it.
+# Its own events are the transaction's to see: the bound is past its own xid, once it has one.
+# When no transaction is running the activity is never read (the hashed subplan is not needed).
+SERVED_BELOW = (
+    "GREATEST(COALESCE((SELECT min(r.x) FROM pg_snapshot_xip(pg_current_snapshot()) AS r (x)"
+    " WHERE r.x::xid NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a"
+    " WHERE a.backend_xid IS NOT NULL AND a.datid <> (SELECT d.oid FROM pg_database d"
+    " WHERE d.datname = current_database()))), pg_snapshot_xmax(pg_current_snapshot())),"
+    " (pg_current_xact_id_if_assigned()::text::numeric + 1)::text::xid8)"
+)
+
+
 class Statements:
     """The feed's statements, written as SQL for one database (``serverops.sql`` says why SQL).
 
@@ -53,13 +70,14 @@ class Statements:
 
     A position in the feed is ``(xid, seq)``. On PostgreSQL ``seq`` is not commit order (it is
     taken at INSERT, and transactions commit in any order), so the feed serves only the events
-    whose writing transaction (``xid``, webhooks migration 0005) is below the statement's
-    snapshot ``xmin``: every such writer has ended, and every transaction that may still write
-    an event has an ``xid`` at or above it. In ``(xid, seq)`` order, then, no event committed
-    after a poll can sort before one it served, and a poller walking by ``after`` or ``cursor``
-    misses none (docs/api.md#event-feed). A transaction sees its own events too (the bound is
-    past its own ``xid``), as tests that write and read in one transaction need. On SQLite,
-    whose writers take turns, ``seq`` is commit order and ``xid`` is 0.
+    whose writing transaction (``xid``, webhooks migration 0005) is older than the snapshot's
+    oldest running writer (``SERVED_BELOW``): every such writer has ended, and every transaction
+    that may still write an event has an ``xid`` at or above it. In ``(xid, seq)`` order, then,
+    no event committed after a poll can sort before one it served, and a poller walking by
+    ``after`` or ``cursor`` misses none (docs/api.md#event-feed). A transaction sees its own
+    events too (the bound is past its own ``xid``), as tests that write and read in one
+    transaction need. On SQLite, whose writers take turns, ``seq`` is commit order and ``xid``
+    is 0.
     """
 
     def __init__(self, vendor: str, types: int) -> None:
@@ -68,10 +86,7 @@ class Statements:
         of_types = f" AND e.type IN ({', '.join(['%s'] * types)})" if types else ""
         where = f"e.project_id >= %s AND e.project_id <= %s AND e.mode = %s{of_types}"
         if postgresql:
-            served = (
-                " AND e.xid < GREATEST(pg_snapshot_xmin(pg_current_snapshot()),"
-                " (pg_current_xact_id_if_assigned()::text::numeric + 1)::text::xid8)"
-            )
+            served = f" AND e.xid < {SERVED_BELOW}"
             xid, order, newest = "e.xid::text", "e.xid, e.seq", "e.xid DESC, e.seq DESC"
             past = "(e.xid, e.seq) > (%s::xid8, %s)"
         else:
