@@ -14,8 +14,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import connection
-from django.http import HttpResponse
-from rest_framework import status
+from django.http import HttpResponse, HttpResponseNotModified
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -137,6 +136,12 @@ def _rows(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return rows
 
 
+def not_modified(current: str) -> HttpResponse:
+    """The bodiless 304: a plain response, with nothing for DRF to render (the view's headers,
+    the rate limit's included, are added to it as to any other)."""
+    return HttpResponseNotModified(headers={"ETag": current})
+
+
 def etag(public_id: str | None) -> str:
     """The feed's validator: the newest event's id, quoted."""
     return f'"{public_id}"' if public_id is not None else NO_EVENT_ETAG
@@ -232,12 +237,12 @@ class EventFeedViewSet(ApiViewSet):
                 found = _rows(statements.newest, scope)
                 current = etag(found[0][0] if found else None)
                 if etag_matches_weakly(if_none_match, current):
-                    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": current})
+                    return not_modified(current)
             else:
                 found = _rows(statements.newest_and_known, [after, token.project_id, token.mode, *scope])
                 # No row: nothing of these types yet, so ``after`` is checked below, the usual way.
                 if found and found[0][1] and etag_matches_weakly(if_none_match, etag(found[0][0])):
-                    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(found[0][0])})
+                    return not_modified(etag(found[0][0]))
         start: Position | None = None
         if after is not None:
             known = _rows(statements.position_of, [after, token.project_id, token.mode])
