@@ -40,20 +40,23 @@ INVALID_CURSOR = "invalid cursor; pass next_cursor from the previous page"
 _CURSOR_SALT = "serverops.events.feed"
 
 
-# The first transaction whose events the feed may not serve yet (PostgreSQL): the oldest one still
-# running in the statement's snapshot, not counting those of backends connected to another
+# The events the feed may serve (PostgreSQL): those of transactions older than the oldest one
+# still running in the statement's snapshot, not counting those of backends connected to another
 # database, which cannot write this table (xids are the server's, and a long transaction in
 # another database would otherwise hold every feed back); none running: the snapshot's xmax. A
 # transaction that pg_stat_get_activity does not show in another database (it ended meanwhile, or
 # is a prepared one) counts: the bound can only be too low, which delays an event, never skips it.
-# Its own events are the transaction's to see: the bound is past its own xid, once it has one.
-# When no transaction is running the activity is never read (the hashed subplan is not needed).
-SERVED_BELOW = (
-    "GREATEST(COALESCE((SELECT min(r.x) FROM pg_snapshot_xip(pg_current_snapshot()) AS r (x)"
+# A transaction's own events are its to see: the bound is past its own xid, once it has one.
+# The bound is never below the snapshot's xmin, which is cheap: each is an InitPlan, evaluated
+# only when first needed, so the activity is read only for a committed event at or past xmin
+# (rare: a writer of the feed's project or another database's is running), not on every poll.
+SERVED = (
+    "(e.xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+    " OR e.xid < (SELECT GREATEST(COALESCE((SELECT min(r.x) FROM pg_snapshot_xip(pg_current_snapshot()) AS r (x)"
     " WHERE r.x::xid NOT IN (SELECT a.backend_xid FROM pg_stat_get_activity(NULL) AS a"
     " WHERE a.backend_xid IS NOT NULL AND a.datid <> (SELECT d.oid FROM pg_database d"
     " WHERE d.datname = current_database()))), pg_snapshot_xmax(pg_current_snapshot())),"
-    " (pg_current_xact_id_if_assigned()::text::numeric + 1)::text::xid8)"
+    " (pg_current_xact_id_if_assigned()::text::numeric + 1)::text::xid8)))"
 )
 
 
@@ -70,7 +73,7 @@ class Statements:
     A position in the feed is ``(xid, seq)``. On PostgreSQL ``seq`` is not commit order (it is
     taken at INSERT, and transactions commit in any order), so the feed serves only the events
     whose writing transaction (``xid``, webhooks migration 0005) is older than the snapshot's
-    oldest running writer (``SERVED_BELOW``): every such writer has ended, and every transaction
+    oldest running writer (``SERVED``): every such writer has ended, and every transaction
     that may still write an event has an ``xid`` at or above it. In ``(xid, seq)`` order, then,
     no event committed after a poll can sort before one it served, and a poller walking by
     ``after`` or ``cursor`` misses none (docs/api.md#event-feed). A transaction sees its own
@@ -85,7 +88,7 @@ class Statements:
         of_types = f" AND e.type IN ({', '.join(['%s'] * types)})" if types else ""
         where = f"e.project_id >= %s AND e.project_id <= %s AND e.mode = %s{of_types}"
         if postgresql:
-            served = f" AND e.xid < {SERVED_BELOW}"
+            served = f" AND {SERVED}"
             xid, order, newest = "e.xid::text", "e.xid, e.seq", "e.xid DESC, e.seq DESC"
             past = "(e.xid, e.seq) > (%s::xid8, %s)"
         else:
