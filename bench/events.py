@@ -129,6 +129,18 @@ def grow(rows: int) -> float | None:
     return time.monotonic() - started
 
 
+def newest_event(project_id: str) -> str:
+    """The newest event the feed serves (its ETag): by the view's own statement, as the feed's
+    order on PostgreSQL is the writers' transactions first (webhooks.views.Statements)."""
+    from django.db import connection
+
+    from webhooks.views import Statements
+
+    with connection.cursor() as cursor:
+        cursor.execute(Statements.of(connection.vendor, 0).newest, [project_id, project_id, "live"])
+        return str(cursor.fetchone()[0])
+
+
 def middle_event(project_id: str) -> str:
     from webhooks.models import Event
 
@@ -142,18 +154,19 @@ def explain(project_id: str, after: str) -> list[str]:
     page, the newest event (the ETag)."""
     from django.db import connection
 
-    from webhooks.models import Event
+    from webhooks.views import Statements
 
-    start = Event.objects.filter(project_id=project_id, mode="live", public_id=after).values_list("seq", flat=True)
-    from webhooks.views import FEED_ORDER, NEWEST_FIRST, feed
-
-    events = feed(project_id, "live")
-    page = events.filter(seq__gt=start.first()).order_by(*FEED_ORDER).values_list("seq", "public_id", "payload")[:101]
-    newest = events.order_by(*NEWEST_FIRST).values_list("public_id", flat=True)[:1]
+    statements = Statements.of(connection.vendor, 0)
+    scope = [project_id, project_id, "live"]
     lines = []
     with connection.cursor() as cursor:
-        for query in (start.query, page.query, newest.query):
-            sql, params = query.sql_with_params()
+        cursor.execute(statements.position_of, [after, project_id, "live"])
+        xid, seq = cursor.fetchone()
+        for sql, params in (
+            (statements.position_of, [after, project_id, "live"]),
+            (statements.page_after, [*scope, *statements.past((int(xid), seq)), 101]),
+            (statements.newest, scope),
+        ):
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             lines += [row[0] for row in cursor.fetchall()]
     return lines
@@ -238,7 +251,7 @@ def main() -> int:
     rng = random.Random(25)  # noqa: S311 (repeatable test data)
     folder = Path(tempfile.mkdtemp(prefix="bench-events-"))
     # The ETag the feed answers with: the newest event of the project and mode.
-    newest = Event.objects.filter(project=project, mode="live").order_by("-seq").values_list("public_id", flat=True)[0]
+    newest = newest_event(project.pk)
     etag = f'"{newest}"'
     polls = [(f"/v1/events?after={newest}&limit=100", plaintext, etag) for _, plaintext in tokens]
     gets = [(f"/v1/cases/{rng.choice(cases)}", plaintext, "") for _, plaintext in tokens]

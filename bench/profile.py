@@ -1,6 +1,6 @@
 """Profile the three benchmark operations in process, on the API and its three yardsticks.
 
-``python -m bench.profile [--op patch|get|list] [-n 300] [--rounds 5] [--cprofile [--sort KEY]] [--profile SIDE]``
+``python -m bench.profile [--op patch|get|list|poll] [-n 300] [--rounds 5] [--cprofile [--sort KEY]] [--profile SIDE]``
 seeds the benchmark database (project ``profile``), then drives Django's WSGI handler directly
 (the full middleware stack, as under gunicorn, without the network) and prints, per operation:
 
@@ -11,6 +11,9 @@ seeds the benchmark database (project ``profile``), then drives Django's WSGI ha
   ``bench/run.sh`` (which adds Redis's CPU and the network). The sides take turns in
   ``--rounds`` rounds and the figures are medians over them, since the machine's speed drifts
   by more than a change worth measuring;
+- ``--op poll``: the event feed's poll that finds nothing new (``GET /v1/events?after=<newest>&limit=100``
+  with ``If-None-Match`` current: a 304, bench/events.py's poll) against the API's ``GET /v1/cases/{id}``,
+  the yardstick it must match; the poll's requests are the ones profiled;
 - pyinstrument's call tree of one side's requests (``--profile``, the API by default), or with
   ``--cprofile`` the standard library's profile sorted by own time (or ``--sort``).
 
@@ -42,7 +45,9 @@ SIDES = {"api": "/v1", "baseline": "/bench/baseline/v1", "drf": "/bench/drf/v1",
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--op", choices=["patch", "get", "list"], action="append", help="default: all three")
+    parser.add_argument(
+        "--op", choices=["patch", "get", "list", "poll"], action="append", help="default: patch, get, list"
+    )
     parser.add_argument("-n", type=int, default=300, help="requests per operation and side (default 300)")
     parser.add_argument(
         "--rounds", type=int, default=5, help="alternating rounds the requests are measured in (default 5)"
@@ -75,11 +80,13 @@ def main() -> int:
     # The request log line is part of the measured work; only its destination changes.
     quiet_request_log()
     handler = WSGIHandler()
+    newest = newest_event(seeded)
     rng = random.Random(6)  # noqa: S311 (request mix, not secrets)
 
-    def environ(method: str, path: str, body: bytes = b"") -> Environ:
+    def environ(method: str, path: str, body: bytes = b"", **headers: str) -> Environ:
         path, _, query = path.partition("?")
         return {
+            **headers,
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
             "QUERY_STRING": query,
@@ -95,6 +102,9 @@ def main() -> int:
 
     def requests(op: str, prefix: str, n: int) -> Iterable[Environ]:
         for _ in range(n):
+            if op == "poll":
+                yield environ("GET", f"{prefix}/events?after={newest}&limit=100", HTTP_IF_NONE_MATCH=f'"{newest}"')
+                continue
             if op == "list":
                 yield environ("GET", f"{prefix}/cases?limit=50")
                 continue
@@ -114,7 +124,7 @@ def main() -> int:
 
         for env in environs:
             body = b"".join(handler(env, start_response))
-            if not statuses[-1].startswith("2"):
+            if not statuses[-1].startswith(("2", "304")):
                 raise SystemExit(f"{env['REQUEST_METHOD']} {env['PATH_INFO']}: {statuses[-1]} {body[:300]!r}")
 
     def postgres_cpu() -> float:
@@ -133,6 +143,9 @@ def main() -> int:
     budgets = {**settings.SERVEROPS, "RATE_LIMIT_TOKEN_BUDGETS": {seeded.token_id: (10**9, 10**9)}}
     with override_settings(SERVEROPS=budgets):
         for op in args.op or ["patch", "get", "list"]:
+            if op == "poll":
+                poll(args, requests, drive, timed)
+                continue
             for prefix in SIDES.values():
                 drive(list(requests(op, prefix, 30)))  # warm up
             # Alternating rounds, as bench.run's: the machine's drift shifts every side alike.
@@ -178,6 +191,64 @@ def main() -> int:
                 text = profiler.output_text(short_mode=True, time="percent_of_total")
                 print("\n".join(text.splitlines()[: args.top + 8]))
     return 0
+
+
+def newest_event(seeded: Any) -> str:
+    """The newest event of the seeded project (one PATCH's, written if it has none): what a poller saw last."""
+    from bench.events import newest_event as newest_of
+    from cases.models import Case
+    from cases.services import Actor, case_update
+    from webhooks.models import Event
+
+    case = Case.objects.get(pk=seeded.case_ids[0])
+    if not Event.objects.filter(project_id=case.project_id, mode=case.mode).exists():
+        case_update(case_id=case.pk, changes={"title": "Polled"}, actor=Actor.system("bench"))
+    return newest_of(case.project_id)
+
+
+def poll(
+    args: argparse.Namespace,
+    requests: Callable[[str, str, int], Iterable[Environ]],
+    drive: Callable[[list[Environ]], None],
+    timed: Callable[[Callable[[], None], int], tuple[float, float]],
+) -> None:
+    """The 304 poll against the API's GET one case: CPU per request in alternating rounds, then the poll's profile."""
+    per_round = max(1, args.n // args.rounds)
+    sides = {"poll (304)": "poll", "GET /v1/cases/{id}": "get"}
+    for op in sides.values():
+        drive(list(requests(op, SIDES["api"], 30)))  # warm up
+    totals: dict[str, list[float]] = {side: [] for side in sides}
+    parts: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+    for _ in range(args.rounds):
+        for side, op in sides.items():
+            batch = list(requests(op, SIDES["api"], per_round))
+            django_cpu, postgres_cpu = timed(lambda batch=batch: drive(batch), per_round)  # type: ignore[misc]
+            parts[side].append((django_cpu, postgres_cpu))
+            totals[side].append(django_cpu + postgres_cpu)
+    print(f"\n== poll: CPU µs per request (medians of {args.rounds} alternating rounds)")
+    for side in sides:
+        print(
+            f"   {side:20} Django {median(d for d, _ in parts[side]):7.0f}"
+            f"  PostgreSQL {median(p for _, p in parts[side]):6.0f}  total {median(totals[side]):7.0f}"
+        )
+    ratios = [get / poll for poll, get in zip(totals["poll (304)"], totals["GET /v1/cases/{id}"], strict=True)]
+    print(f"   GET one case / poll (>1: the poll is cheaper): {median(ratios):.3f}")
+    profiled = list(requests("poll", SIDES["api"], args.n))
+    if args.cprofile:
+        profile = cProfile.Profile()
+        profile.runcall(drive, profiled)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
+        print(out.getvalue())
+    else:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        drive(profiled)
+        profiler.stop()
+        text = profiler.output_text(short_mode=True, time="percent_of_total")
+        print("\n".join(text.splitlines()[: args.top + 8]))
 
 
 def chain_cost(timed_api: Callable[[int], tuple[float, float]], args: argparse.Namespace) -> None:

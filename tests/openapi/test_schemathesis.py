@@ -98,7 +98,9 @@ def _cursors(id_prefix: str, salt: str) -> st.SearchStrategy[str]:
 # issued, which is what a paging client sends (the document names each kind by its format).
 schemathesis.openapi.format("case-cursor", _cursors("c", "cases"))
 schemathesis.openapi.format("case-event-cursor", _cursors("ev", "events"))
-schemathesis.openapi.format("event-cursor", st.integers(min_value=1, max_value=2**62).map(encode_feed_cursor))
+schemathesis.openapi.format(
+    "event-cursor", st.integers(min_value=1, max_value=2**62).map(lambda seq: encode_feed_cursor((0, seq)))
+)
 schemathesis.openapi.format("case-note-cursor", _cursors("nt", "notes"))
 schemathesis.openapi.format("file-cursor", _cursors("f", "files"))
 schemathesis.openapi.format("player-cursor", _cursors("pl", "players"))

@@ -8,7 +8,9 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core import signing
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from cases.services import Actor, case_create
@@ -180,3 +182,20 @@ def test_after_and_cursor_together_are_refused(call) -> None:
     r = _feed(call, f"?after={page['events'][0]['id']}&cursor={page['next_cursor']}")
     assert r.status_code == 400
     assert r.json()["error"]["param"] == "after"
+
+
+def test_a_cursor_issued_before_the_feed_knew_the_writers_transaction_still_walks_on(call) -> None:
+    """A cursor of seq alone (issued before webhooks migration 0005) goes on after its event."""
+    _cases(call, ["a", "b", "c"])
+    first = Event.objects.order_by("seq").first()
+    assert first is not None
+    legacy = signing.Signer(salt="serverops.events.feed").sign_object([first.seq])
+    page = _feed(call, f"?cursor={legacy}").json()
+    assert [event["data"]["case"]["title"] for event in page["events"]] == ["b", "c"]
+    gone = signing.Signer(salt="serverops.events.feed").sign_object([first.seq + 1_000_000])
+    r = _feed(call, f"?cursor={gone}")
+    if connection.vendor == "postgresql":  # its event is gone: no position to go on from
+        assert r.status_code == 400
+        assert r.json()["error"]["param"] == "cursor"
+    else:  # seq is the whole position
+        assert r.json()["events"] == []
