@@ -203,9 +203,12 @@ class TokenViewSet(_TokenViewSet):
                 raise ValidationError({"expires_in": ["required: this token expires, and so must the ones it makes"]})
             return None
         try:
-            expires_at = timezone.now() + parse_duration(expires_in)
+            lifetime = parse_duration(expires_in)
         except ValueError as exc:
             raise ValidationError({"expires_in": [str(exc)]}) from None
+        if not lifetime:
+            raise ValidationError({"expires_in": ["must be longer than zero: a token cannot expire as it is made"]})
+        expires_at = timezone.now() + lifetime
         if limit is not None and expires_at > limit:
             raise ValidationError({"expires_in": [f"must end no later than this token, at {limit.isoformat()}"]})
         return expires_at
