@@ -54,7 +54,9 @@ from webhooks.views import encode_cursor as encode_feed_cursor
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.schemathesis]
 
 MIN_REQUESTS_PER_OPERATION = 70
-MAX_EXAMPLES = 150
+# Examples per operation and phase: 150 by hand; .ci/run sets fewer (SCHEMATHESIS_MAX_EXAMPLES) to keep
+# the whole run within its time, and each run draws a new seed, so runs over time still go wide.
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES") or 150)
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
 
 
