@@ -20,6 +20,7 @@ from media.models import File
 from media.services import file_update
 from media.storage import media_storage
 from tests.browser.conftest import ROOT
+from tests.browser.pages import click_through
 from tests.factories import TokenFactory
 from tokens import crypto
 from tokens.models import Member, Role, ScopedToken
@@ -35,7 +36,7 @@ def log_in(browser: Any, base: str, username: str, password: str) -> None:
     browser.get(base + reverse("admin:login"))
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
     assert browser.find_element(By.ID, "user-tools"), browser.page_source
 
 
@@ -70,7 +71,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     Select(browser.find_element(By.NAME, "status")).select_by_value(Status.CLOSED)
     browser.find_element(By.NAME, "attachments-2-0-file").send_keys(str(evidence))
     browser.find_element(By.NAME, "attachments-2-0-tags").send_keys("aimbot, clip")
-    browser.find_element(By.NAME, "_continue").click()
+    click_through(browser, browser.find_element(By.NAME, "_continue"))
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     stored = Case.objects.get(pk=case.pk)
     assert stored.status == Status.CLOSED
@@ -91,7 +92,7 @@ def test_staff_works_a_case_and_creates_a_token_in_the_browser(
     browser.find_element(By.NAME, "name").send_keys("Moderation bot")
     for scope in ("cases:read", "cases:write"):
         browser.find_element(By.CSS_SELECTOR, f"input[name=scopes][value='{scope}']").click()
-    browser.find_element(By.NAME, "_save").click()
+    click_through(browser, browser.find_element(By.NAME, "_save"))
     plaintext = browser.find_element(By.ID, "secret-plaintext").get_attribute("value")
     assert "cannot be shown again" in browser.page_source
     token = ScopedToken.objects.get(digest=crypto.digest(plaintext))
@@ -239,9 +240,12 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
 
     # The file opens (staff link), and its review page blocks it.
     opened = browser.find_element(By.CSS_SELECTOR, f".file-open-link[href*='{file.pk}']").get_attribute("href")
-    browser.find_element(By.CSS_SELECTOR, f"a[href='{reverse('admin:media_file_change', args=[file.pk])}']").click()
+    click_through(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, f"a[href='{reverse('admin:media_file_change', args=[file.pk])}']"),
+    )
     Select(browser.find_element(By.NAME, "abuse_status")).select_by_value("blocked")
-    browser.find_element(By.NAME, "_save").click()
+    click_through(browser, browser.find_element(By.NAME, "_save"))
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert (File.objects.get(pk=file.pk).abuse_status, File.objects.get(pk=file.pk).visibility) == ("blocked", "public")
 
@@ -256,7 +260,7 @@ def test_moderator_blocks_a_screenshot_and_its_public_url_stops_serving(
     assert other is not None
     browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{other.pk}']").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("mark_flagged")
-    browser.find_element(By.NAME, "index").click()
+    click_through(browser, browser.find_element(By.NAME, "index"))
     assert "Marked 1 file(s) flagged." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert File.objects.get(pk=other.pk).abuse_status == "flagged"
     assert browser.find_element(By.CSS_SELECTOR, ".abuse-status-blocked").text == "Blocked"

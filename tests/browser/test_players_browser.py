@@ -12,6 +12,7 @@ from django.urls import reverse
 from cases.services import Actor, case_create
 from cases.subjects import clean_subjects
 from players.models import PlayerEvent, PlayerIdentifier
+from tests.browser.pages import click_through
 from tests.browser.test_admin_browser import log_in
 from tests.factories import ProjectFactory
 from tokens.models import Mode
@@ -58,10 +59,10 @@ def test_moderator_finds_a_player_by_fivem_hex_and_unlinks_an_identifier(
     screenshot("players-case-search-1280")
 
     # A case, its subjects, and the player's page.
-    browser.find_element(By.LINK_TEXT, "Aimbot at the docks").click()
+    click_through(browser, browser.find_element(By.LINK_TEXT, "Aimbot at the docks"))
     player = PlayerIdentifier.objects.get(identifier=STEAM).player
     player_page = reverse("admin:players_player_change", args=[player.pk])
-    browser.find_element(By.CSS_SELECTOR, f"a[href='{player_page}']").click()
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, f"a[href='{player_page}']"))
     page = browser.find_element(By.ID, "content").text
     assert STEAM in page and DISCORD in page and "Vex_TTV" in page
     assert all(title in page for title in titles)
@@ -71,8 +72,8 @@ def test_moderator_finds_a_player_by_fivem_hex_and_unlinks_an_identifier(
     # Unlink the Discord id, linked by mistake: it moves to a new player, recorded here.
     row = PlayerIdentifier.objects.get(identifier=DISCORD)
     unlink = reverse("admin:players_player_unlink", args=[player.pk, row.pk])
-    browser.find_element(By.CSS_SELECTOR, f"a.unlink-identifier[href='{unlink}']").click()
-    browser.find_element(By.ID, "confirm-unlink").click()
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, f"a.unlink-identifier[href='{unlink}']"))
+    click_through(browser, browser.find_element(By.ID, "confirm-unlink"))
     message = browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert "moved to a new player" in message, message
     moved = PlayerIdentifier.objects.get(pk=row.pk)

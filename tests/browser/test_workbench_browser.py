@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from cases.demo import demo_seed
 from cases.models import Case, CaseEvent, Note, Priority, Status
+from tests.browser.pages import click_through
 from tests.browser.test_admin_browser import SCROLLS_SIDEWAYS, log_in
 from tokens.models import Member, Role
 
@@ -54,7 +55,7 @@ def test_moderator_claims_notes_hands_over_and_closes_the_most_urgent_case(
     # Claim it: tick the first row, run the action.
     rows[0].find_element(By.CSS_SELECTOR, "input.action-select").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("claim_cases")
-    browser.find_element(By.NAME, "index").click()
+    click_through(browser, browser.find_element(By.NAME, "index"))
     assert "Claimed 1 case(s)." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert Case.objects.get(pk=urgent.pk).assignee_id == mia.pk
     browser.get(base + reverse("admin:cases_case_changelist") + "?assignee=me")
@@ -66,7 +67,7 @@ def test_moderator_claims_notes_hands_over_and_closes_the_most_urgent_case(
     browser.find_element(By.NAME, "new_note").send_keys(
         "Demo reviewed: snaps through smoke at 0:41.\nNeeds a second look."
     )
-    browser.find_element(By.NAME, "_continue").click()
+    click_through(browser, browser.find_element(By.NAME, "_continue"))
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert "Demo reviewed: snaps through smoke" in browser.find_element(By.CSS_SELECTOR, ".case-notes").text
     assignee = Select(browser.find_element(By.NAME, "assignee"))
@@ -76,7 +77,7 @@ def test_moderator_claims_notes_hands_over_and_closes_the_most_urgent_case(
     labels.clear()
     labels.send_keys("cheating, evidence review")
     browser.find_element(By.NAME, "new_note").send_keys("Cole: please check the second clip.")
-    browser.find_element(By.NAME, "_continue").click()
+    click_through(browser, browser.find_element(By.NAME, "_continue"))
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     history = browser.find_element(By.CSS_SELECTOR, "table.case-history").text
     assert "Cole Baptiste" in history and "Mia Reyes" in history and "Cole: please check" in history
@@ -87,7 +88,7 @@ def test_moderator_claims_notes_hands_over_and_closes_the_most_urgent_case(
 
     # Closed, with everything on record.
     Select(browser.find_element(By.NAME, "status")).select_by_value(Status.CLOSED)
-    browser.find_element(By.NAME, "_save").click()
+    click_through(browser, browser.find_element(By.NAME, "_save"))
     # The saved list's message: the POST is done before the row is read.
     assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     stored = Case.objects.get(pk=urgent.pk)
