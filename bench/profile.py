@@ -174,23 +174,27 @@ def main() -> int:
                     return timed(lambda: drive(batch), n)
 
                 chain_cost(api_patches, args)
-            profiled = list(requests(op, SIDES[args.profile], args.n))
-            if args.cprofile:
-                profile = cProfile.Profile()
-                profile.runcall(drive, profiled)
-                out = io.StringIO()
-                pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
-                print(out.getvalue())
-            else:
-                from pyinstrument import Profiler
-
-                profiler = Profiler(interval=0.0002)
-                profiler.start()
-                drive(profiled)
-                profiler.stop()
-                text = profiler.output_text(short_mode=True, time="percent_of_total")
-                print("\n".join(text.splitlines()[: args.top + 8]))
+            print_profile(args, drive, list(requests(op, SIDES[args.profile], args.n)))
     return 0
+
+
+def print_profile(args: argparse.Namespace, drive: Callable[[list[Environ]], None], profiled: list[Environ]) -> None:
+    """Where driving ``profiled`` spends its time: cProfile's table with ``--cprofile``, else pyinstrument's tree."""
+    if args.cprofile:
+        profile = cProfile.Profile()
+        profile.runcall(drive, profiled)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
+        print(out.getvalue())
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    drive(profiled)
+    profiler.stop()
+    text = profiler.output_text(short_mode=True, time="percent_of_total")
+    print("\n".join(text.splitlines()[: args.top + 8]))
 
 
 def newest_event(seeded: Any) -> str:
@@ -233,22 +237,7 @@ def poll(
         )
     ratios = [get / poll for poll, get in zip(totals["poll (304)"], totals["GET /v1/cases/{id}"], strict=True)]
     print(f"   GET one case / poll (>1: the poll is cheaper): {median(ratios):.3f}")
-    profiled = list(requests("poll", SIDES["api"], args.n))
-    if args.cprofile:
-        profile = cProfile.Profile()
-        profile.runcall(drive, profiled)
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
-        print(out.getvalue())
-    else:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.0002)
-        profiler.start()
-        drive(profiled)
-        profiler.stop()
-        text = profiler.output_text(short_mode=True, time="percent_of_total")
-        print("\n".join(text.splitlines()[: args.top + 8]))
+    print_profile(args, drive, list(requests("poll", SIDES["api"], args.n)))
 
 
 def chain_cost(timed_api: Callable[[int], tuple[float, float]], args: argparse.Namespace) -> None:

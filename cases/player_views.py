@@ -191,6 +191,10 @@ class PlayerViewSet(ApiViewSet, viewsets.ViewSet):
         """``?identifier=`` (repeatable): every player holding any of them; otherwise the paged list."""
         token = self.token
         if "identifier" in request.query_params:
+            paging = sorted({"limit", "cursor"} & set(request.query_params))
+            if paging:
+                # Nothing a client sends is silently ignored: a lookup answers every match at once.
+                raise ValidationError({paging[0]: ["pages the list of players; a lookup by identifier is not paged"]})
             identifiers = canonical_identifiers(request.query_params.getlist("identifier"))
             players = player_rows("identifiers", [token.project_id, token.mode, *identifiers], count=len(identifiers))
             return Response({"players": [player_representation(player) for player in players]})

@@ -653,7 +653,8 @@ def player_schema(viewset: type[T]) -> type[T]:
             description=(
                 "With `identifier` (1–16 of them): every player holding any (a strong identifier leads to at most "
                 "one, a weak one to every player seen with it, at most 100), in one indexed statement: the call "
-                "a game server makes when a player joins. Without: the token's players, one page at a time."
+                "a game server makes when a player joins, not paged (`limit` or `cursor` beside it is a 400). "
+                "Without: the token's players, one page at a time."
             ),
             parameters=[
                 OpenApiParameter(

@@ -90,6 +90,10 @@ QUERIES: list[Any] = [
     pytest.param("/v1/players?identifier=" + "x" * 5000, "identifier", id="lookup-5000-chars"),
     pytest.param("/v1/players?cursor=%00", "cursor", id="players-bad-cursor"),
     pytest.param("/v1/players?limit=0", "limit", id="players-bad-limit"),
+    # Found by schemathesis: a lookup took (and ignored) any limit, 6,572,453 included.
+    pytest.param("/v1/players?identifier=roblox:1&limit=6572453", "limit", id="lookup-with-limit"),
+    pytest.param("/v1/players?identifier=roblox:1&limit=5", "limit", id="lookup-with-valid-limit"),
+    pytest.param("/v1/players?identifier=roblox:1&cursor=abc", "cursor", id="lookup-with-cursor"),
     pytest.param("/v1/cases?identifier=steam:1", "identifier", id="cases-identifier-malformed"),
     pytest.param("/v1/cases?identifier=ip:bad", "identifier", id="cases-identifier-bad-ip"),
     pytest.param(f"/v1/cases?identifier={STEAM}&identifier=roblox:1", "identifier", id="cases-two-identifiers"),
