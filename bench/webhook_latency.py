@@ -30,7 +30,7 @@ from typing import Any
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import fresh_database, start_gunicorn, wait_listening
+from scripts.servers import fresh_database, manage, service_env, start_gunicorn, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -67,12 +67,6 @@ class Receiver:
             return self.arrived.get(key)
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    command = [PYTHON, "manage.py", *args]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)  # noqa: S603
-    return result.stdout.strip()
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -89,18 +83,7 @@ def main() -> int:
 
     dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-latency-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
-        "DATABASE_URL": dsn,
-        "REDIS_URL": args.redis_url,
-        "RATE_LIMIT_PER_SECOND": "100000",
-        "RATE_LIMIT_PER_MINUTE": "10000000",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(scratch / "media"),
-        "STATIC_ROOT": str(scratch / "static"),
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
-    }
+    env = service_env(dsn, args.redis_url, scratch)
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
     project = manage(env, "create_project", "Latency", "--org", "Webhook latency")

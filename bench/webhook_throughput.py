@@ -26,8 +26,8 @@ import psycopg
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, fresh_database, start_gunicorn, stop, wait_listening
-from scripts.webhook_fault import Clients, Receiver, manage
+from scripts.servers import free_port, fresh_database, manage, service_env, start_gunicorn, stop, wait_listening
+from scripts.webhook_fault import Clients, Receiver
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,18 +51,7 @@ def main() -> int:
 
     dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-throughput-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
-        "DATABASE_URL": dsn,
-        "REDIS_URL": args.redis_url,
-        "RATE_LIMIT_PER_SECOND": "100000",
-        "RATE_LIMIT_PER_MINUTE": "10000000",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(scratch / "media"),
-        "STATIC_ROOT": str(scratch / "static"),
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
-    }
+    env = service_env(dsn, args.redis_url, scratch)
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
     project = manage(env, "create_project", "Throughput", "--org", "Webhook throughput")

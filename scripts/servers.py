@@ -30,6 +30,31 @@ def fresh_database(admin_dsn: str, name: str) -> str:
     return admin_dsn.rsplit("/", 1)[0] + "/" + name
 
 
+def service_env(dsn: str, redis_url: str, scratch: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a service a script starts: this one's, the base settings on ``dsn`` and
+    ``redis_url``, rate limits no test client reaches, warnings only, media and static files in
+    ``scratch``, and webhook receivers on 127.0.0.1 allowed; then ``overrides``."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
+        "DATABASE_URL": dsn,
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_PER_SECOND": "100000",
+        "RATE_LIMIT_PER_MINUTE": "10000000",
+        "LOG_LEVEL": "WARNING",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "STATIC_ROOT": str(scratch / "static"),
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
+        **overrides,
+    }
+
+
+def manage(env: Mapping[str, str], *args: str) -> str:
+    """``manage.py args`` under ``env``: what it printed, stripped; ``CalledProcessError`` if it failed."""
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now: the first free one of ``SERVEROPS_PORTS``
     (``LOW-HIGH``, for runs that share a machine and divide its ports), else any the kernel picks."""

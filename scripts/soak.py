@@ -39,10 +39,9 @@ import psycopg
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, fresh_database, start_gunicorn, stop, wait_listening
+from scripts.servers import free_port, fresh_database, manage, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 FIELDS = ("title", "description")
 RACE_ROUNDS = 10
 
@@ -219,11 +218,6 @@ def client_loop(shared: Shared, client: int, clients: int) -> None:
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=30)
     conn.close()
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
 
 
 def query(database: str, sql_text: str) -> list[tuple[Any, ...]]:

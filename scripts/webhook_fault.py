@@ -34,7 +34,7 @@ from standardwebhooks import Webhook
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import fresh_database, start_gunicorn, wait_listening
+from scripts.servers import fresh_database, manage, service_env, start_gunicorn, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -128,11 +128,6 @@ class Clients:
         return threads
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [PYTHON, "manage.py", "deliver_webhooks", "--interval", "0.1", "--sweep-every", "3"],
@@ -157,19 +152,8 @@ def main() -> int:
 
     dsn = fresh_database(args.admin_dsn, args.database)
     scratch = Path(tempfile.mkdtemp(prefix="serverops-webhook-fault-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "serverops.settings.base",
-        "DATABASE_URL": dsn,
-        "REDIS_URL": args.redis_url,
-        "RATE_LIMIT_PER_SECOND": "100000",
-        "RATE_LIMIT_PER_MINUTE": "10000000",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(scratch / "media"),
-        "STATIC_ROOT": str(scratch / "static"),
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",  # the receiver is on 127.0.0.1
-        "WEBHOOK_LEASE_SECONDS": "15",  # how long the killed worker's message waits before another sends it
-    }
+    # WEBHOOK_LEASE_SECONDS: how long the killed worker's message waits before another sends it
+    env = service_env(dsn, args.redis_url, scratch, WEBHOOK_LEASE_SECONDS="15")
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "collectstatic", "--noinput", "-v0")
     project = manage(env, "create_project", "Fault", "--org", "Webhook fault test")
