@@ -45,17 +45,22 @@ run: $(RUNTIME)
 	@# Ctrl-C, or SIGTERM to make (which passes it on), stops the server and the worker together.
 	@exec $(BIN)/python scripts/run_local.py --port $(PORT)
 
+# The tests write bytecode even where PYTHONDONTWRITEBYTECODE is set (__pycache__/, ignored by git):
+# the suite starts many Python processes (a worker per core, subprocesses, gunicorn), and each would
+# otherwise compile the project again and pytest rewrite every test module's asserts again (4 s each).
+TEST_ENV := PYTHONDONTWRITEBYTECODE=
+
 ## Install everything and run every test (SQLite by default; DATABASE_URL=postgres://… for PostgreSQL).
 test: $(DEV)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Every test but the slow generated (schemathesis) and browser ones.
 test-fast: $(DEV)
-	$(BIN)/python -m pytest -m "not schemathesis and not browser" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not schemathesis and not browser" $(PYTEST_ARGS)
 
 ## Refresh the admin screenshots (docs/screenshots/, shown in docs/operations.md) by running the browser tests.
 screenshots: $(DEV)
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -m browser -q $(PYTEST_ARGS)
+	$(TEST_ENV) SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -m browser -q $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

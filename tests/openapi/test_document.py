@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.regex_helper import normalize
 from openapi_spec_validator import validate
 
+from tests.openapi import load_yaml
 from tokens.scopes import SCOPES
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _served(client: Client, path: str) -> dict[str, Any]:
     # A token that would be refused everywhere else: the document is public.
     response = client.get(path, headers={"Authorization": "Bearer so_live_nope"})
     assert response.status_code == 200, response.content
-    document: dict[str, Any] = yaml.safe_load(response.content) if path.endswith(".yaml") else response.json()
+    document: dict[str, Any] = load_yaml(response.content) if path.endswith(".yaml") else response.json()
     return document
 
 
@@ -45,7 +45,7 @@ def document(client: Client) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", ["/v1/openapi.json", "/v1/openapi.yaml"])
 def test_served_document_is_the_committed_copy(client: Client, path: str) -> None:
-    committed = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    committed = load_yaml(COMMITTED.read_text(encoding="utf-8"))
     assert _served(client, path) == committed, f"{COMMITTED} is out of date; regenerate it with:\n    {REGENERATE}"
 
 
@@ -165,5 +165,5 @@ def test_every_error_response_is_the_envelope_with_an_example(document: dict[str
 
 def test_committed_copy_is_json_compatible() -> None:
     # Generated clients read JSON as often as YAML; nothing YAML-only (dates, anchors) may slip in.
-    committed = yaml.safe_load(COMMITTED.read_text(encoding="utf-8"))
+    committed = load_yaml(COMMITTED.read_text(encoding="utf-8"))
     assert json.loads(json.dumps(committed)) == committed
