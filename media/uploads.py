@@ -12,19 +12,15 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
-from django.http import HttpRequest, QueryDict
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
-from django.utils.datastructures import MultiValueDict
-from django.utils.encoding import force_str
 from django.utils.http import parse_header_parameters
-from python_multipart import MultipartParser
-from python_multipart.exceptions import FormParserError, MultipartParseError
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
@@ -34,9 +30,6 @@ from serverops.parsers import StrictJSONParser, whole_number
 from .content import Limits
 from .errors import FileTooLarge
 from .services import ContentFacts, ContentInspector, clean_original_name
-
-if TYPE_CHECKING:
-    from python_multipart.multipart import MultipartCallbacks  # a TypedDict for type checkers only
 
 FILE_PART = "file"
 MIB = 1024 * 1024
@@ -136,232 +129,13 @@ class InspectingUploadHandler(FileUploadHandler):
             self.file.close()
 
 
-def _raw_file_name(file_name: str) -> str | None:
-    """File names reach the service as sent: Django's parser would silently drop path parts and
-    unprintable characters, and drop a part named ``..`` altogether, where the API refuses such a
-    name with a 400 (``media.services.clean_original_name``)."""
-    return html.unescape(file_name) or None
+class _RawNameMultiPartParser(DjangoMultiPartParser):
+    """Django's parser, except that file names reach the service as sent: Django would silently
+    drop path parts and unprintable characters, and drop a part named ``..`` altogether, where
+    the API refuses such a name with a 400 (``media.services.clean_original_name``)."""
 
-
-class FormParts:
-    """The parts of a ``multipart/form-data`` body, as python-multipart's streaming parser finds them,
-    handed on as Django's own parser hands them on: each form field into ``post`` within Django's
-    ``DATA_UPLOAD_*`` limits, each file part (a part whose disposition names a ``filename``) through
-    the request's upload handlers, and whatever has no ``name`` skipped. Django's parser copies
-    every byte of a file part twice on its way to the handler; here the handler gets a slice of the
-    block that was read, so a 2 MB upload costs the parse about 0.5 ms of CPU rather than 4.9
-    (bench/PROFILE.md, section 18).
-
-    A part's headers are read with Django's header parsing, so names, ``filename*`` and charsets
-    mean what they meant before; they are bounded as Django bounds them (1,024 bytes in all), and a
-    ``Content-Transfer-Encoding`` other than the identity ones is refused (RFC 7578, section 4.7,
-    withdrew it).
-    """
-
-    HEADERS_MAX = 1024
-    IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
-
-    def __init__(self, handlers: list[FileUploadHandler], encoding: str) -> None:
-        self.handlers = handlers
-        self.encoding = encoding
-        self.post = QueryDict(mutable=True, encoding=encoding)
-        self.files = MultiValueDict[str, Any]()
-        self._header_bytes = 0
-        self._field = bytearray()
-        self._value = bytearray()
-        self._headers: dict[str, tuple[str, dict[str, bytes]]] = {}
-        self._name = ""  # the current part's field name
-        self._kind: str | None = None  # "field", "file", or None: skipped
-        self._data = bytearray()  # the current field's value
-        self._counters: list[int] = []
-        self._fields = self._file_parts = self._field_bytes = 0
-        # A file part whose handlers were told of a new file and not yet of its end.
-        self.file_open = False
-
-    def discard(self) -> None:
-        """The body is refused or ended early: the handlers drop the file being read, and the files
-        already read are closed (which deletes a temporary one) rather than left to the collector."""
-        if self.file_open:
-            self.file_open = False
-            for handler in self.handlers:
-                handler.upload_interrupted()
-        for _, files in self.files.lists():
-            for file in files:
-                file.close()
-        self.files.clear()
-
-    def callbacks(self) -> MultipartCallbacks:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-
-    def _part_begin(self) -> None:
-        self._headers, self._header_bytes, self._kind = {}, 0, None
-        self._field.clear()
-        self._value.clear()
-
-    def _count_header_bytes(self, count: int) -> None:
-        self._header_bytes += count
-        if self._header_bytes > self.HEADERS_MAX:
-            raise MultiPartParserError("a part's headers are longer than 1,024 bytes")
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._count_header_bytes(end - start)
-        self._field += data[start:end]
-
-    def _header_value(self, data: bytes, start: int, end: int) -> None:
-        self._count_header_bytes(end - start)
-        self._value += data[start:end]
-
-    def _header_end(self) -> None:
-        # As Django's parser reads each header line: a line it cannot read is ignored.
-        try:
-            line = (bytes(self._field) + b":" + bytes(self._value)).decode()
-            main, params = parse_header_parameters(line)
-            name, value = main.split(":", 1)
-        except ValueError:
-            pass
-        else:
-            self._headers[name] = (value, {key: param.encode() for key, param in params.items()})
-        self._field.clear()
-        self._value.clear()
-
-    def _headers_finished(self) -> None:
-        disposition = self._headers.get("content-disposition")
-        name = disposition[1].get("name") if disposition else None
-        if disposition is None or name is None:
-            self._kind = None  # no name: nothing to file it under, as Django skips it
-            return
-        self._name = force_str(name.strip(), self.encoding, errors="replace")
-        encoding = self._headers.get("content-transfer-encoding", ("", {}))[0].strip().lower()
-        if encoding not in self.IDENTITY_ENCODINGS:
-            raise ParseError(
-                f"Content-Transfer-Encoding {encoding[:40]!r} is not supported; send the bytes as they are"
-            )
-        file_name = disposition[1].get("filename")
-        if not file_name:
-            self._start_field()
-            return
-        self._file_parts += 1
-        if (
-            settings.DATA_UPLOAD_MAX_NUMBER_FILES is not None
-            and self._file_parts > settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        ):
-            raise TooManyFilesSent("The number of files exceeded settings.DATA_UPLOAD_MAX_NUMBER_FILES.")
-        raw_name = _raw_file_name(force_str(file_name, self.encoding, errors="replace"))
-        if raw_name is None:
-            self._kind = None
-            return
-        content_type, extra = self._headers.get("content-type", ("", {}))
-        try:
-            content_length: int | None = int(self._headers["content-length"][0])
-        except (KeyError, ValueError):
-            content_length = None
-        charset = extra.get("charset")
-        self._kind, self._counters, self.file_open = "file", [0] * len(self.handlers), True
-        for handler in self.handlers:
-            try:
-                handler.new_file(
-                    self._name,
-                    raw_name,
-                    content_type.strip(),
-                    content_length,
-                    charset.decode() if charset else None,
-                    extra,
-                )
-            except StopFutureHandlers:
-                break
-
-    def _start_field(self) -> None:
-        self._fields += 1
-        most = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        if most is not None and self._fields > most:
-            raise TooManyFieldsSent(
-                "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS."
-            )
-        # Counted as Django counts a urlencoded body's, with its '&='.
-        self._field_bytes += len(self._name) + 2
-        self._kind = "field"
-        self._data.clear()
-        self._check_field_bytes()
-
-    def _check_field_bytes(self) -> None:
-        if (
-            settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None
-            and self._field_bytes > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        ):
-            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._kind == "file":
-            chunk: bytes | None = data[start:end]
-            for index, handler in enumerate(self.handlers):
-                assert chunk is not None
-                length = len(chunk)
-                chunk = handler.receive_data_chunk(chunk, self._counters[index])
-                self._counters[index] += length
-                if chunk is None:
-                    break
-        elif self._kind == "field":
-            self._field_bytes += end - start
-            self._check_field_bytes()
-            self._data += data[start:end]
-
-    def _part_end(self) -> None:
-        if self._kind == "field":
-            self.post.appendlist(self._name, force_str(bytes(self._data), self.encoding, errors="replace"))
-        elif self._kind == "file":
-            self.file_open = False
-            for index, handler in enumerate(self.handlers):
-                file = handler.file_complete(self._counters[index])
-                if file is not None:
-                    self.files.appendlist(self._name, file)
-                    break
-        self._kind = None
-
-
-def parse_form(
-    stream: IO[bytes], meta: Mapping[str, Any], boundary: str, handlers: list[FileUploadHandler], encoding: str
-) -> tuple[QueryDict, MultiValueDict[str, Any]]:
-    """A ``multipart/form-data`` body's fields and files (``FormParts``), read a block at a time
-    from ``stream`` (its parts only: ``BodyPartsOnly``); ``MultiPartParserError`` for a body that
-    is not one. The handlers are asked first (``handle_raw_input``), as Django's parser asks them."""
-    try:
-        content_length = int(meta.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        content_length = 0
-    if content_length < 0:
-        raise MultiPartParserError(f"invalid Content-Length {content_length}")
-    if not content_length:
-        return QueryDict(encoding=encoding), MultiValueDict()
-    for handler in handlers:
-        handler.handle_raw_input(stream, dict(meta), content_length, boundary, encoding)
-    parts = FormParts(handlers, encoding)
-    try:
-        parser = MultipartParser(boundary.encode(), parts.callbacks())
-        body = BodyPartsOnly(stream, boundary.encode())
-        while block := body.read(BLOCK):
-            parser.write(block)
-        parser.finalize()
-    except (MultipartParseError, FormParserError) as exc:
-        parts.discard()
-        raise MultiPartParserError(str(exc)) from None
-    except BaseException:
-        parts.discard()
-        raise
-    if parts.file_open:
-        # A body that ended inside its file part: the handlers drop what they hold.
-        parts.discard()
-    for handler in handlers:
-        handler.upload_complete()
-    parts.post._mutable = False
-    return parts.post, parts.files
+    def sanitize_file_name(self, file_name: str) -> str | None:
+        return html.unescape(file_name) or None
 
 
 class BodyPartsOnly:
@@ -464,12 +238,17 @@ class MediaMultiPartParser(BaseParser):
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
         boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
-        if not boundary or not boundary.isascii():
-            raise ParseError("request body is not valid multipart/form-data")
+        # DRF hands the request itself, which Django reads; without a usable boundary, Django's
+        # parser refuses the body itself.
+        body: Any = BodyPartsOnly(stream, boundary.encode()) if boundary.isascii() and boundary else stream
         try:
-            data, files = parse_form(
-                stream, meta, boundary, request.upload_handlers, context.get("encoding", settings.DEFAULT_CHARSET)
+            parser = _RawNameMultiPartParser(
+                meta,
+                body,
+                request.upload_handlers,
+                context.get("encoding", settings.DEFAULT_CHARSET),
             )
+            data, files = parser.parse()
         except MultiPartParserError:
             raise ParseError("request body is not valid multipart/form-data") from None
         return DataAndFiles(data, files)
