@@ -250,6 +250,10 @@ class MediaMultiPartParser(BaseParser):
             )
             data, files = parser.parse()
         except MultiPartParserError:
+            # Django's parser tells the handlers only of an upload it stops itself: a body found
+            # malformed halfway through a file part would leave its temporary file to the collector.
+            for handler in request.upload_handlers:
+                handler.upload_interrupted()
             raise ParseError("request body is not valid multipart/form-data") from None
         return DataAndFiles(data, files)
 

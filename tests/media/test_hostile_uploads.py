@@ -267,6 +267,33 @@ CATALOGUE = [
         None,
         id="multipart-without-boundary",
     ),
+    # A part's own framing
+    pytest.param(
+        post_raw(multipart([file_part()])[: -len(f"\r\n--{BOUNDARY}--\r\n")]),
+        400,
+        "file",
+        id="body-ends-inside-the-file-part",
+    ),
+    pytest.param(
+        post_raw(
+            multipart([file_part()]).replace(
+                b"Content-Disposition:", b"X-Pad: " + b"x" * 1100 + b"\r\nContent-Disposition:", 1
+            )
+        ),
+        400,
+        None,
+        id="part-headers-over-1024-bytes",
+    ),
+    pytest.param(
+        post_raw(
+            multipart([file_part()]).replace(
+                b"Content-Disposition:", b"Content-Transfer-Encoding: base64\r\nContent-Disposition:", 1
+            )
+        ),
+        400,
+        None,
+        id="part-says-base64-but-is-not",
+    ),
     # Base64
     pytest.param(post_base64({"filename": "a.png", "data": "not*base64!"}), 400, "data", id="base64-bad-characters"),
     pytest.param(
