@@ -147,3 +147,15 @@ def test_a_broken_chunk_is_refused_as_it_streams_in_not_at_the_end() -> None:
     with pytest.raises(UnsupportedType, match="not a valid image/png image"):
         inspector.feed(big[:9000])
     assert inspector.size == 9000
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=70_000), max_size=6), st.integers(min_value=0, max_value=2**32 - 1))
+def test_the_crc_the_chunks_are_checked_with_is_zlibs(pieces: list[bytes], start: int) -> None:
+    """ISA-L's CRC-32 (media.content.crc32) is zlib's checksum, carried across pieces as PngChunks carries it."""
+    from media.content import crc32
+
+    ours, theirs = start, start
+    for piece in pieces:
+        ours, theirs = crc32(memoryview(piece), ours), zlib.crc32(piece, theirs)
+    assert ours == theirs
