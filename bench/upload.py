@@ -20,7 +20,6 @@ sides store are removed after every round; the scratch directory at the end.
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import os
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import servers
-from scripts.servers import free_port
+from scripts.servers import free_port, manage
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -131,36 +130,10 @@ def ensure_database(url: str) -> None:
             log(f"created database {name}")
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(  # noqa: S603 (a fixed command line)
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     return servers.start_gunicorn(
         "serverops.wsgi:application", env=env, port=port, workers=2, config=False, log=log_path.open("ab")
     )
-
-
-def wait_ready(server: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
-    """Until gunicorn answers anything (a 401 of the API will do)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/v1/media")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer within {timeout}s")
 
 
 def run_wrk(
@@ -255,7 +228,7 @@ def main() -> int:
         script.write_text(WRK_SCRIPT % {"boundary": BOUNDARY})
         port = free_port()
         server = start_gunicorn(env, port, scratch / "gunicorn.log")
-        wait_ready(server, port)
+        servers.wait_listening(server, port)
         log(f"gunicorn on 127.0.0.1:{port}; body {body_file.stat().st_size:,} bytes (PNG {len(png):,})")
 
         def one(side: str, seconds: int) -> Round:

@@ -55,8 +55,8 @@ from urllib.parse import urlsplit
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, start_gunicorn, stop, wait_listening
-from scripts.upload_memory import MP4_HEAD, manage, memory_kb, reset_peak, worker_pid
+from scripts.servers import free_port, manage, start_gunicorn, stop, wait_listening
+from scripts.upload_memory import MP4_HEAD, memory_kb, reset_peak, worker_pid
 from tests.media.s3server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -56,7 +56,7 @@ from PIL import Image
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, fresh_database, start_gunicorn, wait_listening
+from scripts.servers import free_port, fresh_database, manage, start_gunicorn, wait_listening
 from scripts.webhook_fault import Receiver
 from tests.media.s3server import moto_server
 
@@ -332,15 +332,6 @@ http {{
     path = directory / "nginx.conf"
     path.write_text(config)
     return path
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)}: {result.stderr}")
-    return result.stdout.strip()
 
 
 def cross_host_idempotency(run: Run, token: str, rounds: int) -> tuple[int, int]:

@@ -50,9 +50,13 @@ def service_env(dsn: str, redis_url: str, scratch: Path, **overrides: str) -> di
 
 
 def manage(env: Mapping[str, str], *args: str) -> str:
-    """``manage.py args`` under ``env``: what it printed, stripped; ``CalledProcessError`` if it failed."""
+    """``manage.py args`` under ``env``: what it printed, stripped; ``RuntimeError`` naming the
+    command and what it wrote to stderr if it failed."""
     command = [sys.executable, "manage.py", *args]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
 
 
 def free_port() -> int:

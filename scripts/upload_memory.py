@@ -38,10 +38,9 @@ from typing import Any
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as a script: the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.servers import free_port, start_gunicorn, stop, wait_listening
+from scripts.servers import free_port, manage, start_gunicorn, stop, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 MB = 1000 * 1000
 CHUNK = 256 * 1024
 COUNTS_ENV = "UPLOAD_MEMORY_COUNTS"
@@ -185,15 +184,6 @@ def memory_kb(pid: int, field: str) -> int:
 def reset_peak(pid: int) -> None:
     # Writing 5 resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0).
     Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
 
 
 def last_count(path: Path) -> int:
