@@ -85,6 +85,16 @@ def _first_event(poll: Any) -> str:
     return str(events[0]["id"])
 
 
+def _zero_then_one_held_behind_two(project: Project, poll: Any) -> tuple[str, HeldWriter]:
+    """ "zero" committed and served (its id is returned); then "one" inserted and held open, and
+    "two" committed after it: "two" has the later ``seq`` and the earlier commit."""
+    case_create(project=project, mode=Mode.LIVE, title="zero", actor=WRITER)
+    zero = _first_event(poll)
+    held = HeldWriter(project, "one")  # T1: its event's seq is taken, its transaction open
+    case_create(project=project, mode=Mode.LIVE, title="two", actor=WRITER)  # T2: a later seq, committed
+    return zero, held
+
+
 @pytest.fixture
 def busy(settings) -> None:
     settings.SERVEROPS = {**settings.SERVEROPS, "RATE_LIMIT_PER_SECOND": 10_000, "RATE_LIMIT_PER_MINUTE": 10_000}
@@ -94,11 +104,7 @@ def busy(settings) -> None:
 def test_a_poller_walking_by_after_sees_an_event_committed_after_a_later_one() -> None:
     project = ProjectFactory()
     poll = _poller(project)
-    case_create(project=project, mode=Mode.LIVE, title="zero", actor=WRITER)
-    position = _first_event(poll)
-
-    held = HeldWriter(project, "one")  # T1: its event's seq is taken, its transaction open
-    case_create(project=project, mode=Mode.LIVE, title="two", actor=WRITER)  # T2: a later seq, committed
+    position, held = _zero_then_one_held_behind_two(project, poll)
     seen: list[str] = []
     page = poll(f"?after={position}")  # a poll between the two commits
     seen += _titles(page)
@@ -144,11 +150,7 @@ def test_a_poller_walking_by_cursor_sees_an_event_committed_after_a_later_one() 
 @pytest.mark.usefixtures("busy")
 def test_an_event_committed_while_an_earlier_writer_is_open_waits_and_so_does_the_etag() -> None:
     project = ProjectFactory()
-    poll = _poller(project)
-    case_create(project=project, mode=Mode.LIVE, title="zero", actor=WRITER)
-    zero = _first_event(poll)
-    held = HeldWriter(project, "one")
-    case_create(project=project, mode=Mode.LIVE, title="two", actor=WRITER)
+    zero, held = _zero_then_one_held_behind_two(project, _poller(project))
     try:
         r = Client().get("/v1/events", headers={"Authorization": f"Bearer {TokenFactory(project=project).plaintext}"})
         # "two" is committed, but "one" may still commit before it in the feed's order.
