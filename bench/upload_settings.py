@@ -11,6 +11,7 @@ import warnings
 import dj_database_url
 
 from serverops.settings.base import *  # noqa: F403
+from serverops.settings.base import postgresql_options
 
 DEBUG = False
 # Whitenoise warns once per process that collectstatic never ran; the benchmark serves no static files.
@@ -23,3 +24,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# As serverops.settings.base does for PostgreSQL: the service's backend (its health check costs no
+# round trip) and prepared statements.
+DATABASES["default"]["ENGINE"] = "serverops.db.postgresql"
+DATABASES["default"]["OPTIONS"] = postgresql_options()
