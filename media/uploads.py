@@ -1,21 +1,25 @@
 """Reading upload bodies: multipart streamed through an upload handler, base64 inside a bounded JSON body.
 
 A limit is a handler that stops reading, not a check once the body is in (Django's
-``FileUploadHandler``): the part named ``file`` goes to a temporary file chunk by chunk while
-``ContentInspector`` counts, hashes and sniffs it, and the first chunk past the type's limit,
-or the first bytes that are not an allowed type, end the request. Memory holds one chunk
-whatever the size, and a refused upload leaves neither a stored object nor a temporary file.
+``FileUploadHandler``): the part named ``file`` is kept chunk by chunk while ``ContentInspector``
+counts, hashes and sniffs it, and the first chunk past the type's limit, or the first bytes that
+are not an allowed type, end the request. Like Django's own handlers, a body of up to
+``FILE_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB by default: a screenshot) keeps its file in memory, and
+a larger one streams it to a temporary file, holding one chunk at a time whatever the size. A
+refused upload leaves neither a stored object nor a temporary file.
 """
 
 from __future__ import annotations
 
 import html
 import io
-from collections.abc import Mapping
-from typing import IO, Any
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from itertools import accumulate
+from typing import IO, Any, cast
 
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
@@ -24,6 +28,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
+from serverops.bodies import upload_body
 from serverops.exceptions import PayloadTooLarge
 from serverops.parsers import StrictJSONParser, whole_number
 
@@ -43,8 +48,69 @@ def _invalid(param: str, message: str) -> ValidationError:
     return ValidationError({param: [message]})
 
 
+class HeldChunks(io.RawIOBase):
+    """Bytes held as the chunks they arrived in, readable and seekable as one file without
+    joining them (a join is a copy of the whole file into fresh memory)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        super().__init__()
+        self.pieces = chunks
+        self._starts = [0, *accumulate(len(chunk) for chunk in chunks)]
+        self._size = self._starts[-1]
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        parts = []
+        index = bisect_right(self._starts, self._pos) - 1
+        while self._pos < end:
+            chunk, start = self.pieces[index], self._starts[index]
+            cut = chunk[self._pos - start : end - start]
+            parts.append(cut)
+            self._pos += len(cut)
+            index += 1
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class HeldUploadedFile(UploadedFile[bytes]):
+    """An upload held in memory as its chunks (``HeldChunks``), which it hands on as they are
+    when stored: the file system storage writes them one by one, copying nothing."""
+
+    def __init__(self, held: HeldChunks, name: str, content_type: str, size: int, charset: str | None) -> None:
+        super().__init__(cast(IO[bytes], held), name, content_type, size, charset)
+        self.held = held
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        yield from self.held.pieces
+
+    def multiple_chunks(self, chunk_size: int | None = None) -> bool:
+        return len(self.held.pieces) > 1
+
+
 class InspectingUploadHandler(FileUploadHandler):
-    """Streams the one part named ``file`` to a temporary file while ``ContentInspector`` reads it.
+    """Keeps the one part named ``file`` (in memory or in a temporary file, by the body's size)
+    while ``ContentInspector`` reads it.
 
     Refuses, before reading the body, a ``Content-Length`` above the largest limit plus room for
     the form's other fields; refuses a second ``file`` part or a file part under another name;
@@ -61,6 +127,10 @@ class InspectingUploadHandler(FileUploadHandler):
         super().__init__(request)
         self.limits = Limits.current()
         self.inspector: ContentInspector | None = None
+        self.in_memory = False
+        # The file's chunks as the parser handed them (the server's reads, not copied), or the
+        # temporary file they go to.
+        self.chunks: list[bytes] | None = None
         self.file: TemporaryUploadedFile | None = None
         self.facts: ContentFacts | None = None
         self.original_name = ""
@@ -77,6 +147,7 @@ class InspectingUploadHandler(FileUploadHandler):
         room = self.limits.largest + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or MIB) + 64 * 1024
         if content_length > room:
             raise FileTooLarge(f"request body of {content_length:,} bytes is larger than any allowed file")
+        self.in_memory = content_length <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE
 
     def new_file(
         self,
@@ -90,32 +161,41 @@ class InspectingUploadHandler(FileUploadHandler):
         super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
         if field_name != FILE_PART:
             raise _invalid(field_name, "unexpected file part; send the file in the part named file")
-        if self.file is not None:
+        if self.inspector is not None:
             self.discard()
             raise _invalid(FILE_PART, "send exactly one part named file")
         # Checked before anything is written, and kept: UploadedFile would silently shorten it.
         self.original_name = clean_original_name(file_name)
         self.inspector = ContentInspector(declared=content_type or None, limits=self.limits)
-        self.file = TemporaryUploadedFile(self.original_name, content_type, 0, charset, content_type_extra)
+        if self.in_memory:
+            self.chunks = []
+        else:
+            self.file = TemporaryUploadedFile(self.original_name, content_type, 0, charset, content_type_extra)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         assert self.inspector is not None
-        assert self.file is not None
         try:
             self.inspector.feed(raw_data)
         except Exception:
             self.discard()
             raise
-        self.file.write(raw_data)
+        if self.chunks is not None:
+            self.chunks.append(raw_data)
+        else:
+            assert self.file is not None
+            self.file.write(raw_data)
 
-    def file_complete(self, file_size: int) -> TemporaryUploadedFile | None:
+    def file_complete(self, file_size: int) -> UploadedFile[bytes] | None:
         assert self.inspector is not None
-        assert self.file is not None
         try:
             self.facts = self.inspector.finish()
         except Exception:
             self.discard()
             raise
+        if self.chunks is not None:
+            held, self.chunks = HeldChunks(self.chunks), None
+            return HeldUploadedFile(held, self.original_name, self.content_type or "", file_size, self.charset)
+        assert self.file is not None
         self.file.seek(0)
         self.file.size = file_size
         return self.file
@@ -124,7 +204,9 @@ class InspectingUploadHandler(FileUploadHandler):
         self.discard()
 
     def discard(self) -> None:
-        """Close and so delete the temporary file (a NamedTemporaryFile goes when closed)."""
+        """Drop the chunks kept, or close and so delete the temporary file (a NamedTemporaryFile
+        goes when closed)."""
+        self.chunks = None
         if self.file is not None:
             self.file.close()
 
@@ -240,7 +322,9 @@ class MediaMultiPartParser(BaseParser):
         boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
         # DRF hands the request itself, which Django reads; without a usable boundary, Django's
         # parser refuses the body itself.
-        body: Any = BodyPartsOnly(stream, boundary.encode()) if boundary.isascii() and boundary else stream
+        # Under gunicorn, the body straight from the socket rather than through wsgi.input's copies.
+        raw: Any = upload_body(request) or stream
+        body: Any = BodyPartsOnly(raw, boundary.encode()) if boundary.isascii() and boundary else raw
         try:
             parser = _RawNameMultiPartParser(
                 meta,
@@ -276,7 +360,8 @@ class Base64JSONParser(BaseParser):
         declared = whole_number(str(request.META.get("CONTENT_LENGTH") or "")) if request is not None else None
         if declared is not None and declared > BASE64_BODY_LIMIT:
             raise too_large
-        body = stream.read(BASE64_BODY_LIMIT + 1)
+        raw: Any = (upload_body(request) if request is not None else None) or stream
+        body = raw.read(BASE64_BODY_LIMIT + 1)
         if len(body) > BASE64_BODY_LIMIT:
             raise too_large
         return StrictJSONParser().parse(io.BytesIO(body), media_type, parser_context)

@@ -341,8 +341,11 @@ CATALOGUE = [
 ]
 
 
-@pytest.fixture
-def upload_temp_dir(settings: Any, tmp_path: Path) -> Path:
+@pytest.fixture(params=[2_621_440, 0], ids=["held-in-memory", "temporary-file"])
+def upload_temp_dir(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Path:
+    """Where temporary upload files go, checked empty after each refusal; each test runs with the
+    file held in memory (a body up to ``FILE_UPLOAD_MAX_MEMORY_SIZE``) and in a temporary file."""
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = request.param
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     return tmp_path
 

@@ -23,8 +23,16 @@ def upload(client: Client, token, *, name: str = "shot.png", content: bytes = PN
     return client.post("/v1/media", {"file": part, **fields}, headers={"Authorization": f"Bearer {token.plaintext}"})
 
 
+# A body up to FILE_UPLOAD_MAX_MEMORY_SIZE keeps its file in memory, a larger one in a temporary file.
+BOTH_WAYS = pytest.mark.parametrize("memory_limit", [2_621_440, 0], ids=["held-in-memory", "temporary-file"])
+
+
+@BOTH_WAYS
 @pytest.mark.parametrize("expected_type", sorted(ALLOWED))
-def test_multipart_upload_stores_every_allowed_type(client, token, project, expected_type) -> None:
+def test_multipart_upload_stores_every_allowed_type(
+    client, token, project, settings, memory_limit, expected_type
+) -> None:
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = memory_limit
     name, content = ALLOWED[expected_type]
 
     r = upload(client, token, name=name, content=content)
@@ -238,4 +246,28 @@ def test_a_png_beside_parts_outside_the_body_is_stored_alone(call, preamble, epi
         "private",
     )
     with stored.blob.open("rb") as saved:
+        assert saved.read() == PNG
+
+
+@BOTH_WAYS
+def test_only_a_body_over_the_memory_limit_goes_through_a_temporary_file(
+    client, token, settings, monkeypatch, memory_limit
+) -> None:
+    import media.uploads
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = memory_limit
+    made = []
+
+    class Recorded(media.uploads.TemporaryUploadedFile):  # type: ignore[misc,name-defined]
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            made.append(self.temporary_file_path())
+
+    monkeypatch.setattr(media.uploads, "TemporaryUploadedFile", Recorded)
+
+    r = upload(client, token)
+
+    assert r.status_code == 201, r.content
+    assert len(made) == (0 if memory_limit else 1)
+    with File.objects.get().blob.open("rb") as saved:
         assert saved.read() == PNG

@@ -10,6 +10,8 @@ through the WSGI application on both databases).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -32,11 +34,24 @@ ROOT = Path(__file__).resolve().parents[2]
 class Server:
     port: int
     token: str
+    media_token: str
     database: Path
+    media: Path
 
     def titles(self) -> list[str]:
         with sqlite3.connect(self.database) as db:
             return [row[0] for row in db.execute("SELECT title FROM cases_case ORDER BY title")]
+
+    def files(self) -> list[tuple[str, str, int]]:
+        """Every stored file's row (id, SHA-256, size), checked against its bytes on disk."""
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute("SELECT id, key, sha256, size FROM media_file ORDER BY id").fetchall()
+        stored = sorted(str(path.relative_to(self.media)) for path in self.media.rglob("*") if path.is_file())
+        assert stored == sorted(key for _, key, _, _ in rows), "every stored object has its row and no other"
+        for _, key, sha256, size in rows:
+            data = (self.media / key).read_bytes()
+            assert (hashlib.sha256(data).hexdigest(), len(data)) == (sha256, size)
+        return [(file_id, sha256, size) for file_id, _, sha256, size in rows]
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +77,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     token = manage(
         "create_token", "--project", project, "--name", "raw", "--scope", "cases:read", "--scope", "cases:write"
     )
+    media_token = manage("create_token", "--project", project, "--name", "raw uploads", "--scope", "media:write")
     log = scratch / "gunicorn.log"
     port = free_port()
     with log.open("wb") as out:
         process = start_gunicorn(env=env, port=port, workers=1, log=out)
     try:
         wait_listening(process, port)
-        yield Server(port=port, token=token, database=scratch / "db.sqlite3")
+        yield Server(
+            port=port, token=token, media_token=media_token, database=scratch / "db.sqlite3", media=scratch / "media"
+        )
     finally:
         stop(process, timeout=30)
     assert "Traceback" not in log.read_text(), log.read_text()
@@ -116,9 +134,11 @@ def send(server: Server, raw: bytes, *, half_close: bool = True) -> Answer:
     return Answer(int(status_line.split()[1]), headers, body)
 
 
-def request(server: Server, method: str, target: str, headers: str = "", body: bytes = b"") -> bytes:
+def request(
+    server: Server, method: str, target: str, headers: str = "", body: bytes = b"", *, token: str = ""
+) -> bytes:
     return (
-        f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {server.token}\r\n"
+        f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token or server.token}\r\n"
         f"{headers}Connection: close\r\n\r\n"
     ).encode() + body
 
@@ -243,3 +263,66 @@ def test_openapi_yaml_errors_are_json(server: Server) -> None:
     answer = send(server, request(server, "POST", "/v1/openapi.yaml", JSON + "Content-Length: 2\r\n", b"{}"))
     assert answer.status == 405, answer.body
     assert answer.error()["code"] == "method_not_allowed"
+
+
+def png(size: int) -> bytes:
+    from bench.upload import screenshot_png
+
+    return screenshot_png(size)
+
+
+def upload_request(server: Server, content: bytes, *, declared: int | None = None) -> tuple[bytes, bytes]:
+    """The head and the multipart body of ``POST /v1/media`` with ``content`` as shot.png."""
+    from bench.upload import BOUNDARY, multipart_body
+
+    body = multipart_body(content)
+    length = len(body) if declared is None else declared
+    headers = f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {length}\r\n"
+    return request(server, "POST", "/v1/media", headers, token=server.media_token), body
+
+
+@pytest.mark.parametrize(
+    ("size", "piece"),
+    [
+        pytest.param(2_000_000, None, id="2-mb-in-one-send"),
+        pytest.param(2_000_000, 65_536, id="2-mb-in-64-kib-pieces"),
+        pytest.param(300_000, 1_000, id="300-kb-in-1-kb-pieces"),
+        pytest.param(4_000_000, 1_000_000, id="4-mb-past-the-memory-limit"),
+    ],
+)
+def test_an_upload_read_from_gunicorns_socket_is_stored_whole(server: Server, size: int, piece: int | None) -> None:
+    """Uploads are read straight from gunicorn's socket (serverops.socket_body): sent at once or in
+    pieces, held in memory or (past FILE_UPLOAD_MAX_MEMORY_SIZE) in a temporary file, every byte
+    arrives, the SHA-256 is the file's, and the connection's end is where the body's is."""
+    content = png(size)
+    head, body = upload_request(server, content)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(head)
+        for start in range(0, len(body), piece or len(body)):
+            sock.sendall(body[start : start + (piece or len(body))])
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    assert status_line.split()[1] == b"201", received[-500:]
+    answer = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert (answer["sha256"], answer["size"]) == (hashlib.sha256(content).hexdigest(), len(content))
+    assert (answer["id"], answer["sha256"], answer["size"]) in server.files()
+
+
+def test_an_upload_that_ends_before_its_length_stores_nothing(server: Server) -> None:
+    before = server.files()
+    head, body = upload_request(server, png(600_000))
+    answer = send(server, head + body[:400_000])  # then the client half-closes
+    assert answer.status == 400, answer.body
+    assert answer.error()["code"] == "bad_request"
+    assert server.files() == before
+
+
+def test_a_base64_upload_read_from_gunicorns_socket(server: Server) -> None:
+    content = png(1_500_000)
+    body = json.dumps({"filename": "shot.png", "data": base64.b64encode(content).decode()}).encode()
+    headers = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    answer = send(server, request(server, "POST", "/v1/media/base64", headers, body, token=server.media_token))
+    assert answer.status == 201, answer.body
+    assert json.loads(answer.body)["sha256"] == hashlib.sha256(content).hexdigest()
