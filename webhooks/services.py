@@ -213,18 +213,55 @@ def _endpoints_of(keys: set[tuple[str, str]]) -> list[WebhookEndpoint]:
     return sql.select(WebhookEndpoint, where, [value for key in sorted(keys) for value in key], using=connection.alias)
 
 
+def _insert_events_finding_endpoints(events: Sequence[Event], keys: set[tuple[str, str]]) -> list[WebhookEndpoint]:
+    """PostgreSQL: INSERT ``events`` and read the endpoints of ``keys`` in one statement (the
+    INSERT in a data-modifying ``WITH``; the endpoints joined to the one row of the new events'
+    keys, so the statement answers even when no endpoint listens). Sets each event's ``seq`` as
+    ``bulk_create`` does; what ``_endpoints_of`` returns, one round trip sooner."""
+    alias = connection.alias
+    fields = [field for field in Event._meta.concrete_fields if field is not Event._meta.pk]
+    params = [field.get_db_prep_save(field.pre_save(event, True), connection) for event in events for field in fields]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    seq, public_id = sql.column(Event, "seq"), sql.column(Event, "public_id")
+    where = " OR ".join(["(t.project_id = %s AND t.mode = %s)"] * len(keys))
+    columns = ", ".join(sql.column(Event, field.name) for field in fields)
+    statement = (  # identifiers from the models and placeholders only
+        f"WITH inserted AS (INSERT INTO {sql.table(Event)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(events))} RETURNING {seq}, {public_id}), "
+        f"made AS (SELECT array_agg({seq}) AS seqs, array_agg({public_id}) AS public_ids FROM inserted) "
+        f"SELECT made.seqs, made.public_ids, {sql.columns(WebhookEndpoint, 't')} "
+        f"FROM made LEFT JOIN {sql.table(WebhookEndpoint)} t ON ({where})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, *(value for key in sorted(keys) for value in key)])
+        rows = cursor.fetchall()
+    seqs = dict(zip(rows[0][1], rows[0][0], strict=True))
+    for event in events:
+        event.seq = seqs[event.public_id]
+        event._state.adding, event._state.db = False, alias
+    reader = sql.Rows.of(alias, WebhookEndpoint)
+    return [endpoint for row in rows if (endpoint := reader.instances(row[2:])[0]) is not None]
+
+
 def events_record(events: Sequence[Event]) -> list[WebhookMessage]:
     """Write ``events`` and a delivery of each to every endpoint of its project and mode that
     subscribed to its type, in the caller's transaction (the change's); returns the deliveries.
 
-    Two statements when no endpoint listens, which is the common case: the events' insert and
-    the endpoints' lookup. Deliveries are queued once the transaction commits.
+    When no endpoint listens, which is the common case, that is one statement on PostgreSQL
+    (``_insert_events_finding_endpoints``) and two on SQLite, whose ``WITH`` cannot modify data:
+    the events' insert and the endpoints' lookup. Deliveries are queued once the transaction
+    commits.
     """
     if not events:
         return []
-    Event.objects.bulk_create(events)
+    keys = {(event.project_id, event.mode) for event in events}
+    if connection.vendor == "postgresql":
+        found = _insert_events_finding_endpoints(events, keys)
+    else:
+        Event.objects.bulk_create(events)
+        found = _endpoints_of(keys)
     endpoints: defaultdict[tuple[str, str], list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in _endpoints_of({(event.project_id, event.mode) for event in events}):
+    for endpoint in found:
         endpoints[(endpoint.project_id, endpoint.mode)].append(endpoint)
     now = timezone.now()
     messages = [

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import connection
 
 from cases.demo import screenshot_png
 from media.services import file_create
@@ -58,9 +59,11 @@ def test_a_stored_file_is_its_row_and_its_event_in_one_transaction_after_the_byt
 ) -> None:  # type: ignore[no-untyped-def]
     """The bytes first (no statement), then the row and its file.created event together (here a
     savepoint inside the test's transaction), then the project's endpoints (none: no delivery)."""
-    with django_assert_num_queries(5) as captured:
+    # The event with the endpoints' lookup in one statement on PostgreSQL, two on SQLite.
+    events = 1 if connection.vendor == "postgresql" else 2
+    with django_assert_num_queries(3 + events) as captured:
         file_create(project=project, mode=Mode.LIVE, content=io.BytesIO(screenshot_png(5)), original_name="shot.png")
     sql = [query["sql"] for query in captured.captured_queries]
     assert sql[0].startswith("SAVEPOINT") and sql[-1].startswith("RELEASE SAVEPOINT"), sql
     assert sql[1].startswith('INSERT INTO "media_file"'), sql
-    assert any(statement.startswith('INSERT INTO "webhooks_event"') for statement in sql[2:-1]), sql
+    assert any('INSERT INTO "webhooks_event"' in statement for statement in sql[2:-1]), sql
