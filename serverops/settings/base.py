@@ -8,7 +8,7 @@ adds what only makes sense behind TLS and refuses to start without real secrets.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -164,8 +164,13 @@ _MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
 if _MEDIA_STORAGE == "filesystem":
     _MEDIA_BACKEND: dict[str, Any] = {"BACKEND": "media.storage.FileSystemMediaStorage"}
 elif _MEDIA_STORAGE == "s3":
+    from botocore.config import Config as S3ClientConfig
+
     if not env_str("S3_BUCKET"):
         raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs S3_BUCKET")
+    _S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE") or None
+    if _S3_ADDRESSING_STYLE not in (None, "auto", "virtual", "path"):
+        raise ImproperlyConfigured(f"S3_ADDRESSING_STYLE must be auto, virtual or path, got {_S3_ADDRESSING_STYLE!r}")
     _MEDIA_BACKEND = {
         "BACKEND": "media.storage.S3MediaStorage",
         "OPTIONS": {
@@ -176,7 +181,18 @@ elif _MEDIA_STORAGE == "s3":
             "access_key": env_str("S3_ACCESS_KEY_ID") or None,
             "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
             "custom_domain": env_str("S3_CUSTOM_DOMAIN") or None,
-            "addressing_style": env_str("S3_ADDRESSING_STYLE") or None,
+            # What django-storages would build from addressing_style and signature_version, with
+            # timeouts a sync worker can afford: botocore's defaults (60 s to connect, 60 s per
+            # read, 5 attempts) would hold a worker for minutes on a store that hangs; 3 attempts
+            # in all, with botocore's standard back-off.
+            "client_config": S3ClientConfig(
+                s3=cast(Any, {"addressing_style": _S3_ADDRESSING_STYLE}),
+                signature_version="s3v4",
+                connect_timeout=env_int("S3_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("S3_READ_TIMEOUT", 30),
+                retries={"mode": "standard", "total_max_attempts": 3},
+            ),
+            "addressing_style": _S3_ADDRESSING_STYLE,
             "signature_version": "s3v4",
             "public_acl": env_bool("S3_PUBLIC_ACL", default=True),
             # Keys are unique (they hold the file id): no existence check before each write.

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOW = (
     "import json; from django.core.files.storage import storages; s = storages['default']; "
     "print(json.dumps({'class': type(s).__name__, **{k: getattr(s, k, None) for k in "
-    "('bucket_name', 'endpoint_url', 'region_name', 'custom_domain', 'public_acl', 'access_key')}}))"
+    "('bucket_name', 'endpoint_url', 'region_name', 'custom_domain', 'public_acl', 'access_key')}, "
+    "'client': {k: getattr(s.connection.meta.client.meta.config, k) for k in "
+    "('connect_timeout', 'read_timeout', 'retries', 's3', 'signature_version')} "
+    "if hasattr(s, 'bucket_name') else None}))"
 )
 
 
@@ -59,7 +62,30 @@ def test_s3_is_configured_from_the_environment() -> None:
         "custom_domain": "files.example.com",
         "public_acl": False,
         "access_key": "AKIAEXAMPLE",
+        # The client a sync worker can afford to wait for (botocore's own: 60 s, 60 s, 5 attempts).
+        "client": {
+            "connect_timeout": 5,
+            "read_timeout": 30,
+            "retries": {"mode": "standard", "total_max_attempts": 3},
+            "s3": {"addressing_style": None},
+            "signature_version": "s3v4",
+        },
     }
+
+
+def test_s3_timeouts_and_addressing_style_from_the_environment() -> None:
+    result = settings_of(
+        MEDIA_STORAGE="s3",
+        S3_BUCKET="evidence",
+        S3_ENDPOINT_URL="http://minio:9000",
+        S3_ADDRESSING_STYLE="path",
+        S3_CONNECT_TIMEOUT="2",
+        S3_READ_TIMEOUT="120",
+    )
+
+    assert result.returncode == 0, result.stderr
+    client = json.loads(result.stdout)["client"]
+    assert (client["connect_timeout"], client["read_timeout"], client["s3"]) == (2, 120, {"addressing_style": "path"})
 
 
 @pytest.mark.parametrize(
@@ -67,6 +93,16 @@ def test_s3_is_configured_from_the_environment() -> None:
     [
         pytest.param({"MEDIA_STORAGE": "s3"}, "MEDIA_STORAGE=s3 needs S3_BUCKET", id="s3-without-bucket"),
         pytest.param({"MEDIA_STORAGE": "ftp"}, "MEDIA_STORAGE must be filesystem or s3", id="unknown-storage"),
+        pytest.param(
+            {"MEDIA_STORAGE": "s3", "S3_BUCKET": "evidence", "S3_ADDRESSING_STYLE": "paths"},
+            "S3_ADDRESSING_STYLE must be auto, virtual or path",
+            id="unknown-addressing-style",
+        ),
+        pytest.param(
+            {"MEDIA_STORAGE": "s3", "S3_BUCKET": "evidence", "S3_READ_TIMEOUT": "30s"},
+            "S3_READ_TIMEOUT must be an integer",
+            id="timeout-not-a-number",
+        ),
     ],
 )
 def test_bad_storage_settings_refuse_to_start(env: dict[str, str], reason: str) -> None:
