@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,20 +42,23 @@ def test_file_system_is_the_default() -> None:
     assert json.loads(result.stdout)["class"] == "FileSystemMediaStorage"
 
 
+def s3_settings(**env: str) -> dict[str, Any]:
+    """The default storage the settings make with ``MEDIA_STORAGE=s3`` and bucket ``evidence`` plus ``env``."""
+    result = settings_of(MEDIA_STORAGE="s3", S3_BUCKET="evidence", **env)
+    assert result.returncode == 0, result.stderr
+    shown: dict[str, Any] = json.loads(result.stdout)
+    return shown
+
+
 def test_s3_is_configured_from_the_environment() -> None:
-    result = settings_of(
-        MEDIA_STORAGE="s3",
-        S3_BUCKET="evidence",
+    assert s3_settings(
         S3_ENDPOINT_URL="https://r2.example.com",
         S3_REGION="auto",
         S3_ACCESS_KEY_ID="AKIAEXAMPLE",
         S3_SECRET_ACCESS_KEY="not-printed",
         S3_CUSTOM_DOMAIN="files.example.com",
         S3_PUBLIC_ACL="0",
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    ) == {
         "class": "S3MediaStorage",
         "bucket_name": "evidence",
         "endpoint_url": "https://r2.example.com",
@@ -74,17 +78,7 @@ def test_s3_is_configured_from_the_environment() -> None:
 
 
 def test_s3_timeouts_and_addressing_style_from_the_environment() -> None:
-    result = settings_of(
-        MEDIA_STORAGE="s3",
-        S3_BUCKET="evidence",
-        S3_ENDPOINT_URL="http://minio:9000",
-        S3_ADDRESSING_STYLE="path",
-        S3_CONNECT_TIMEOUT="2",
-        S3_READ_TIMEOUT="120",
-    )
-
-    assert result.returncode == 0, result.stderr
-    client = json.loads(result.stdout)["client"]
+    client = s3_settings(S3_ADDRESSING_STYLE="path", S3_CONNECT_TIMEOUT="2", S3_READ_TIMEOUT="120")["client"]
     assert (client["connect_timeout"], client["read_timeout"], client["s3"]) == (2, 120, {"addressing_style": "path"})
 
 
