@@ -363,7 +363,8 @@ def file_create(
     content.seek(0)
     # An object store keeps the type read from the bytes as the object's own, never one guessed from the name.
     if isinstance(content, UploadedFile):
-        # An upload handler's temporary file: the file system storage moves it into place, no second copy.
+        # An upload handler's file: a temporary one the file system storage moves into place, or the
+        # chunks held in memory (media.uploads.HeldUploadedFile), written as they are; no second copy.
         blob = content
         blob.content_type = facts.content_type
     else:

@@ -165,7 +165,7 @@ class MediaViewSet(ApiViewSet):
                 visibility=visibility,
             )
         finally:
-            # The temporary file is closed here, not by the garbage collector, which would
+            # A temporary file is closed here, not by the garbage collector, which would
             # report it as already gone once the storage has moved it into place.
             upload.close()
         return self._created(file)
