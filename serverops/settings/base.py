@@ -181,10 +181,11 @@ elif _MEDIA_STORAGE == "s3":
             "access_key": env_str("S3_ACCESS_KEY_ID") or None,
             "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
             "custom_domain": env_str("S3_CUSTOM_DOMAIN") or None,
-            # What django-storages would build from addressing_style and signature_version, with
+            # The client django-storages would build (addressing style, s3v4 signing), with
             # timeouts a sync worker can afford: botocore's defaults (60 s to connect, 60 s per
             # read, 5 attempts) would hold a worker for minutes on a store that hangs; 3 attempts
-            # in all, with botocore's standard back-off.
+            # in all, with botocore's standard back-off. Given a client config, django-storages
+            # reads no addressing_style or signature_version option of its own.
             "client_config": S3ClientConfig(
                 s3=cast(Any, {"addressing_style": _S3_ADDRESSING_STYLE}),
                 signature_version="s3v4",
@@ -192,8 +193,6 @@ elif _MEDIA_STORAGE == "s3":
                 read_timeout=env_int("S3_READ_TIMEOUT", 30),
                 retries={"mode": "standard", "total_max_attempts": 3},
             ),
-            "addressing_style": _S3_ADDRESSING_STYLE,
-            "signature_version": "s3v4",
             "public_acl": env_bool("S3_PUBLIC_ACL", default=True),
             # Keys are unique (they hold the file id): no existence check before each write.
             "file_overwrite": True,
