@@ -35,6 +35,14 @@ def head(length: int, target: str = "/upload", extra: str = "") -> bytes:
     return f"POST {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {length}\r\n{extra}\r\n".encode()
 
 
+def parse_first_request(server: socket.socket) -> tuple[Any, dict[str, Any]]:
+    """gunicorn's parser on ``server`` and the WSGI environ of its first request, as a worker builds them."""
+    config = Config()
+    parser = RequestParser(config, server, ADDRESS)
+    _, environ = gunicorn_wsgi.create(next(parser), server, ADDRESS, ADDRESS, config)
+    return parser, environ
+
+
 @contextmanager
 def gunicorn_request(*pieces: bytes, pause: float = 0.0, close: bool = False) -> Iterator[tuple[Any, dict[str, Any]]]:
     """gunicorn's parser on the server end of a socket pair, fed ``pieces`` by a thread (``pause``
@@ -47,11 +55,7 @@ def gunicorn_request(*pieces: bytes, pause: float = 0.0, close: bool = False) ->
     watchdog = threading.Timer(10, client.shutdown, args=(socket.SHUT_RDWR,))
     watchdog.start()
     try:
-        config = Config()
-        parser = RequestParser(config, server, ADDRESS)
-        request = next(parser)
-        _, environ = gunicorn_wsgi.create(request, server, ADDRESS, ADDRESS, config)
-        yield parser, environ
+        yield parse_first_request(server)
     finally:
         watchdog.cancel()
         server.close()  # a test that stops reading early ends the sender's last send
@@ -151,8 +155,7 @@ def test_a_reset_connection_is_a_body_that_could_not_be_read() -> None:
         server, _ = listener.accept()
         with server:
             client.sendall(head(len(BODY)) + BODY[:1000])
-            request = next(RequestParser(Config(), server, ADDRESS))
-            _, environ = gunicorn_wsgi.create(request, server, ADDRESS, ADDRESS, Config())
+            _, environ = parse_first_request(server)
             body = socket_body(environ["wsgi.input"], environ["gunicorn.socket"])
             assert body is not None
             assert body.read(1000) == BODY[:1000]
